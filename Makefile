@@ -1,0 +1,37 @@
+# spacy-transfer: `make demo` runs the toolchain end to end, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel of torch that lies on our machines; installed before anything can pull a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup demo demo-trf test test-fast bench gpu-check clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: setup
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+
+demo-trf: setup
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh --transformer
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+gpu-check:
+	bash scripts/gpu_check.sh
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info demo-output

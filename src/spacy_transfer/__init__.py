@@ -1,0 +1,15 @@
+"""spacy-transfer: transfer learning for spaCy pipelines.
+
+Importing the package registers its factories, architectures, span getters and
+annotation setters with spaCy's registry (entry points do the same lazily for
+``spacy.load``).
+"""
+
+from .registry import registry
+
+__version__ = "0.1.0"
+
+# Capabilities that register names with spaCy; each import is cheap to add here.
+# (registration imports)
+
+__all__ = ["registry", "__version__"]

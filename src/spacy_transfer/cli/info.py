@@ -1,0 +1,43 @@
+"""``spacy-transfer info``: versions, device and registered names."""
+
+from __future__ import annotations
+
+import typer
+from wasabi import msg
+
+from ._app import app
+from ._util import VerboseOpt, handle_errors
+
+EPILOG = """Examples:
+
+  spacy-transfer info
+
+  spacy-transfer info --json > info.json
+"""
+
+
+@app.command("info", epilog=EPILOG)
+def info_cli(
+    as_json: bool = typer.Option(False, "--json", help="Print the information as JSON."),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Print versions, the device, and the registered embedding names by registry."""
+    import spacy_transfer  # noqa: F401  (registers our names)
+
+    from ..core.info import device_rows, registered_names, versions
+
+    with handle_errors(verbose):
+        data = {"versions": dict(versions()), "device": dict(device_rows()), "registries": registered_names()}
+        if as_json:
+            import srsly
+
+            print(srsly.json_dumps(data, indent=2))
+            return
+        msg.divider("Versions")
+        msg.table(list(data["versions"].items()))
+        msg.divider("Device")
+        msg.table(list(data["device"].items()))
+        for reg_name, names in data["registries"].items():
+            msg.divider(f"@{reg_name} ({len(names)})")
+            for name in names:
+                print(f"  {name}")

@@ -1,0 +1,1 @@
+"""What the commands do. ``core`` never imports ``cli``."""

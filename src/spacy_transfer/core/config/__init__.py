@@ -1,0 +1,22 @@
+"""The config system every command shares: read, override, import code, fill, validate."""
+
+from .fill import config_diff, fill_config, pretraining_defaults
+from .generate import ConfigRequest, build_config_text
+from .loading import import_code, load_config, load_training_config, read_config_text
+from .overrides import parse_overrides
+from .validation import check_registered_names, config_errors
+
+__all__ = [
+    "ConfigRequest",
+    "build_config_text",
+    "check_registered_names",
+    "config_diff",
+    "config_errors",
+    "fill_config",
+    "import_code",
+    "load_config",
+    "load_training_config",
+    "parse_overrides",
+    "pretraining_defaults",
+    "read_config_text",
+]

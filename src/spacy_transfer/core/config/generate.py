@@ -1,0 +1,355 @@
+"""Build a starter training config for ``init config``.
+
+The config is assembled as INI text from small per-component blocks (raw values are
+written exactly as they will appear), then filled with every default by spaCy so the
+result is complete. Two embedding setups, as in spaCy's guide: ``shared`` (one
+tok2vec or transformer component, the others listen to it) and ``independent`` (each
+component carries its own embedding layer).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ...errors import UserError
+
+Section = Dict[str, str]  # key -> raw INI value
+Blocks = Dict[str, Section]  # section path -> settings
+
+PIPES = (
+    "tagger",
+    "morphologizer",
+    "trainable_lemmatizer",
+    "parser",
+    "ner",
+    "spancat",
+    "textcat",
+    "textcat_multilabel",
+    "senter",
+)
+OPTIMIZE = ("efficiency", "accuracy")
+EMBEDDING = ("shared", "independent")
+
+# Transformer suggestions per language when --gpu is given without --transformer.
+DEFAULT_TRANSFORMERS = {
+    "en": "roberta-base",
+    "de": "bert-base-german-cased",
+    "fr": "camembert-base",
+    "es": "dccuchile/bert-base-spanish-wwm-cased",
+    "nl": "GroNLP/bert-base-dutch-cased",
+    "zh": "bert-base-chinese",
+    "ja": "cl-tohoku/bert-base-japanese-char-v2",
+}
+MULTILINGUAL_TRANSFORMER = "xlm-roberta-base"
+
+
+@dataclass
+class ConfigRequest:
+    lang: str = "en"
+    pipeline: List[str] = field(default_factory=lambda: ["tagger", "parser", "ner"])
+    optimize: str = "efficiency"
+    gpu: bool = False
+    transformer: Optional[str] = None
+    vectors: Optional[str] = None
+    embedding: str = "shared"
+
+    @property
+    def use_transformer(self) -> bool:
+        return self.gpu or self.transformer is not None
+
+    @property
+    def transformer_name(self) -> str:
+        return self.transformer or DEFAULT_TRANSFORMERS.get(self.lang, MULTILINGUAL_TRANSFORMER)
+
+
+def q(value: object) -> str:
+    """A value as it is written in the INI file (JSON)."""
+    return json.dumps(value)
+
+
+def validate_request(req: ConfigRequest) -> None:
+    bad = [p for p in req.pipeline if p not in PIPES]
+    if bad or not req.pipeline:
+        raise UserError(
+            f"Unknown component(s) in --pipeline: {', '.join(bad) or '(empty)'}",
+            hint=f"Choose from: {', '.join(PIPES)} (comma-separated, e.g. --pipeline tagger,parser,ner).",
+        )
+    if len(set(req.pipeline)) != len(req.pipeline):
+        raise UserError("A component is listed twice in --pipeline", hint="List each component once.")
+    if req.optimize not in OPTIMIZE:
+        raise UserError(f"Unknown --optimize value '{req.optimize}'", hint="Use 'efficiency' or 'accuracy'.")
+    if req.embedding not in EMBEDDING:
+        raise UserError(f"Unknown --embedding value '{req.embedding}'", hint="Use 'shared' or 'independent'.")
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+
+def _cnn_sizes(req: ConfigRequest) -> Dict[str, object]:
+    if req.optimize == "accuracy":
+        return {"width": 256, "depth": 8, "rows": [5000, 1000, 2500, 2500]}
+    return {"width": 96, "depth": 4, "rows": [5000, 1000, 2500, 2500]}
+
+
+def cnn_tok2vec(prefix: str, req: ConfigRequest) -> Blocks:
+    """A full ``spacy.Tok2Vec.v2`` block (embed + encode) at ``prefix``."""
+    s = _cnn_sizes(req)
+    return {
+        prefix: {"@architectures": q("spacy.Tok2Vec.v2")},
+        f"{prefix}.embed": {
+            "@architectures": q("spacy.MultiHashEmbed.v2"),
+            "width": f"${{{prefix}.encode.width}}",
+            "attrs": q(["NORM", "PREFIX", "SUFFIX", "SHAPE"]),
+            "rows": q(s["rows"]),
+            "include_static_vectors": q(req.vectors is not None),
+        },
+        f"{prefix}.encode": {
+            "@architectures": q("spacy.MaxoutWindowEncoder.v2"),
+            "width": q(s["width"]),
+            "depth": q(s["depth"]),
+            "window_size": q(1),
+            "maxout_pieces": q(3),
+        },
+    }
+
+
+def transformer_tok2vec(prefix: str, req: ConfigRequest) -> Blocks:
+    """An independent transformer embedding (its own encoder) at ``prefix``."""
+    return {
+        prefix: {
+            "@architectures": q("spacy-transfer.Tok2VecTransformer.v1"),
+            "name": q(req.transformer_name),
+            "grad_factor": q(1.0),
+            "tokenizer_config": q({"use_fast": True}),
+            "mixed_precision": q(req.gpu),
+        },
+        f"{prefix}.get_spans": {"@span_getters": q("spacy-transfer.strided_spans.v1"), "window": q(128), "stride": q(96)},
+        f"{prefix}.pooling": {"@layers": q("reduce_mean.v1")},
+    }
+
+
+def listener(prefix: str, req: ConfigRequest) -> Blocks:
+    if req.use_transformer:
+        return {
+            prefix: {"@architectures": q("spacy-transfer.TransformerListener.v1"), "grad_factor": q(1.0), "upstream": q("*")},
+            f"{prefix}.pooling": {"@layers": q("reduce_mean.v1")},
+        }
+    return {
+        prefix: {
+            "@architectures": q("spacy.Tok2VecListener.v1"),
+            "width": "${components.tok2vec.model.encode.width}",
+            "upstream": q("*"),
+        }
+    }
+
+
+def embedding_for(prefix: str, req: ConfigRequest) -> Blocks:
+    if req.embedding == "shared":
+        return listener(prefix, req)
+    return transformer_tok2vec(prefix, req) if req.use_transformer else cnn_tok2vec(prefix, req)
+
+
+def shared_component(req: ConfigRequest) -> Blocks:
+    if req.use_transformer:
+        return {
+            "components.transformer": {"factory": q("transformer"), "max_batch_items": q(4096)},
+            "components.transformer.model": {
+                "@architectures": q("spacy-transfer.TransformerModel.v1"),
+                "name": q(req.transformer_name),
+                "tokenizer_config": q({"use_fast": True}),
+                "mixed_precision": q(req.gpu),
+            },
+            "components.transformer.model.get_spans": {
+                "@span_getters": q("spacy-transfer.strided_spans.v1"),
+                "window": q(128),
+                "stride": q(96),
+            },
+            "components.transformer.set_extra_annotations": {
+                "@annotation_setters": q("spacy-transfer.null_annotation_setter.v1")
+            },
+        }
+    blocks = {"components.tok2vec": {"factory": q("tok2vec")}}
+    blocks.update(cnn_tok2vec("components.tok2vec.model", req))
+    return blocks
+
+
+# ---------------------------------------------------------------------------- components
+
+
+def component_blocks(name: str, req: ConfigRequest) -> Blocks:
+    c = f"components.{name}"
+    trf = req.use_transformer
+    if name in ("tagger", "senter", "morphologizer", "trainable_lemmatizer"):
+        head: Section = {"factory": q(name)}
+        if name == "trainable_lemmatizer":
+            head = {"factory": q("trainable_lemmatizer"), "backoff": q("orth"), "min_tree_freq": q(3), "overwrite": q(False), "top_k": q(1)}
+        blocks = {c: head, f"{c}.model": {"@architectures": q("spacy.Tagger.v2"), "nO": "null", "normalize": q(False)}}
+    elif name in ("parser", "ner"):
+        parser = name == "parser"
+        blocks = {
+            c: {"factory": q(name)},
+            f"{c}.model": {
+                "@architectures": q("spacy.TransitionBasedParser.v2"),
+                "state_type": q(name),
+                "extra_state_tokens": q(False),
+                "hidden_width": q(128 if parser else 64),
+                "maxout_pieces": q(3 if parser else 2),
+                "use_upper": q(not trf),
+                "nO": "null",
+            },
+        }
+    elif name == "spancat":
+        blocks = {
+            c: {"factory": q("spancat"), "max_positive": "null", "spans_key": q("sc"), "threshold": q(0.5)},
+            f"{c}.model": {"@architectures": q("spacy.SpanCategorizer.v1")},
+            f"{c}.model.reducer": {"@layers": q("spacy.mean_max_reducer.v1"), "hidden_size": q(128)},
+            f"{c}.model.scorer": {"@layers": q("spacy.LinearLogistic.v1"), "nO": "null", "nI": "null"},
+            f"{c}.suggester": {"@misc": q("spacy.ngram_suggester.v1"), "sizes": q([1, 2, 3])},
+        }
+    elif name in ("textcat", "textcat_multilabel"):
+        exclusive = name == "textcat"
+        if req.optimize == "efficiency" and not trf:
+            # Bag-of-words: the fast baseline, it needs no tok2vec.
+            return {
+                c: {"factory": q(name)},
+                f"{c}.model": {
+                    "@architectures": q("spacy.TextCatBOW.v3"),
+                    "exclusive_classes": q(exclusive),
+                    "length": q(262144),
+                    "ngram_size": q(1),
+                    "no_output_layer": q(False),
+                    "nO": "null",
+                },
+            }
+        blocks = {
+            c: {"factory": q(name)},
+            f"{c}.model": {"@architectures": q("spacy.TextCatEnsemble.v2"), "nO": "null"},
+            f"{c}.model.linear_model": {
+                "@architectures": q("spacy.TextCatBOW.v3"),
+                "exclusive_classes": q(exclusive),
+                "length": q(262144),
+                "ngram_size": q(1),
+                "no_output_layer": q(False),
+            },
+        }
+    else:  # pragma: no cover - validate_request guards this
+        raise UserError(f"Unknown component '{name}'")
+    blocks.update(embedding_for(f"{c}.model.tok2vec", req))
+    return blocks
+
+
+def needs_shared_layer(req: ConfigRequest) -> bool:
+    if req.embedding != "shared":
+        return False
+    no_tok2vec = {"textcat", "textcat_multilabel"} if (req.optimize == "efficiency" and not req.use_transformer) else set()
+    return any(p not in no_tok2vec for p in req.pipeline)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def training_blocks(req: ConfigRequest, pipeline: List[str]) -> Blocks:
+    trf = req.use_transformer
+    blocks: Blocks = {
+        "paths": {
+            "train": "null",
+            "dev": "null",
+            "vectors": q(req.vectors) if req.vectors else "null",
+            "init_tok2vec": "null",
+        },
+        "system": {"gpu_allocator": q("pytorch") if req.gpu else "null", "seed": q(0)},
+        "nlp": {"lang": q(req.lang), "pipeline": q(pipeline), "batch_size": q(128 if trf else 1000)},
+        "components": {},
+        "corpora": {},
+        "corpora.train": {"@readers": q("spacy.Corpus.v1"), "path": "${paths.train}", "max_length": q(0)},
+        "corpora.dev": {"@readers": q("spacy.Corpus.v1"), "path": "${paths.dev}", "max_length": q(0)},
+        "training": {
+            "dev_corpus": q("corpora.dev"),
+            "train_corpus": q("corpora.train"),
+            "seed": "${system.seed}",
+            "gpu_allocator": "${system.gpu_allocator}",
+            "dropout": q(0.1),
+            "accumulate_gradient": q(3 if trf else 1),
+            "patience": q(1600),
+            "max_epochs": q(0),
+            "max_steps": q(20000),
+            "eval_frequency": q(200),
+        },
+        "training.optimizer": {
+            "@optimizers": q("Adam.v1"),
+            "beta1": q(0.9),
+            "beta2": q(0.999),
+            "L2_is_weight_decay": q(True),
+            "L2": q(0.01),
+            "grad_clip": q(1.0),
+            "use_averages": q(False),
+            "eps": q(1e-8),
+        },
+        "initialize": {"vectors": "${paths.vectors}", "init_tok2vec": "${paths.init_tok2vec}"},
+    }
+    if trf:
+        blocks["training.optimizer.learn_rate"] = {
+            "@schedules": q("warmup_linear.v1"),
+            "warmup_steps": q(250),
+            "total_steps": q(20000),
+            "initial_rate": q(5e-5),
+        }
+        blocks["training.batcher"] = {"@batchers": q("spacy.batch_by_padded.v1"), "discard_oversize": q(True), "size": q(2000), "buffer": q(256)}
+    else:
+        blocks["training.optimizer"]["learn_rate"] = q(0.001)
+        blocks["training.batcher"] = {"@batchers": q("spacy.batch_by_words.v1"), "discard_oversize": q(False), "tolerance": q(0.2)}
+        blocks["training.batcher.size"] = {"@schedules": q("compounding.v1"), "start": q(100), "stop": q(1000), "compound": q(1.001)}
+    return blocks
+
+
+def render(blocks: Blocks) -> str:
+    """INI text with sections in a stable, readable order."""
+    order = ["paths", "system", "nlp", "components", "corpora", "training", "pretraining", "initialize"]
+
+    def key(path: str) -> tuple:
+        top = path.split(".")[0]
+        return (order.index(top) if top in order else len(order), path)
+
+    out = []
+    for path in sorted(blocks, key=key):
+        out.append(f"[{path}]")
+        out += [f"{k} = {v}" for k, v in blocks[path].items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def build_config_text(req: ConfigRequest) -> str:
+    """The unfilled config for a request (``fill_config`` completes it)."""
+    validate_request(req)
+    pipeline = list(req.pipeline)
+    blocks: Blocks = {}
+    if needs_shared_layer(req):
+        shared = "transformer" if req.use_transformer else "tok2vec"
+        pipeline = [shared] + pipeline
+        blocks.update(shared_component(req))
+    for name in req.pipeline:
+        blocks.update(component_blocks(name, req))
+    blocks.update(training_blocks(req, pipeline))
+    return render(blocks)
+
+
+def generate_config(req: ConfigRequest, *, pretraining: bool = False) -> str:
+    """A complete, validated config text for ``init config``."""
+    from spacy import util
+    from thinc.api import Config
+
+    from .fill import fill_config
+
+    validate_request(req)
+    if req.use_transformer and not util.registry.has("architectures", "spacy-transfer.TransformerModel.v1"):
+        raise UserError(
+            "The transformer component is not available in this installation",
+            hint="Reinstall spacy-transfer (pip install -e .) so its entry points are registered, or leave out --gpu/--transformer.",
+        )
+    base = Config().from_str(build_config_text(req), interpolate=False)
+    filled = fill_config(base, pretraining=pretraining, where="generated config")
+    if pretraining and req.use_transformer:
+        filled["pretraining"]["component"] = "transformer"
+    return filled.to_str()

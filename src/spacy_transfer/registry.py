@@ -1,0 +1,18 @@
+"""Registries that spaCy lacks and spacy-transformers used to add.
+
+``span_getters`` and ``annotation_setters`` live on spaCy's own registry object, so
+``@span_getters = ...`` in a config and ``spacy.util.registry.span_getters(...)`` in user
+code both work, with entry points (``spacy_span_getters`` ...) for lazy loading.
+"""
+
+from __future__ import annotations
+
+from spacy import util
+
+for _name in ("span_getters", "annotation_setters"):
+    if not hasattr(util.registry, _name):
+        util.registry.create(_name, entry_points=True)
+
+registry = util.registry
+
+__all__ = ["registry"]

@@ -1,0 +1,62 @@
+"""`spacy-transfer init config`: complete configs that spaCy's own `debug config` accepts."""
+
+import subprocess
+import sys
+
+import pytest
+from spacy import util
+
+from ..conftest import run_cli
+
+
+def debug_config(path):
+    """spaCy's own validator, in a fresh interpreter (entry points only)."""
+    return subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(path), "--paths.train", "x.spacy", "--paths.dev", "y.spacy"],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "optimize,embedding,pipeline",
+    [
+        ("efficiency", "shared", "tagger,parser,ner"),
+        ("accuracy", "shared", "tagger,morphologizer,parser,ner,textcat"),
+        ("efficiency", "independent", "ner,spancat,textcat_multilabel"),
+        ("accuracy", "independent", "tagger,trainable_lemmatizer,senter"),
+    ],
+)
+def test_written_config_passes_spacy_debug_config(tmp_path, optimize, embedding, pipeline):
+    out = tmp_path / "config.cfg"
+    result = run_cli("init", "config", str(out), "--pipeline", pipeline, "--optimize", optimize, "--embedding", embedding)
+    assert result.exit_code == 0, result.output
+    checked = debug_config(out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Config is valid" in checked.stdout
+
+
+def test_dash_writes_to_stdout():
+    result = run_cli("init", "config", "-", "--pipeline", "ner", "--lang", "de")
+    assert result.exit_code == 0
+    config = util.load_config_from_str(result.stdout, interpolate=False)
+    assert config["nlp"]["lang"] == "de"
+    assert config["nlp"]["pipeline"] == ["tok2vec", "ner"]
+
+
+def test_existing_file_needs_force(tmp_path):
+    out = tmp_path / "config.cfg"
+    out.write_text("keep me")
+    result = run_cli("init", "config", str(out), "--pipeline", "ner")
+    assert result.exit_code == 1
+    assert "--force" in result.output
+    assert out.read_text() == "keep me"
+    assert run_cli("init", "config", str(out), "--pipeline", "ner", "--force").exit_code == 0
+    assert "[components.ner]" in out.read_text()
+
+
+def test_unknown_component_is_a_clean_error(tmp_path):
+    result = run_cli("init", "config", str(tmp_path / "c.cfg"), "--pipeline", "tagger,nerr")
+    assert result.exit_code == 1
+    assert "nerr" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "c.cfg").exists()
