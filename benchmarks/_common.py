@@ -1,0 +1,76 @@
+"""Helpers every benchmark uses: measure a command's time and peak memory, save results.
+
+Each benchmark compares two sides measured side by side in one run and reports both
+figures and their ratio; results go to ``benchmarks/results/NAME.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SHARED = Path(os.environ.get("SPACY_TRANSFER_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+WORK = ROOT / "benchmarks" / "results" / "tmp"
+
+
+def run_measured(cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Dict[str, Any]:
+    """Run ``cmd``; return wall seconds and the child's peak RSS (MiB), failing loudly."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate()
+    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
+    peak = _peak_rss_mib(usage)
+    return {"wall_s": round(wall, 3), "peak_rss_mib": peak, "output": out}
+
+
+def _peak_rss_mib(usage: Any) -> Optional[float]:
+    import resource
+
+    if usage is None:  # Popen already reaped the child: fall back to the max over children
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(usage.ru_maxrss / 1024, 1)
+
+
+def python_cmd(*args: str) -> List[str]:
+    return [sys.executable, *args]
+
+
+def machine() -> Dict[str, Any]:
+    import importlib.metadata as md
+
+    def v(p: str) -> str:
+        try:
+            return md.version(p)
+        except md.PackageNotFoundError:
+            return "-"
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": {p: v(p) for p in ("spacy", "thinc", "torch", "transformers", "spacy-transfer")},
+    }
+
+
+def save_result(name: str, result: Dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"name": name, "machine": machine(), "time": time.strftime("%Y-%m-%d %H:%M:%S"), **result}
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else float("nan")
