@@ -23,24 +23,21 @@ WORK = ROOT / "benchmarks" / "results" / "tmp"
 
 
 def run_measured(cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Dict[str, Any]:
-    """Run ``cmd``; return wall seconds and the child's peak RSS (MiB), failing loudly."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out, _ = proc.communicate()
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
-    wall = time.perf_counter() - start
+    """Run ``cmd``; return wall seconds and that child's own peak RSS (MiB), failing loudly."""
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        # wait4 (not Popen.wait) so the rusage is this child's alone.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        out = log.read()
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
-    peak = _peak_rss_mib(usage)
-    return {"wall_s": round(wall, 3), "peak_rss_mib": peak, "output": out}
-
-
-def _peak_rss_mib(usage: Any) -> Optional[float]:
-    import resource
-
-    if usage is None:  # Popen already reaped the child: fall back to the max over children
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return round(usage.ru_maxrss / 1024, 1)
+    return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "output": out}
 
 
 def python_cmd(*args: str) -> List[str]:
