@@ -1,0 +1,149 @@
+"""Read the corpora the tools train and pretrain on.
+
+- CoNLL-U treebanks (UD) through spaCy's own converter;
+- IOB2 NER files in the UNER column layout (``ID TOKEN TAG ...``, ``#`` comments);
+- raw text for pretraining and vector training: JSONL (``{"text": ...}``), plain text
+  (one document per line) and ``.spacy``, each optionally gzipped, streamed.
+
+Docs are written as ``.spacy`` DocBin files atomically.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+from typing import IO, Iterable, Iterator, List, Optional, Union
+
+import srsly
+from spacy.tokens import Doc, DocBin
+from spacy.training import biluo_tags_to_spans, iob_to_biluo
+from spacy.vocab import Vocab
+
+from ..errors import UserError
+from .io import atomic_write_bytes
+
+PathLike = Union[str, Path]
+# UNER's draft train file uses tags outside PER/ORG/LOC; its README says to map them to O.
+UNER_TAG_MAP = {"B-OTH": "O", "I-OTH": "O", "B-O": "O", "I-O": "O"}
+
+
+def _require_file(path: PathLike, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{what} not found: {p}", hint="Check the path.")
+    if p.is_dir():
+        raise UserError(f"{what} is a directory, expected a file: {p}")
+    return p
+
+
+def open_text(path: PathLike) -> IO[str]:
+    """Open a text file, transparently gunzipping ``.gz``."""
+    p = Path(path)
+    if p.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf8")
+    return open(p, encoding="utf8")
+
+
+def read_conllu(path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None, vocab: Optional[Vocab] = None) -> List[Doc]:
+    """UD CoNLL-U as docs of ``n_sents`` sentences (``limit`` = max sentences read)."""
+    from spacy.training.converters import conllu_to_docs
+
+    p = _require_file(path, "CoNLL-U file")
+    with open_text(p) as f:
+        text = f.read()
+    if limit is not None:
+        blocks = text.strip().split("\n\n")[:limit]
+        text = "\n\n".join(blocks) + "\n\n"
+    docs = list(conllu_to_docs(text, n_sents=n_sents, no_print=True))
+    if vocab is not None:
+        docs = [Doc(vocab).from_bytes(d.to_bytes()) for d in docs]
+    return docs
+
+
+def iter_iob2_sentences(path: PathLike, tag_map: Optional[dict] = None) -> Iterator[tuple]:
+    """Yield ``(words, tags)`` per sentence of a UNER-style IOB2 file."""
+    tag_map = UNER_TAG_MAP if tag_map is None else tag_map
+    words: List[str] = []
+    tags: List[str] = []
+    with open_text(_require_file(path, "IOB2 file")) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                if words:
+                    yield words, tags
+                words, tags = [], []
+                continue
+            if line.startswith("#"):
+                continue
+            cols = line.split("\t")
+            if len(cols) < 3:
+                raise UserError(f"Malformed IOB2 line {lineno} in {path}: expected 'ID<TAB>TOKEN<TAB>TAG'", rows=[(f"line {lineno}", line[:80])])
+            words.append(cols[1])
+            tags.append(tag_map.get(cols[2], cols[2]))
+    if words:
+        yield words, tags
+
+
+def read_iob2(path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None, vocab: Optional[Vocab] = None) -> List[Doc]:
+    """UNER IOB2 as docs with entities, ``n_sents`` sentences per doc."""
+    vocab = vocab or Vocab()
+    docs: List[Doc] = []
+    batch: List[tuple] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        words = [w for ws, _ in batch for w in ws]
+        tags = [t for _, ts in batch for t in ts]
+        sent_starts = [i == 0 for ws, _ in batch for i in range(len(ws))]
+        doc = Doc(vocab, words=words, sent_starts=sent_starts)
+        doc.ents = biluo_tags_to_spans(doc, iob_to_biluo(tags))
+        docs.append(doc)
+        batch.clear()
+
+    for i, sent in enumerate(iter_iob2_sentences(path)):
+        if limit is not None and i >= limit:
+            break
+        batch.append(sent)
+        if len(batch) >= n_sents:
+            flush()
+    flush()
+    return docs
+
+
+def write_docbin(docs: Iterable[Doc], path: PathLike) -> Path:
+    """Save docs as a ``.spacy`` file, atomically."""
+    db = DocBin(store_user_data=False)
+    for doc in docs:
+        db.add(doc)
+    atomic_write_bytes(path, db.to_bytes())
+    return Path(path)
+
+
+def iter_raw_texts(path: PathLike, *, min_chars: int = 1) -> Iterator[str]:
+    """Stream texts from ``.jsonl``, ``.txt`` (one doc per line) or ``.spacy`` (``.gz`` too)."""
+    p = _require_file(path, "Raw text file")
+    name = p.name[:-3] if p.name.endswith(".gz") else p.name
+    if name.endswith(".spacy"):
+        data = gzip.open(p).read() if p.suffix == ".gz" else p.read_bytes()
+        for doc in DocBin().from_bytes(data).get_docs(Vocab()):
+            if len(doc.text) >= min_chars:
+                yield doc.text
+        return
+    with open_text(p) as f:
+        for lineno, line in enumerate(f, 1):
+            if name.endswith(".jsonl"):
+                if not line.strip():
+                    continue
+                try:
+                    record = srsly.json_loads(line)
+                except ValueError as e:
+                    raise UserError(f"Invalid JSON on line {lineno} of {p}: {e}", hint='Each line must be an object like {"text": "..."}.') from None
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise UserError(f"Line {lineno} of {p} has no \"text\" string", hint='Each line must be an object like {"text": "..."}.')
+                text = record["text"]
+            else:
+                text = line.strip()
+            if len(text) >= min_chars:
+                yield text
