@@ -44,3 +44,15 @@ def test_bad_jsonl_names_the_line(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"txt": 1}\n')
     with pytest.raises(UserError, match="Line 2"):
         list(iter_raw_texts(tmp_path / "bad.jsonl"))
+
+
+def test_ud_with_ner_attaches_entities_where_sentences_match(shared_data):
+    from spacy_transfer.core.corpora import read_ud_with_ner
+
+    docs = read_ud_with_ner(
+        shared_data / "ud_english-ewt/en_ewt-ud-dev.conllu", shared_data / "uner_english-ewt/en_ewt-ud-dev.iob2", n_sents=10, limit=100
+    )
+    assert len(docs) == 10
+    assert sum(len(list(d.sents)) for d in docs) == 100
+    assert any(d.ents for d in docs)
+    assert all(t.pos_ and t.dep_ for d in docs for t in d)

@@ -112,6 +112,83 @@ def read_iob2(path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None,
     return docs
 
 
+def iter_conllu_blocks(path: PathLike) -> Iterator[tuple]:
+    """Yield ``(sent_id, block_text)`` for each sentence of a CoNLL-U file."""
+    with open_text(_require_file(path, "CoNLL-U file")) as f:
+        block: List[str] = []
+        for line in f:
+            if line.strip():
+                block.append(line)
+                continue
+            if block:
+                yield _sent_id(block), "".join(block)
+            block = []
+        if block:
+            yield _sent_id(block), "".join(block)
+
+
+def _sent_id(block: List[str]) -> str:
+    for line in block:
+        if line.startswith("# sent_id"):
+            return line.split("=", 1)[1].strip()
+    return ""
+
+
+def read_ud_with_ner(
+    conllu: PathLike,
+    iob2: PathLike,
+    *,
+    n_sents: int = 10,
+    limit: Optional[int] = None,
+    vocab: Optional[Vocab] = None,
+) -> List[Doc]:
+    """UD sentences with UNER entities attached where the sentence ids and words match.
+
+    Sentences without a matching UNER sentence keep *missing* NER annotation (not "O"),
+    so a joint tagger+parser+ner pipeline trains on one corpus without false negatives.
+    """
+    from spacy.training.converters import conllu_to_docs
+
+    vocab = vocab or Vocab()
+    ner: dict = {}
+    for sent_id, words, tags in _iter_iob2_with_ids(iob2):
+        ner[sent_id] = (words, tags)
+    sentences: List[Doc] = []
+    for i, (sent_id, block) in enumerate(iter_conllu_blocks(conllu)):
+        if limit is not None and i >= limit:
+            break
+        doc = next(iter(conllu_to_docs(block, n_sents=1, no_print=True)))
+        doc = Doc(vocab).from_bytes(doc.to_bytes())
+        match = ner.get(sent_id)
+        if match is not None and match[0] == [t.text for t in doc]:
+            doc.ents = biluo_tags_to_spans(doc, iob_to_biluo(match[1]))
+        sentences.append(doc)
+    return [Doc.from_docs(sentences[i : i + n_sents]) for i in range(0, len(sentences), n_sents)]
+
+
+def _iter_iob2_with_ids(path: PathLike) -> Iterator[tuple]:
+    sent_id = ""
+    words: List[str] = []
+    tags: List[str] = []
+    with open_text(_require_file(path, "IOB2 file")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("# sent_id"):
+                sent_id = line.split("=", 1)[1].strip()
+            elif line.startswith("#"):
+                continue
+            elif not line.strip():
+                if words:
+                    yield sent_id, words, tags
+                words, tags = [], []
+            else:
+                cols = line.split("\t")
+                words.append(cols[1])
+                tags.append(UNER_TAG_MAP.get(cols[2], cols[2]))
+    if words:
+        yield sent_id, words, tags
+
+
 def write_docbin(docs: Iterable[Doc], path: PathLike) -> Path:
     """Save docs as a ``.spacy`` file, atomically."""
     db = DocBin(store_user_data=False)
@@ -147,3 +224,37 @@ def iter_raw_texts(path: PathLike, *, min_chars: int = 1) -> Iterator[str]:
                 text = line.strip()
             if len(text) >= min_chars:
                 yield text
+
+
+def convert_file(
+    source: PathLike,
+    output: PathLike,
+    *,
+    ner: Optional[PathLike] = None,
+    n_sents: int = 10,
+    limit: Optional[int] = None,
+) -> dict:
+    """Convert ``.conllu`` (optionally with UNER ``ner``) or ``.iob2`` to ``.spacy``."""
+    name = Path(source).name.removesuffix(".gz")
+    if n_sents < 1:
+        raise UserError(f"--n-sents must be at least 1, got {n_sents}")
+    if name.endswith(".conllu"):
+        if ner is not None:
+            docs = read_ud_with_ner(source, ner, n_sents=n_sents, limit=limit)
+        else:
+            docs = read_conllu(source, n_sents=n_sents, limit=limit)
+    elif name.endswith((".iob2", ".iob")):
+        if ner is not None:
+            raise UserError("--ner only applies to .conllu sources", hint="An .iob2 source already holds the entities.")
+        docs = read_iob2(source, n_sents=n_sents, limit=limit)
+    else:
+        raise UserError(f"Unknown corpus format: {source}", hint="Give a .conllu or .iob2 file (optionally .gz).")
+    if not docs:
+        raise UserError(f"No sentences found in {source}", hint="Is the file empty?")
+    write_docbin(docs, output)
+    return {
+        "docs": len(docs),
+        "sents": sum(len(list(d.sents)) for d in docs),
+        "words": sum(len(d) for d in docs),
+        "ents": sum(len(d.ents) for d in docs),
+    }
