@@ -1,0 +1,21 @@
+"""Data-parallel training through ``torch.distributed`` (the engine behind torchrun).
+
+Every rank builds the same pipeline from the same seed, takes its own shard of every
+batch, and before each optimizer step the gradients of all trainable parameters (thinc
+arrays and torch tensors alike) are summed across ranks in one flat buffer, so every rank
+applies the same update and holds identical weights after every step.
+"""
+
+from .context import DistContext, current, init_from_env, shutdown
+from .gradients import allreduce_gradients, broadcast_parameters, parameter_checksum, shard
+
+__all__ = [
+    "DistContext",
+    "allreduce_gradients",
+    "broadcast_parameters",
+    "current",
+    "init_from_env",
+    "parameter_checksum",
+    "shard",
+    "shutdown",
+]

@@ -1,0 +1,66 @@
+"""Which rank we are, and the process group: read from torchrun's environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
+
+from ...errors import UserError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int
+    world_size: int
+    local_rank: int
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone evaluates, logs and writes outputs."""
+        return self.rank == 0
+
+
+_CURRENT: Optional[DistContext] = None
+
+
+def current() -> Optional[DistContext]:
+    """The active context, or None when training in a single process."""
+    return _CURRENT
+
+
+def env_world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistContext]:
+    """Join the process group torchrun set up (gloo on CPU, NCCL on GPU); None if alone."""
+    global _CURRENT
+    world = env_world_size()
+    if world <= 1:
+        return None
+    import torch
+    import torch.distributed as dist
+
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    backend = "nccl" if use_gpu else "gloo"
+    if use_gpu:
+        if not torch.cuda.is_available():
+            raise UserError("Distributed GPU training was asked for but no CUDA GPU is visible", hint="Leave out --gpu-id to train on CPU with gloo.")
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+    _CURRENT = DistContext(rank=rank, world_size=world, local_rank=local_rank, backend=backend)
+    return _CURRENT
+
+
+def shutdown() -> None:
+    global _CURRENT
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    _CURRENT = None
