@@ -1,0 +1,91 @@
+"""Start N worker processes through ``torch.distributed.run`` (torchrun's engine).
+
+``spacy-transfer train ... --nproc N`` re-runs the same command line under torchrun with
+``--nproc`` removed; each worker then finds ``RANK``/``WORLD_SIZE`` in its environment.
+A command started by ``torchrun`` itself runs unchanged (multi-node included). When a
+rank fails, torchrun stops the others; each worker leaves its error in a file so the
+launcher can say which rank failed and why, instead of a wall of tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from ...errors import UserError
+
+ERROR_DIR_ENV = "SPACY_TRANSFER_RANK_ERRORS"
+
+
+def strip_nproc(argv: List[str]) -> List[str]:
+    """The command line without ``--nproc N`` / ``--nproc=N``."""
+    out: List[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        out.append(arg)
+    return out
+
+
+def torchrun_command(nproc: int, worker_argv: List[str]) -> List[str]:
+    if nproc < 1:
+        raise UserError(f"--nproc must be at least 1, got {nproc}")
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "--max-restarts=0",
+        # Let torchrun stop the surviving ranks quickly when one fails.
+        "--monitor-interval=0.5",
+        "-m",
+        "spacy_transfer",
+        *worker_argv,
+    ]
+
+
+def launch(nproc: int, argv: List[str]) -> int:
+    """Run ``spacy_transfer argv`` on ``nproc`` local ranks; report a failed rank clearly."""
+    with tempfile.TemporaryDirectory(prefix="spacy-transfer-ranks-") as err_dir:
+        env = {**os.environ, ERROR_DIR_ENV: err_dir, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        proc = subprocess.run(torchrun_command(nproc, strip_nproc(argv)), env=env)
+        if proc.returncode == 0:
+            return 0
+        failures = read_rank_errors(Path(err_dir))
+    if failures:
+        rows = [(f"rank {rank}", message) for rank, message in failures]
+        raise UserError(f"Distributed run failed on {len(failures)} rank(s)", rows=rows, hint="Fix the error above; `--resume` continues from the last checkpoint.")
+    raise UserError(f"Distributed run failed (torchrun exit code {proc.returncode})", hint="See torchrun's output above for the failing rank.")
+
+
+def record_rank_error(message: str) -> None:
+    """Called by a worker that is about to exit with an error."""
+    err_dir = os.environ.get(ERROR_DIR_ENV)
+    rank = os.environ.get("RANK")
+    if err_dir and rank is not None:
+        Path(err_dir, f"rank{rank}.txt").write_text(message, encoding="utf8")
+
+
+def read_rank_errors(err_dir: Path) -> List[Tuple[int, str]]:
+    out = []
+    for path in sorted(err_dir.glob("rank*.txt")):
+        out.append((int(path.stem[4:]), path.read_text(encoding="utf8").strip()))
+    return sorted(out)
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or "TORCHELASTIC_RUN_ID" in os.environ
+
+
