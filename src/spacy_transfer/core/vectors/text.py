@@ -1,0 +1,225 @@
+"""Stream word2vec / fastText / GloVe text files (and floret's text export) into a Table.
+
+One line per vector: the word, then the numbers, separated by spaces. A first line with
+two integers (``rows dims``) is a header; GloVe files have none, so the width is read from
+the first line and the rows are counted in a quick first pass. As in spaCy, a word may
+contain spaces: the last ``dims`` fields of a line are the numbers, the rest is the word.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import numpy
+
+from ...errors import UserError
+from .sources import Source, open_source
+from .table import Table
+
+MAX_EXAMPLES = 5
+
+
+class BadLine(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def iter_lines(source: Source, progress=None) -> Iterator[bytes]:
+    """Every line of the decompressed stream, without its line break."""
+    rest = b""
+    last = 0
+    for block in source.blocks():
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+        if progress is not None:
+            pos = source.position()
+            progress.update(pos - last)
+            last = pos
+    if rest:
+        yield rest
+
+
+def count_lines(source: Source) -> Tuple[int, bool]:
+    """Count lines (and whether the last one lacks a line break) in one cheap pass."""
+    count = 0
+    last = b"\n"
+    for block in source.blocks():
+        count += block.count(b"\n")
+        last = block[-1:]
+    return count + (last != b"\n"), True
+
+
+def parse_header(first: bytes, mode: str) -> Tuple[Optional[int], int, Dict[str, object]]:
+    """Return (rows or None, dims, floret settings) from the first line."""
+    fields = first.split()
+    if mode == "floret":
+        if len(fields) != 8 or not all(f.isdigit() for f in fields[:6]):
+            raise UserError(
+                "The first line is not a floret header",
+                rows=[("line 1", first[:80].decode("utf8", "replace"))],
+                hint="floret text exports start with 'bucket dim minn maxn hash_count hash_seed BOW EOW'; "
+                "write one with floret's save_floret_vectors, or drop --mode floret for ordinary vectors.",
+            )
+        bucket, dims, minn, maxn, hash_count, hash_seed = (int(f) for f in fields[:6])
+        settings = dict(mode="floret", minn=minn, maxn=maxn, hash_count=hash_count, hash_seed=hash_seed,
+                        bow=fields[6].decode("utf8"), eow=fields[7].decode("utf8"))
+        return bucket, dims, settings
+    if len(fields) == 8 and all(f.isdigit() for f in fields[:6]):
+        raise UserError(
+            "This is a floret vectors file (its first line is a floret header)",
+            hint="Convert it with --mode floret.",
+        )
+    if len(fields) == 2 and all(f.isdigit() for f in fields):
+        return int(fields[0]), int(fields[1]), {}
+    # No header (GloVe): every trailing field that is a number is a dimension.
+    dims = 0
+    for f in reversed(fields[1:]):
+        try:
+            float(f)
+        except ValueError:
+            break
+        dims += 1
+    if dims == 0:
+        raise UserError(
+            "The first line is neither a 'rows dims' header nor a word followed by numbers",
+            rows=[("line 1", first[:80].decode("utf8", "replace"))],
+            hint="Give a word2vec/fastText/GloVe text file, or name the format with --format.",
+        )
+    return None, dims, {}
+
+
+def _parse_slow(line: bytes, dims: int) -> Tuple[str, numpy.ndarray]:
+    """Split a line the careful way, naming what is wrong with it."""
+    pieces = line.rsplit(None, dims)
+    if len(pieces) < dims + 1:
+        raise BadLine(f"expected a word and {dims} numbers, found {len(pieces)} fields")
+    word_b, numbers = pieces[0], pieces[1:]
+    try:
+        vector = numpy.asarray([float(x) for x in numbers], dtype=numpy.float32)
+    except ValueError:
+        bad = next(x for x in numbers if not _is_float(x))
+        # A word with a space but a missing number looks like a non-number: say both.
+        raise BadLine(f"'{bad.decode('utf8', 'replace')[:30]}' is not a number (or the line has the wrong number of values)") from None
+    return _decode_word(word_b), vector
+
+
+def _is_float(x: bytes) -> bool:
+    try:
+        float(x)
+        return True
+    except ValueError:
+        return False
+
+
+def _decode_word(word_b: bytes) -> str:
+    try:
+        return word_b.decode("utf8")
+    except UnicodeDecodeError as e:
+        raise BadLine(f"the word is not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+def read_text(
+    source: Source,
+    *,
+    mode: str = "default",
+    truncate: int = 0,
+    skip_bad_lines: bool = False,
+    progress: bool = False,
+) -> Tuple[Table, Dict[str, object]]:
+    """Read a text vectors file into a Table (and floret settings in floret mode)."""
+    from tqdm import tqdm
+
+    lines = iter_lines(source)
+    first = next(lines, None)
+    if first is None or not first.strip():
+        raise UserError(f"{source.where} is empty", hint="Give a vectors file with one word and its numbers per line.")
+    rows, dims, floret = parse_header(first.rstrip(b"\r"), mode)
+    has_header = rows is not None
+    if rows is None:
+        # Headerless: count the lines first so the matrix is allocated once, exactly.
+        with open_source(source.path) as again:
+            rows, _ = count_lines(again)
+    capacity = min(rows, truncate) if truncate >= 1 else rows
+    table = Table(dims, capacity)
+    table.stats.header_rows = rows if has_header else None
+    bar = tqdm(total=source.size, unit="B", unit_scale=True, desc="Reading vectors", file=sys.stderr, disable=not progress, leave=False)
+    # Restart the line iterator with the progress bar attached (the header was line 1).
+    data_lines: Iterator[bytes] = _chain_first(None if has_header else first, lines)
+    lineno = 1 if has_header else 0
+    floret_mode = mode == "floret"
+    matrix_rows = 0
+    fromstring = numpy.fromstring
+    f32 = numpy.float32
+    last = source.position()
+    with warnings.catch_warnings():
+        # np.fromstring warns (instead of failing) on text it cannot parse: make that an error.
+        warnings.simplefilter("error", DeprecationWarning)
+        for line in data_lines:
+            lineno += 1
+            if lineno & 0x3FFF == 0:
+                pos = source.position()
+                bar.update(pos - last)
+                last = pos
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line.strip():
+                continue
+            word_b, _, rest = line.partition(b" ")
+            try:
+                try:
+                    vector = fromstring(rest, dtype=f32, sep=" ")
+                    fast = vector.shape[0] == dims and bool(word_b)
+                except (DeprecationWarning, ValueError):
+                    fast = False
+                if fast:
+                    word = _decode_word(word_b)
+                else:
+                    word, vector = _parse_slow(line, dims)
+            except BadLine as e:
+                if not skip_bad_lines:
+                    raise UserError(
+                        f"Line {lineno} of {source.where} is malformed: {e.problem}",
+                        rows=[(f"line {lineno}", line[:80].decode("utf8", "replace") + (" ..." if len(line) > 80 else ""))],
+                        hint="Fix or delete the line, or pass --skip-bad-lines to skip malformed lines (they are counted in the report).",
+                    ) from None
+                table.stats.skipped += 1
+                if len(table.stats.skipped_examples) < MAX_EXAMPLES:
+                    table.stats.skipped_examples.append((lineno, e.problem))
+                continue
+            table.stats.lines += 1
+            if floret_mode:
+                # floret rows are numbered 0..bucket-1; keep them in file order.
+                row = matrix_rows
+                if row >= table.matrix.shape[0]:
+                    table._grow(row + 1)
+                table.words.append(word)
+            else:
+                row = table.slot(word)
+                if row < 0:
+                    continue
+            table.matrix[row] = vector
+            matrix_rows += 1
+            if truncate >= 1 and table.stats.lines >= truncate:
+                table.stats.truncated = True
+                break
+    bar.update(source.size - last)
+    bar.close()
+    if has_header and not table.stats.truncated and table.stats.lines != rows:
+        table.stats.warnings.append(f"the header says {rows} rows but the file has {table.stats.lines + table.stats.skipped}")
+    table.finish_reading()
+    if floret_mode and table.matrix.shape[0] != rows:
+        raise UserError(
+            f"The floret file has {table.matrix.shape[0]} rows but its header says bucket={rows}",
+            hint="The file looks truncated; export it again with save_floret_vectors.",
+        )
+    return table, floret
+
+
+def _chain_first(first: Optional[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first is not None:
+        yield first
+    yield from rest
