@@ -11,5 +11,6 @@ __version__ = "0.1.0"
 
 # Capabilities that register names with spaCy; each import is cheap to add here.
 # (registration imports)
+from .core import transformer as _transformer  # noqa: E402,F401  (transformer component + names)
 
 __all__ = ["registry", "__version__"]

@@ -1,0 +1,42 @@
+"""Transformer embeddings on Hugging Face transformers 5.x: the ``transformer`` component,
+``TransformerModel``, listeners, span getters and annotation setters, ``Doc._.trf_data``.
+
+Importing this package registers every name (ours and spacy-transformers 1.4's).
+"""
+
+from . import annotation_setters, span_getters  # noqa: F401  (register)
+from .architectures import replace_listener_cfg, tok2vec_transformer, transformer_listener, transformer_model
+from .component import Transformer, make_transformer
+from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, WordpieceData, install_extensions
+from .listener import TransformerListener, pool_transformer_data, split_trf_batch
+from .model import (
+    TransformerModel,
+    find_transformer_model,
+    get_hf_model,
+    get_tokenizer,
+    save_hf_model,
+    set_hf_model,
+)
+
+__all__ = [
+    "Transformer",
+    "make_transformer",
+    "TransformerModel",
+    "TransformerListener",
+    "TransformerData",
+    "FullTransformerBatch",
+    "WordpieceData",
+    "DOC_EXT_ATTR",
+    "install_extensions",
+    "pool_transformer_data",
+    "split_trf_batch",
+    "transformer_model",
+    "transformer_listener",
+    "tok2vec_transformer",
+    "replace_listener_cfg",
+    "find_transformer_model",
+    "get_hf_model",
+    "get_tokenizer",
+    "set_hf_model",
+    "save_hf_model",
+]

@@ -1,0 +1,240 @@
+"""Wordpieces for spans, exact token <-> wordpiece alignment, and overlapping windows.
+
+The fast tokenizer's offset mappings give every wordpiece its character range in the
+span text; a spaCy token is aligned to every wordpiece whose range overlaps its own.
+That is exact for WordPiece, byte-level BPE (the leading-space marker belongs to the
+next word's piece; the space itself belongs to no token), SentencePiece/Unigram and
+ModernBERT's BPE, and it survives normalizers (lowercasing, accent stripping, NFKC)
+because offsets point into the original text. A token that overlaps no wordpiece
+(a whitespace token, a control character the normalizer dropped) is aligned to the
+nearest preceding wordpiece, or the following one at the start of a span, so every
+covered token has at least one row.
+
+A span with more wordpieces than the model's positions is not truncated: its inner
+wordpieces are cut into windows that overlap by a quarter, each window gets the span's
+special tokens around it, and the model outputs of rows seen by several windows are
+averaged (``model.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.attrs import IDX, LENGTH
+from spacy.tokens import Doc, Span
+from thinc.types import Ragged
+
+from ...errors import UserError
+from .data import WordpieceData
+
+
+_SPACE = re.compile(r"\s")
+
+
+@dataclass
+class ModelRow:
+    """One input sequence for the model and where its outputs go in its Doc's rows."""
+
+    ids: numpy.ndarray
+    doc: int
+    start: int  # first target row when ``targets`` is None (the common, unwindowed case)
+    targets: Optional[numpy.ndarray] = None  # explicit target rows for a window
+
+
+@dataclass
+class EncodedBatch:
+    rows: List[ModelRow]
+    n_rows: List[int]  # wordpiece rows per Doc
+    windowed: List[bool]  # whether a Doc needs overlap averaging
+    wordpieces: List[WordpieceData]
+    aligns: List[Ragged]
+
+
+def _ranges(lo: numpy.ndarray, counts: numpy.ndarray) -> numpy.ndarray:
+    """Concatenation of ``arange(lo[i], lo[i] + counts[i])`` for every i, vectorized."""
+    total = int(counts.sum())
+    if total == 0:
+        return numpy.zeros((0,), dtype="int64")
+    group_starts = numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    return numpy.repeat(lo, counts) + (numpy.arange(total) - group_starts)
+
+
+def trim_leading_space(offsets: numpy.ndarray, text: str) -> numpy.ndarray:
+    """Drop a leading whitespace character from pieces that have more than it.
+
+    Byte-level BPE without ``trim_offsets`` (ModernBERT, GPT-2 style) counts the space
+    of a ``Ġword`` piece as part of it; the space belongs to the previous token's
+    trailing whitespace, not to a spaCy whitespace token.
+    """
+    if not offsets.size or not text:
+        return offsets
+    space = numpy.zeros((len(text) + 1,), dtype=bool)
+    hits = [m.start() for m in _SPACE.finditer(text)]
+    if not hits:
+        return offsets
+    space[hits] = True
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    move = space[numpy.minimum(starts, len(text))] & (ends - starts > 1)
+    if not move.any():
+        return offsets
+    out = offsets.copy()
+    out[move, 0] += 1
+    return out
+
+
+def align_tokens(
+    offsets: numpy.ndarray, special: numpy.ndarray, tok_starts: numpy.ndarray, tok_ends: numpy.ndarray
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """(token index, wordpiece row) pairs for one span; rows are positions in its encoding.
+
+    ``offsets`` is (n_wordpieces, 2) character ranges relative to the span text,
+    ``special`` marks special tokens, ``tok_starts/tok_ends`` are the tokens' ranges.
+    """
+    n_tok = tok_starts.shape[0]
+    if n_tok == 0:
+        empty = numpy.zeros((0,), dtype="int64")
+        return empty, empty
+    valid = ~special & (offsets[:, 1] > offsets[:, 0]) if offsets.size else numpy.zeros((0,), dtype=bool)
+    pos = numpy.flatnonzero(valid)
+    if pos.size == 0:
+        # Nothing but special tokens (e.g. a span of whitespace): use the first row.
+        return numpy.arange(n_tok), numpy.zeros((n_tok,), dtype="int64")
+    # Offsets are monotonic for every tokenizer we know; the running max guards odd ones.
+    starts = numpy.maximum.accumulate(offsets[pos, 0])
+    ends = numpy.maximum.accumulate(offsets[pos, 1])
+    lo = numpy.searchsorted(ends, tok_starts, side="right")  # first piece ending after the token starts
+    hi = numpy.searchsorted(starts, tok_ends, side="left")  # first piece starting at/after its end
+    counts = numpy.maximum(hi - lo, 0)
+    orphan = counts == 0
+    if orphan.any():
+        fallback = numpy.where(lo > 0, lo - 1, numpy.minimum(lo, pos.size - 1))
+        lo = numpy.where(orphan, fallback, lo)
+        counts = numpy.where(orphan, 1, counts)
+    tok_idx = numpy.repeat(numpy.arange(n_tok), counts)
+    return tok_idx, pos[_ranges(lo, counts)]
+
+
+def _window_rows(
+    ids: numpy.ndarray, special: numpy.ndarray, doc_i: int, row0: int, max_len: int
+) -> List[ModelRow]:
+    n = ids.shape[0]
+    pre = 0
+    while pre < n and special[pre]:
+        pre += 1
+    suf = 0
+    while suf < n - pre and special[n - 1 - suf]:
+        suf += 1
+    width = max_len - pre - suf
+    if width < 1:
+        raise UserError(
+            f"The model's maximum length ({max_len}) leaves no room for wordpieces",
+            hint="Check the model's max_position_embeddings / the tokenizer's model_max_length.",
+        )
+    n_inner = n - pre - suf
+    step = max(1, width - width // 4)
+    starts = list(range(0, max(n_inner - width, 0) + 1, step))
+    if starts[-1] + width < n_inner:
+        starts.append(n_inner - width)
+    prefix, suffix = ids[:pre], ids[n - suf :]
+    pre_rows = row0 + numpy.arange(pre)
+    suf_rows = row0 + n - suf + numpy.arange(suf)
+    out = []
+    for s in starts:
+        e = min(s + width, n_inner)
+        window = numpy.concatenate([prefix, ids[pre + s : pre + e], suffix])
+        targets = numpy.concatenate([pre_rows, row0 + pre + numpy.arange(s, e), suf_rows])
+        out.append(ModelRow(ids=window, doc=doc_i, start=row0, targets=targets))
+    return out
+
+
+def encode_spans(
+    backend,  # a ``tokenizers.Tokenizer`` (the fast tokenizer's backend)
+    docs: Sequence[Doc],
+    spans: Sequence[Sequence[Span]],
+    max_len: int,
+    filler_id: int,
+) -> EncodedBatch:
+    """Tokenize every span of every Doc, align tokens to rows, and cut model rows."""
+    check_spans(docs, spans)
+    texts = [doc.text[s.start_char : s.end_char] for doc, doc_spans in zip(docs, spans) for s in doc_spans]
+    encodings = backend.encode_batch(texts, add_special_tokens=True) if texts else []
+    rows: List[ModelRow] = []
+    n_rows: List[int] = []
+    windowed: List[bool] = []
+    wordpieces: List[WordpieceData] = []
+    aligns: List[Ragged] = []
+    k = 0
+    for doc_i, (doc, doc_spans) in enumerate(zip(docs, spans)):
+        char_info = doc.to_array([IDX, LENGTH]).astype("int64", copy=False).reshape((-1, 2))
+        tok_parts: List[numpy.ndarray] = []
+        row_parts: List[numpy.ndarray] = []
+        strings: List[List[str]] = []
+        id_list: List[numpy.ndarray] = []
+        lengths: List[int] = []
+        row0 = 0
+        doc_windowed = False
+        for span in doc_spans:
+            enc = encodings[k]
+            k += 1
+            ids = numpy.asarray(enc.ids, dtype="int64")
+            special = numpy.asarray(enc.special_tokens_mask, dtype=bool)
+            offsets = trim_leading_space(numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2)), texts[k - 1])
+            tokens = list(enc.tokens)
+            if ids.shape[0] == 0:  # a tokenizer without special tokens on an empty text
+                ids = numpy.asarray([filler_id], dtype="int64")
+                special = numpy.ones((1,), dtype=bool)
+                offsets = numpy.zeros((1, 2), dtype="int64")
+                tokens = [""]
+            info = char_info[span.start : span.end]
+            tok_starts = info[:, 0] - span.start_char
+            tok_idx, tok_rows = align_tokens(offsets, special, tok_starts, tok_starts + info[:, 1])
+            tok_parts.append(tok_idx + span.start)
+            row_parts.append(tok_rows + row0)
+            n = ids.shape[0]
+            if n <= max_len:
+                rows.append(ModelRow(ids=ids, doc=doc_i, start=row0))
+            else:
+                rows.extend(_window_rows(ids, special, doc_i, row0, max_len))
+                doc_windowed = True
+            strings.append(tokens)
+            id_list.append(ids)
+            lengths.append(n)
+            row0 += n
+        aligns.append(_ragged_alignment(len(doc), tok_parts, row_parts))
+        n_rows.append(row0)
+        windowed.append(doc_windowed)
+        wordpieces.append(WordpieceData(strings=strings, input_ids=id_list, lengths=lengths))
+    return EncodedBatch(rows=rows, n_rows=n_rows, windowed=windowed, wordpieces=wordpieces, aligns=aligns)
+
+
+def _ragged_alignment(n_tokens: int, tok_parts: List[numpy.ndarray], row_parts: List[numpy.ndarray]) -> Ragged:
+    """Per token, its rows; a token seen by several spans gets their rows in span order."""
+    if not tok_parts:
+        return Ragged(numpy.zeros((0,), dtype="int32"), numpy.zeros((n_tokens,), dtype="int32"))
+    toks = numpy.concatenate(tok_parts) if len(tok_parts) > 1 else tok_parts[0]
+    rows = numpy.concatenate(row_parts) if len(row_parts) > 1 else row_parts[0]
+    if toks.size > 1 and not bool((toks[1:] >= toks[:-1]).all()):
+        order = numpy.argsort(toks, kind="stable")
+        toks, rows = toks[order], rows[order]
+    lengths = numpy.bincount(toks, minlength=n_tokens)
+    return Ragged(rows.astype("int32"), lengths.astype("int32"))
+
+
+def check_spans(docs: Sequence[Doc], spans: Sequence[Sequence[Span]]) -> None:
+    """The span getter must return one list of Spans of each Doc, per Doc."""
+    if len(spans) != len(docs):
+        raise UserError(
+            f"The span getter returned {len(spans)} lists of spans for {len(docs)} Docs",
+            hint="A span getter returns one list of Span objects per Doc, in order (see spacy-transfer.doc_spans.v1).",
+        )
+    for doc, doc_spans in zip(docs, spans):
+        for span in doc_spans:
+            if not isinstance(span, Span) or span.doc is not doc:
+                raise UserError(
+                    "The span getter returned something that is not a Span of its Doc",
+                    hint="Return doc[start:end] slices of the Doc at the same position in the batch.",
+                    rows=[("span", repr(span)[:80])],
+                )

@@ -1,0 +1,354 @@
+"""The ``transformer`` pipeline component (factory ``transformer``).
+
+It runs its model (usually ``spacy-transfer.TransformerModel.v1``) over batches of
+Docs, sets ``doc._.trf_data`` (a :class:`~.data.TransformerData`) and calls
+``set_extra_annotations(docs, batch)``. During ``update`` it hands its outputs to every
+``TransformerListener`` downstream (the pattern of spaCy's ``Tok2Vec``); their
+gradients are summed and sent through the transformer once per batch, when the last
+listener has reported (or, if a listener never does, at the next update). With
+``nlp.update`` the optimizer step for this component is deferred until then, so the
+transformer learns from the same batch, not the next one.
+
+``frozen = true`` (or the component in ``[training] frozen_components``) makes it an
+annotator: no gradients, weights bit-identical, listeners read ``doc._.trf_data``.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
+
+import srsly
+from spacy import util
+from spacy.language import Language
+from spacy.pipeline.trainable_pipe import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+
+from ...errors import UserError
+from . import architectures  # noqa: F401  (registers the default config's names)
+from . import annotation_setters as _annotation_setters  # noqa: F401
+from . import span_getters as _span_getters  # noqa: F401
+from . import serialization
+from .annotation_setters import null_annotation_setter
+from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, install_extensions
+from .listener import DocGrads, TransformerListener
+from .model import HFShim
+
+DEFAULT_CONFIG_STR = """
+[transformer]
+max_batch_items = 4096
+frozen = false
+
+[transformer.set_extra_annotations]
+@annotation_setters = "spacy-transfer.null_annotation_setter.v1"
+
+[transformer.model]
+@architectures = "spacy-transfer.TransformerModel.v1"
+name = "roberta-base"
+tokenizer_config = {"use_fast": true}
+transformer_config = {}
+mixed_precision = false
+grad_scaler_config = {}
+
+[transformer.model.get_spans]
+@span_getters = "spacy-transfer.strided_spans.v1"
+window = 128
+stride = 96
+"""
+DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
+
+
+@Language.factory("transformer", assigns=[f"doc._.{DOC_EXT_ATTR}"], default_config=DEFAULT_CONFIG["transformer"])
+def make_transformer(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], FullTransformerBatch],
+    set_extra_annotations: Callable[[List[Doc], FullTransformerBatch], None],
+    max_batch_items: int,
+    frozen: bool = False,
+) -> "Transformer":
+    """A Hugging Face transformer shared by downstream components through listeners."""
+    return Transformer(nlp.vocab, model, set_extra_annotations, name=name, max_batch_items=max_batch_items, frozen=frozen)
+
+
+class _PendingUpdate:
+    """Gradients collected from listeners for one batch, sent through the model once."""
+
+    def __init__(self, component: "Transformer", backprop: Callable, n_expected: int, sgd: Optional[Optimizer], losses: Dict[str, float]):
+        self.component = component
+        self.backprop = backprop
+        self.n_expected = n_expected
+        self.received = 0
+        self.sgd = sgd
+        self.losses = losses
+        self.grads: Optional[DocGrads] = None
+        self.done = False
+
+    def receive(self, d_docs: DocGrads) -> List[Doc]:
+        ops = self.component.model.ops
+        if self.grads is None:
+            self.grads = [list(d) for d in d_docs]
+        else:
+            for acc, new in zip(self.grads, d_docs):
+                for k, g in enumerate(new):
+                    if g is not None:
+                        acc[k] = g if acc[k] is None else acc[k] + g
+        loss = 0.0
+        for d in d_docs:
+            for g in d:
+                if g is not None:
+                    loss += float((g**2).sum())
+        self.losses[self.component.name] = self.losses.get(self.component.name, 0.0) + loss
+        self.received += 1
+        if self.received >= self.n_expected:
+            self.flush()
+        return []
+
+    def flush(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.grads is not None and any(g is not None for d in self.grads for g in d):
+            self.backprop(self.grads)
+        self.grads = None
+        if self.sgd not in (None, False):
+            self.component.model.finish_update(self.sgd)
+
+
+class Transformer(TrainablePipe):
+    """Runs a transformer, stores its outputs on ``doc._.trf_data``, feeds listeners."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], FullTransformerBatch],
+        set_extra_annotations: Callable = null_annotation_setter,
+        *,
+        name: str = "transformer",
+        max_batch_items: int = 4096,
+        frozen: bool = False,
+    ) -> None:
+        if not isinstance(model, Model):
+            raise UserError(f"The transformer component needs a thinc Model, got {type(model).__name__}")
+        if max_batch_items < 1:
+            raise UserError(f"max_batch_items must be positive, got {max_batch_items}", hint="Use e.g. max_batch_items = 4096.")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.set_extra_annotations = set_extra_annotations
+        self.cfg: Dict[str, Any] = {"max_batch_items": int(max_batch_items), "frozen": bool(frozen)}
+        self.listener_map: Dict[str, List[TransformerListener]] = {}
+        self._pending: Optional[_PendingUpdate] = None
+        self._apply_cfg()
+        install_extensions()
+
+    def _apply_cfg(self) -> None:
+        for node in self.model.walk():
+            if "max_batch_items" in node.attrs:
+                node.attrs["max_batch_items"] = self.cfg["max_batch_items"]
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.cfg.get("frozen", False))
+
+    # ------------------------------------------------------------------ listeners
+    @property
+    def listeners(self) -> List[TransformerListener]:
+        return [m for c in self.listening_components for m in self.listener_map[c]]
+
+    @property
+    def listening_components(self) -> List[str]:
+        return list(self.listener_map.keys())
+
+    def add_listener(self, listener: TransformerListener, component_name: str) -> None:
+        self.listener_map.setdefault(component_name, [])
+        if listener not in self.listener_map[component_name]:
+            self.listener_map[component_name].append(listener)
+        if self.model.has_dim("nO") and listener.has_dim("nO") is None:
+            listener.set_dim("nO", self.model.get_dim("nO"))
+
+    def remove_listener(self, listener: TransformerListener, component_name: str) -> bool:
+        if listener in self.listener_map.get(component_name, []):
+            self.listener_map[component_name].remove(listener)
+            if not self.listener_map[component_name]:
+                del self.listener_map[component_name]
+            return True
+        return False
+
+    def find_listeners(self, component: Any) -> None:
+        """Register every TransformerListener in ``component`` whose upstream is ``*`` or our name."""
+        names = ("*", self.name)
+        if isinstance(getattr(component, "model", None), Model):
+            for node in component.model.walk():
+                if isinstance(node, TransformerListener) and node.upstream_name in names:
+                    self.add_listener(node, component.name)
+
+    # ------------------------------------------------------------------ prediction
+    def __call__(self, doc: Doc) -> Doc:
+        self.set_annotations([doc], self.predict([doc]))
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        for batch in util.minibatch(stream, batch_size):
+            batch = list(batch)
+            self.set_annotations(batch, self.predict(batch))
+            yield from batch
+
+    def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
+        docs = list(docs)
+        if not docs:
+            return FullTransformerBatch(spans=[], doc_data=[])
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: FullTransformerBatch) -> None:
+        install_extensions()
+        docs = list(docs)
+        for doc, data in zip(docs, predictions.doc_data):
+            doc._.set(DOC_EXT_ATTR, data)
+        self.set_extra_annotations(docs, predictions)
+
+    # ------------------------------------------------------------------ training
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        examples = list(examples)
+        validate_examples(examples, "Transformer.update")
+        losses.setdefault(self.name, 0.0)
+        if self._pending is not None:  # a listener never reported last time: use what came
+            self._pending.flush()
+            self._pending = None
+        docs = [eg.predicted for eg in examples]
+        if not docs:
+            return losses
+        batch_id = TransformerListener.get_batch_id(docs)
+        if self.frozen:
+            batch = self.predict(docs)
+            self.set_annotations(docs, batch)
+            for listener in self.listeners:
+                listener.receive(batch_id, batch.doc_data, lambda d: [])
+            return losses
+        outputs, backprop = self.model.begin_update(docs)
+        pending = _PendingUpdate(self, backprop, len(self.listeners), sgd, losses)
+        self._pending = pending
+        for listener in self.listeners:
+            listener.receive(batch_id, outputs.doc_data, pending.receive)
+        return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        if self.frozen:
+            return
+        pending = self._pending
+        if pending is not None and not pending.done:
+            # nlp.update calls this before the listeners have run; step once they have.
+            pending.sgd = sgd
+            return
+        self.model.finish_update(sgd)
+
+    def get_loss(self, examples: Iterable[Example], scores: Any) -> None:
+        """No loss of its own: gradients come from listeners."""
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+        """Load the transformer weights (by name or from a folder) and wire listeners."""
+        docs = [eg.predicted for eg in islice(get_examples(), 10)] if get_examples is not None else []
+        self.model.initialize(X=docs or [Doc(self.vocab, words=["hello"])])
+        if nlp is not None:
+            self.listener_map = {}
+            seen = False
+            for _, proc in nlp.pipeline:
+                if proc is self:
+                    seen = True
+                elif seen:
+                    self.find_listeners(proc)
+        self._set_listener_width()
+
+    def _set_listener_width(self) -> None:
+        if self.model.has_dim("nO"):
+            for listener in self.listeners:
+                listener.set_dim("nO", self.model.get_dim("nO"), force=True)
+
+    def add_label(self, label: str) -> int:
+        raise NotImplementedError("The transformer component has no labels")
+
+    # ------------------------------------------------------------------ serialization
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        serialize = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "model": lambda p: save_model_dir(self.model, p),
+        }
+        util.to_disk(path, serialize, exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "Transformer":
+        deserialize = {
+            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "model": lambda p: load_model_dir(self.model, p),
+        }
+        util.from_disk(path, deserialize, exclude)
+        self._apply_cfg()
+        self._set_listener_width()
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        serialize = {"cfg": lambda: srsly.json_dumps(self.cfg), "model": lambda: self.model.to_bytes()}
+        return util.to_bytes(serialize, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "Transformer":
+        deserialize = {
+            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "model": lambda b: self.model.from_bytes(b),
+        }
+        util.from_bytes(bytes_data, deserialize, exclude)
+        self._apply_cfg()
+        self._set_listener_width()
+        return self
+
+
+def _hf_shims(model: Model) -> List[HFShim]:
+    return [shim for node in model.walk() for shim in node.shims if isinstance(shim, HFShim)]
+
+
+def save_model_dir(model: Model, path: Union[str, Path]) -> None:
+    """``path/hf<i>/`` Hugging Face folders for the encoders, ``path/thinc.bin`` for the rest."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    shims = _hf_shims(model)
+    for i, shim in enumerate(shims):
+        if shim.loaded:
+            serialization.save_dir(shim.hf_model, shim.tokenizer, path / f"hf{i}")
+    try:
+        for shim in shims:
+            shim.serialize_weights = False
+        (path / "thinc.bin").write_bytes(model.to_bytes())
+    finally:
+        for shim in shims:
+            shim.serialize_weights = True
+
+
+def load_model_dir(model: Model, path: Union[str, Path]) -> None:
+    path = Path(path)
+    if not (path / "thinc.bin").exists():
+        raise UserError(
+            f"{path} is not a saved transformer model",
+            hint="It should hold thinc.bin and hf0/ (config.json, model.safetensors, tokenizer files); "
+            "pipelines saved by spacy-transformers must be retrained or converted.",
+        )
+    model.from_bytes((path / "thinc.bin").read_bytes())
+    for i, shim in enumerate(_hf_shims(model)):
+        folder = path / f"hf{i}"
+        if folder.exists():
+            shim.set_transformer(*serialization.load_dir(folder))
+            if model.ops.device_type == "gpu":
+                shim.to_device("gpu", model.ops.device_id)
+
+
+__all__ = ["Transformer", "make_transformer", "DEFAULT_CONFIG", "save_model_dir", "load_model_dir"]

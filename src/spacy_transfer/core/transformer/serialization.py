@@ -1,0 +1,111 @@
+"""Loading and saving the Hugging Face encoder + tokenizer: no pickle, no network for
+saved pipelines.
+
+On disk a transformer is a plain Hugging Face folder (``config.json``,
+``model.safetensors``, tokenizer files), so it can also be opened with
+``AutoModel.from_pretrained``. In bytes (``to_bytes``, or a transformer nested in
+another component's model) it is a msgpack map of those same files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Tuple, Union
+
+import srsly
+
+from ...errors import UserError
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+def _auto_classes():
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    # Per-file progress bars and load reports are noise inside a pipeline.
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+    return AutoConfig, AutoModel, AutoTokenizer
+
+
+def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], transformer_config: Dict[str, Any]) -> Tuple[Any, Any]:
+    """An encoder and its fast tokenizer by hub name or local folder (weights in float32)."""
+    import torch
+
+    AutoConfig, AutoModel, AutoTokenizer = _auto_classes()
+    name = str(name)
+    local = Path(name).expanduser()
+    kwargs: Dict[str, Any] = {"local_files_only": True} if local.is_dir() else {}
+    source = str(local) if local.is_dir() else name
+    tok_cfg = dict(tokenizer_config)
+    if tok_cfg.pop("use_fast", True) is False:
+        warnings.warn("tokenizer_config use_fast = false is ignored: alignment needs a fast tokenizer's offsets")
+    try:
+        config = AutoConfig.from_pretrained(source, **kwargs, **transformer_config)
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs, **tok_cfg)
+        model = AutoModel.from_pretrained(source, config=config, dtype=torch.float32, **kwargs)
+    except (OSError, ValueError, EnvironmentError) as err:
+        raise UserError(
+            f"Could not load the transformer '{name}'",
+            hint="Give a local folder with config.json, weights and tokenizer files, or a Hugging Face hub "
+            "name that is cached or reachable (set HF_HUB_OFFLINE=1 to use the cache only).",
+            rows=[("model.name", str(err).splitlines()[0][:200])],
+        ) from err
+    return model, check_tokenizer(tokenizer, name)
+
+
+def check_tokenizer(tokenizer: Any, name: str) -> Any:
+    if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "backend_tokenizer", None) is None:
+        raise UserError(
+            f"The tokenizer of '{name}' is not a fast (Rust) tokenizer",
+            hint="Token alignment needs offset mappings: use a model folder that has a tokenizer.json.",
+        )
+    return tokenizer
+
+
+def save_dir(model: Any, tokenizer: Any, path: Union[str, Path]) -> None:
+    """Write ``model`` and ``tokenizer`` as a Hugging Face folder (safetensors weights)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+
+
+def load_dir(path: Union[str, Path]) -> Tuple[Any, Any]:
+    """Read a folder written by :func:`save_dir`: local files only, safetensors only."""
+    import torch
+
+    _, AutoModel, AutoTokenizer = _auto_classes()
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise UserError(
+            f"No transformer found in {path}",
+            hint="The folder should hold config.json, model.safetensors and tokenizer files; re-save the pipeline.",
+        )
+    model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return model, check_tokenizer(tokenizer, str(path))
+
+
+def to_bytes(model: Any, tokenizer: Any) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        save_dir(model, tokenizer, tmp)
+        files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+    return srsly.msgpack_dumps({"hf_files": files})
+
+
+def from_bytes(data: bytes) -> Tuple[Any, Any]:
+    msg = srsly.msgpack_loads(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in msg["hf_files"].items():
+            if "/" in name or name.startswith("."):
+                raise UserError("Corrupt transformer data: unexpected file name", rows=[("file", name)])
+            (Path(tmp) / name).write_bytes(content)
+        return load_dir(tmp)
+
+
+__all__ = ["load_pretrained", "save_dir", "load_dir", "to_bytes", "from_bytes", "WEIGHTS_FILE"]
