@@ -122,9 +122,14 @@ def open_source(path: Path) -> Source:
         elif compression == "zip":
             archive = zipfile.ZipFile(raw)
             names = [i.filename for i in archive.infolist() if not i.is_dir()]
-            member = _pick_member(names, path)
-            stream = archive.open(member)
-            closers.append(stream)
+            if names and all(n.endswith(".npy") for n in names):
+                stream = raw  # an .npz: NumPy reads it by path
+                raw.seek(0)
+                compression = None
+            else:
+                member = _pick_member(names, path)
+                stream = archive.open(member)
+                closers.append(stream)
         else:
             stream = raw
         source = Source(path, stream, compression, member, size, raw.tell, _closers=closers)
@@ -167,7 +172,7 @@ def is_npz(path: Path) -> bool:
 def detect_format(source: Source, mode: str) -> str:
     """Name the format of an opened source from its first bytes."""
     head = source.head
-    if source.compression == "zip" and is_npz(source.path):
+    if source.compression is None and head.startswith(b"PK\x03\x04") and is_npz(source.path):
         return "npz"
     if head.startswith(b"\x93NUMPY"):
         return "npy"

@@ -98,7 +98,8 @@ class Table:
         step = 4096
         for start in range(0, len(keep), step):
             # keep[j] >= j, so each chunk reads rows no earlier chunk has overwritten.
-            self.matrix[start : start + step] = self.matrix[keep[start : start + step]]
+            chunk = keep[start : start + step]
+            self.matrix[start : start + len(chunk)] = self.matrix[chunk]
         self.matrix = _resized(self.matrix, len(keep))
 
     def truncate(self, n: int) -> None:
