@@ -47,3 +47,11 @@ def run_cli_subprocess(args: List[str], input: Optional[str] = None, cwd: Option
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def training_corpora(tmp_path_factory, shared_data):
+    """Small UD EWT / UNER slices as .spacy files (see tests/core/training/data.py)."""
+    from tests.core.training.data import make_corpora
+
+    return make_corpora(tmp_path_factory.mktemp("training_corpora"), shared_data)

@@ -1,0 +1,20 @@
+"""Training: our loop on spaCy's pieces, checkpoints and resume, devices, progress, plots."""
+
+from .checkpoint import Checkpoint, save_checkpoint, stable_keys
+from .evaluate import evaluate_pipeline, weighted_score
+from .loop import Trainer, TrainResult, apply_gradients, compute_gradients, train
+from .strategy import LocalStrategy
+
+__all__ = [
+    "Checkpoint",
+    "LocalStrategy",
+    "TrainResult",
+    "Trainer",
+    "apply_gradients",
+    "compute_gradients",
+    "evaluate_pipeline",
+    "save_checkpoint",
+    "stable_keys",
+    "train",
+    "weighted_score",
+]

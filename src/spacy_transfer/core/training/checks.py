@@ -1,0 +1,139 @@
+"""Checks that run before training writes anything: corpora, frozen listeners, labels.
+
+Each turns a problem spaCy would report late (or only warn about) into a
+:class:`UserError` that names the setting to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+
+from spacy.training import Example
+
+from ...errors import UserError
+
+
+def _section(config: Dict[str, Any], dot_name: str) -> Optional[Dict[str, Any]]:
+    node: Any = config
+    for part in dot_name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, dict) else None
+
+
+def check_corpus_paths(config: Dict[str, Any]) -> None:
+    """The train and dev corpora's paths are set, exist, and hold ``.spacy`` files."""
+    training = config.get("training", {})
+    rows = []
+    for role in ("train_corpus", "dev_corpus"):
+        dot_name = training.get(role)
+        if not isinstance(dot_name, str):
+            continue
+        section = _section(config, dot_name)
+        if section is None:
+            rows.append((f"[training] {role}", f"points to [{dot_name}], which is not in the config"))
+            continue
+        if "path" not in section:
+            continue  # a custom reader: it checks its own input
+        path = section["path"]
+        setting = f"[{dot_name}] path"
+        if path in (None, "", "null"):
+            rows.append((setting, "is not set (e.g. [paths] train/dev is null)"))
+            continue
+        p = Path(str(path))
+        if not p.exists():
+            rows.append((setting, f"{p} does not exist"))
+        elif section.get("@readers") == "spacy.Corpus.v1":
+            files = [p] if p.is_file() else [f for f in p.rglob("*.spacy") if not f.name.startswith(".")]
+            if not files:
+                rows.append((setting, f"{p} holds no .spacy files"))
+            elif all(f.stat().st_size == 0 for f in files):
+                rows.append((setting, f"{p} is empty"))
+    if rows:
+        raise UserError(
+            "The training or evaluation data cannot be read",
+            rows=rows,
+            header=("setting", "problem"),
+            hint="Pass the .spacy files as overrides, e.g. --paths.train train.spacy --paths.dev dev.spacy "
+            "(convert CoNLL-U / IOB with 'python -m spacy convert').",
+        )
+
+
+def check_not_empty(examples: Iterable[Example], what: str, setting: str) -> None:
+    if next(iter(examples), None) is None:
+        raise UserError(f"The {what} corpus has no examples", rows=[(setting, "no documents were read")],
+                        hint="Check that the .spacy file(s) contain documents.")
+
+
+def check_frozen_listeners(nlp: Any, frozen: Sequence[str], annotating: Sequence[str]) -> None:
+    """A frozen tok2vec/transformer feeds its listeners only if it also annotates."""
+    rows = []
+    for name, proc in nlp.pipeline:
+        if name not in frozen or name in annotating:
+            continue
+        listeners = [c for c in getattr(proc, "listening_components", []) if c in nlp.pipe_names and c not in frozen]
+        if listeners:
+            rows.append((name, f"is frozen, and {', '.join(listeners)} listen to it"))
+    if rows:
+        raise UserError(
+            "A frozen component has listeners but sets no annotations, so they would get no input",
+            rows=rows,
+            header=("component", "problem"),
+            hint="Add it to [training] annotating_components, e.g. annotating_components = [\""
+            + rows[0][0] + "\"], or freeze its listeners too, or give them their own tok2vec (replace_listeners).",
+        )
+
+
+def _gold(proc: Any, examples: List[Example]) -> Optional[tuple]:
+    """(annotation name, labels present in the data, compare labels?) for known component types."""
+    from spacy.pipeline import DependencyParser, EntityRecognizer, Morphologizer, SentenceRecognizer, SpanCategorizer, Tagger, TextCategorizer
+
+    refs = [eg.reference for eg in examples]
+    if isinstance(proc, Morphologizer):
+        return "POS/MORPH", {str(t.morph) or t.pos_ for d in refs for t in d if t.pos_ or str(t.morph)}, False
+    if isinstance(proc, Tagger):
+        return "TAG", {t.tag_ for d in refs for t in d if t.tag_}, True
+    if isinstance(proc, SentenceRecognizer):
+        return "SENT_START", {"sents"} if any(d.has_annotation("SENT_START") for d in refs) else set(), False
+    if isinstance(proc, EntityRecognizer):
+        if not any(d.has_annotation("ENT_IOB") for d in refs):
+            return "ENT_IOB", set(), True
+        return "ENT_IOB", {e.label_ for d in refs for e in d.ents}, True
+    if isinstance(proc, DependencyParser):
+        return "DEP", {t.dep_ for d in refs for t in d if t.dep_}, False
+    if isinstance(proc, TextCategorizer):
+        return "cats", {k for d in refs for k, v in d.cats.items() if v >= 0.5}, True
+    if isinstance(proc, SpanCategorizer):
+        key = getattr(proc, "key", "sc")
+        return f"spans[{key!r}]", {s.label_ for d in refs for s in d.spans.get(key, [])}, True
+    return None
+
+
+def check_labels(nlp: Any, examples: List[Example], frozen: Sequence[str]) -> None:
+    """Every trainable component has annotations in the data, and each label occurs there."""
+    rows = []
+    for name, proc in nlp.pipeline:
+        if name in frozen or not getattr(proc, "is_trainable", False):
+            continue
+        gold = _gold(proc, examples)
+        if gold is None:
+            continue
+        attr, present, compare = gold
+        if not present:
+            rows.append((name, f"the training data has no {attr} annotation"))
+            continue
+        labels: Set[str] = set(getattr(proc, "labels", ()) or ())
+        unseen = sorted(labels - present) if compare else []
+        if unseen:
+            shown = ", ".join(unseen[:10]) + (f" (+{len(unseen) - 10} more)" if len(unseen) > 10 else "")
+            rows.append((name, f"labels not in the training data: {shown}"))
+    if rows:
+        raise UserError(
+            "The training data does not have the annotations the pipeline needs",
+            rows=rows,
+            header=("component", "problem"),
+            hint="Train on data annotated for these components, remove them from [nlp] pipeline, "
+            "or fix the label list in [initialize.components.NAME.labels].",
+        )

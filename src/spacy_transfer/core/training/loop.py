@@ -1,0 +1,406 @@
+"""The training loop: spaCy's semantics, plus full resume, progress, metrics and plots.
+
+Built on spaCy's own pieces (``init_nlp``, ``nlp.update``, corpora, batchers, scorers);
+the loop itself is ours so it can checkpoint and resume exactly. What it keeps from
+``spacy train``: a seed fixed before the corpus is read, shuffling with Python's
+``random`` at every epoch, evaluation at step 0 and every ``eval_frequency`` steps with
+the optimizer's parameter averages, patience counted from the best (earliest on ties)
+evaluation, ``max_steps``/``max_epochs`` (0 = no limit, -1 = stream the corpus),
+``accumulate_gradient`` by splitting batches, losses summed between evaluations, and
+``model-best``/``model-last`` with ``meta.json["performance"]``.
+
+Multi-process training plugs in through :class:`~.strategy.LocalStrategy`: sharding a
+batch, combining gradients between :func:`compute_gradients` and
+:func:`apply_gradients`, and which rank writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+from spacy.language import Language
+from spacy.schemas import ConfigSchemaTraining
+from spacy.training import Example
+from spacy.training.initialize import init_nlp
+from spacy.util import registry, resolve_dot_names
+from thinc.api import Config, Optimizer, fix_random_seed
+
+from ...errors import UserError
+from ..config import config_errors
+from ..io import atomic_dir, atomic_write_text
+from . import checks
+from .batches import TrainBatches
+from .checkpoint import Checkpoint, save_checkpoint
+from .devices import mixed_precision_note, setup_device
+from .evaluate import make_evaluator, numeric_scores
+from .plots import write_plot
+from .progress import TrainingDisplay, metrics_row, write_metrics
+from .state import TrainState, python_rng_state, reseed_cupy, set_python_rng_state, should_stop
+from .strategy import LocalStrategy
+
+DIR_BEST = "model-best"
+DIR_LAST = "model-last"
+DIR_CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class TrainResult:
+    nlp: Language
+    state: TrainState
+    output: Optional[Path]
+    interrupted: Optional[int] = None  # the signal number when stopped by Ctrl-C / SIGTERM
+
+
+# --- one step, in small pieces ---------------------------------------------------------
+
+def subdivide_batch(batch: Sequence[Example], accumulate_gradient: int) -> Iterator[List[Example]]:
+    """Split a batch into ``accumulate_gradient`` parts of similar length (as spaCy does)."""
+    examples = sorted(batch, key=lambda eg: len(eg.predicted))
+    size = len(examples) // accumulate_gradient
+    start = 0
+    for _ in range(accumulate_gradient):
+        part = examples[start : start + size]
+        if part:
+            yield part
+        start += len(part)
+    if examples[start:]:
+        yield examples[start:]
+
+
+def compute_gradients(
+    nlp: Language,
+    batch: Sequence[Example],
+    *,
+    dropout: float,
+    losses: Dict[str, float],
+    exclude: Sequence[str],
+    annotating: Sequence[str],
+    accumulate_gradient: int = 1,
+) -> None:
+    """Forward and backward over the batch; gradients accumulate, no weights change."""
+    for part in subdivide_batch(batch, accumulate_gradient):
+        nlp.update(part, drop=dropout, losses=losses, sgd=False, exclude=exclude, annotates=annotating)  # type: ignore[arg-type]
+
+
+def trainable_components(nlp: Language, exclude: Sequence[str]) -> List[Any]:
+    return [
+        proc
+        for name, proc in nlp.pipeline
+        if name not in exclude and getattr(proc, "is_trainable", False) and getattr(proc, "model", None) not in (True, False, None)
+    ]
+
+
+def apply_gradients(nlp: Language, optimizer: Optimizer, exclude: Sequence[str], strategy: LocalStrategy) -> None:
+    """Combine gradients across ranks (a no-op alone), then one optimizer step."""
+    procs = trainable_components(nlp, exclude)
+    strategy.reduce_gradients([proc.model for proc in procs])
+    for proc in procs:
+        proc.finish_update(optimizer)
+    optimizer.step_schedules()
+
+
+def update_meta(score_weights: Dict[str, Any], nlp: Language, scores: Dict[str, Any], losses: Dict[str, float]) -> None:
+    """``meta.json["performance"]``: each weighted score and each component's loss."""
+    performance: Dict[str, Any] = {}
+    for metric in score_weights:
+        if metric is not None:
+            performance[metric] = scores.get(metric, 0.0)
+    for name in nlp.pipe_names:
+        if name in losses:
+            performance[f"{name}_loss"] = losses[name]
+    nlp.meta["performance"] = performance
+
+
+def make_before_to_disk(callback: Optional[Callable[[Language], Language]]) -> Callable[[Language], Language]:
+    def before_to_disk(nlp: Language) -> Language:
+        if callback is None:
+            return nlp
+        modified = callback(nlp)
+        if not isinstance(modified, Language):
+            raise UserError(f"[training] before_to_disk returned {type(modified).__name__}, not the nlp object",
+                            hint="The callback must return the (modified) Language object it was given.")
+        return modified
+
+    return before_to_disk
+
+
+class _StopSignals:
+    """Turn the first Ctrl-C / SIGTERM into a request to stop after the current step."""
+
+    def __init__(self) -> None:
+        self.received: Optional[int] = None
+        self._previous: Dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.received = signum
+        # A second signal ends the process the usual way.
+        for sig, prev in self._previous.items():
+            signal.signal(sig, prev)
+
+    def __enter__(self) -> "_StopSignals":
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        except ValueError:  # not the main thread: signals stay as they are
+            self._previous = {}
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, prev in self._previous.items():
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, prev)
+
+
+# --- the run ---------------------------------------------------------------------------
+
+class Trainer:
+    """Set up a run (fresh or resumed), then :meth:`run` it."""
+
+    def __init__(
+        self,
+        config: Config,
+        output: Optional[Path],
+        *,
+        use_gpu: int = -1,
+        resume: bool = False,
+        strategy: Optional[LocalStrategy] = None,
+        stdout: Optional[IO] = None,
+        stderr: Optional[IO] = None,
+        bar: Optional[bool] = None,
+        where: str = "config",
+    ) -> None:
+        stdout = stdout or sys.stdout
+        stderr = stderr or sys.stderr
+        self.output = Path(output) if output is not None else None
+        self.use_gpu = use_gpu
+        self.strategy = strategy or LocalStrategy()
+        self.where = where
+        if resume and self.output is None:
+            raise UserError("--resume needs --output: the folder of the run to continue", hint="Pass the same --output as the interrupted run.")
+        self.checkpoint = Checkpoint(self.output / DIR_CHECKPOINT) if resume and self.output is not None else None
+        with config_errors(where):
+            interpolated = config.interpolate()
+        checks.check_corpus_paths(interpolated)
+        self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
+        with config_errors(where):
+            self.nlp = init_nlp(config, use_gpu=use_gpu)
+        if self.checkpoint is not None:
+            self.checkpoint.check_config(self.nlp.config)
+            self.checkpoint.restore_model(self.nlp)
+        self._setup_training(stdout, stderr, bar)
+
+    def _setup_training(self, stdout: IO, stderr: IO, bar: Optional[bool]) -> None:
+        nlp = self.nlp
+        with config_errors(self.where):
+            config = nlp.config.interpolate()
+            self.seed = config["training"]["seed"]
+            # As spacy train: seed, then build optimizer, batcher and corpora afresh.
+            if self.seed is not None:
+                fix_random_seed(self.seed)
+            T = registry.resolve(config["training"], schema=ConfigSchemaTraining)
+            self.train_corpus, self.dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+        self.T = T
+        self.frozen: List[str] = list(T["frozen_components"])
+        self.annotating: List[str] = list(T["annotating_components"])
+        checks.check_frozen_listeners(nlp, self.frozen, self.annotating)
+        self.optimizer: Optimizer = T["optimizer"]
+        self.score_weights: Dict[str, Any] = dict(T["score_weights"])
+        self.batches = TrainBatches(nlp, self.train_corpus, T["batcher"], T["max_epochs"])
+        if T["max_epochs"] >= 0:
+            examples = self.batches.load()
+            checks.check_labels(nlp, examples, self.frozen)
+        self._check_dev()
+        self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
+        self.before_to_disk = make_before_to_disk(T["before_to_disk"])
+        self.state = TrainState()
+        if self.checkpoint is not None:
+            self.checkpoint.restore_optimizer(nlp, self.optimizer)
+            self.state = self.checkpoint.state
+            self.batches.replay(self.checkpoint.position)
+            self.checkpoint.restore_rng()
+            reseed_cupy(self.seed, self.state.step)
+        self.is_main = self.strategy.is_main
+        logged = [n for n, p in nlp.pipeline if n not in self.frozen and getattr(p, "is_trainable", False)]
+        score_cols = [k for k, v in self.score_weights.items() if v is not None]
+        self.display = TrainingDisplay(logged, score_cols, T["max_steps"], stdout=stdout, stderr=stderr, bar=bar, enabled=self.is_main)
+        self.extra_logger = self._config_logger(T, stdout, stderr)
+
+    def _check_dev(self) -> None:
+        # Reading the dev set must not move the random state the training run depends on.
+        rng = python_rng_state()
+        try:
+            checks.check_not_empty(self.dev_corpus(self.nlp), "dev", "[training] dev_corpus")
+        finally:
+            set_python_rng_state(rng)
+
+    def _config_logger(self, T: Dict[str, Any], stdout: IO, stderr: IO) -> Optional[tuple]:
+        """A logger from the config other than spaCy's console one (ours replaces that)."""
+        name = str(self.nlp.config["training"]["logger"].get("@loggers", ""))
+        if name.startswith("spacy.ConsoleLogger") or not self.is_main:
+            return None
+        with self.nlp.select_pipes(disable=self.frozen):
+            return T["logger"](self.nlp, stdout, stderr)
+
+    # --- outputs ---
+
+    def _prepare_output(self) -> None:
+        if self.output is None or not self.is_main:
+            return
+        self.output.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.output / "config.cfg", self.nlp.config.to_str())
+        if self.checkpoint is None and (self.output / DIR_CHECKPOINT).exists():
+            self.display.warn(f"Starting a new run in {self.output}: its previous checkpoint and pipelines will be replaced (use --resume to continue it instead)")
+
+    def save_pipelines(self, is_best: bool) -> None:
+        """model-last with the averaged weights; model-best as a complete copy of it."""
+        assert self.output is not None
+        with self.nlp.use_params(self.optimizer.averages):
+            to_save = self.before_to_disk(self.nlp)
+            with atomic_dir(self.output / DIR_LAST) as tmp:
+                to_save.to_disk(tmp)
+        if is_best:
+            with atomic_dir(self.output / DIR_BEST) as tmp:
+                shutil.copytree(self.output / DIR_LAST, tmp, dirs_exist_ok=True)
+
+    def save_checkpoint(self) -> None:
+        if self.output is None or not self.is_main:
+            return
+        save_checkpoint(self.output / DIR_CHECKPOINT, self.nlp, self.optimizer, self.state, self.batches.position())
+
+    def _spacy_info(self, score: Optional[float], scores: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        s = self.state
+        return {"epoch": s.epoch, "step": s.step, "score": score, "other_scores": scores, "losses": s.losses,
+                "checkpoints": list(s.results), "seconds": int(s.elapsed_s), "words": s.words}
+
+    # --- evaluation ---
+
+    def evaluate_and_save(self) -> None:
+        s = self.state
+        if self.is_main:
+            with self.nlp.use_params(self.optimizer.averages):
+                score, scores = self.evaluate()
+        else:
+            score, scores = 0.0, {}
+        score, scores = self.strategy.broadcast((score, scores))
+        s.results.append((score, s.step))
+        is_best = score == max(s.results)[0]
+        row = metrics_row(s.step, s.epoch, self.strategy.reduce_stats(dict(s.losses)), numeric_scores(scores), score, s.words, s.elapsed_s, is_best)
+        s.history.append(row)
+        if self.is_main:
+            with self.nlp.select_pipes(disable=self.frozen):
+                update_meta(self.score_weights, self.nlp, scores, s.losses)
+            if self.output is not None:
+                self.save_pipelines(is_best)
+            self.display.evaluation(row)
+            if self.extra_logger is not None:
+                info = self._spacy_info(score, scores)
+                if self.output is not None:
+                    info["output_path"] = str(self.output / DIR_LAST)
+                self.extra_logger[0](info)
+            if self.output is not None:
+                write_metrics(self.output / "metrics.jsonl", s.history)
+                write_plot(self.output / "training.png", s.history, [k for k, v in self.score_weights.items() if v])
+        s.losses = {}
+        reseed_cupy(self.seed, s.step)
+        self.save_checkpoint()
+        self.strategy.barrier()
+
+    # --- the loop ---
+
+    def run(self) -> TrainResult:
+        s, T = self.state, self.T
+        self._prepare_output()
+        if self.is_main:
+            self._print_header()
+        max_steps, patience, eval_frequency = T["max_steps"], T["patience"], T["eval_frequency"]
+        dropout = float(T["dropout"])
+        before_update = T["before_update"]
+        started, base_elapsed = time.perf_counter(), s.elapsed_s
+        interrupted: Optional[int] = None
+        if s.step >= 0 and should_stop(s, patience=patience, max_steps=max_steps):
+            self.display.info(f"The checkpoint is already at the end of training (step {s.step}); nothing to do")
+            return self._finish(interrupted)
+        self.display.start(s.step)
+        last_saved_step = s.step
+        try:
+            with _StopSignals() as signals:
+                for epoch, batch in self.batches:
+                    step = s.step + 1
+                    if before_update is not None:
+                        before_update(self.nlp, {"step": step, "epoch": epoch})
+                    compute_gradients(self.nlp, self.strategy.shard(batch), dropout=dropout, losses=s.losses,
+                                      exclude=self.frozen, annotating=self.annotating, accumulate_gradient=T["accumulate_gradient"])
+                    apply_gradients(self.nlp, self.optimizer, self.frozen, self.strategy)
+                    s.step, s.epoch = step, epoch
+                    s.schedule_steps += 1
+                    s.words += sum(len(eg) for eg in batch)
+                    s.elapsed_s = base_elapsed + time.perf_counter() - started
+                    if step % eval_frequency == 0:
+                        self.evaluate_and_save()
+                        last_saved_step = step
+                    else:
+                        if self.extra_logger is not None:
+                            self.extra_logger[0](None)
+                        self.display.step(step, epoch, s.losses, s.words / max(s.elapsed_s, 1e-9), (step + 1) / max(s.elapsed_s, 1e-9))
+                    if signals.received is not None:
+                        interrupted = signals.received
+                        break
+                    if should_stop(s, patience=patience, max_steps=max_steps):
+                        break
+        except BaseException as e:
+            self.display.close()
+            if self.output is not None and self.is_main and s.step >= 0 and not isinstance(e, UserError):
+                self.display.warn(f"Aborting after step {s.step} ({type(e).__name__}); saving the last weights to {self.output / DIR_LAST}")
+                with contextlib.suppress(Exception):
+                    self.save_pipelines(False)
+            raise
+        self.display.close()
+        s.finished = interrupted is None
+        if self.output is not None and self.is_main:
+            self.save_pipelines(False)
+            self.save_checkpoint()  # where to continue from (Ctrl-C, or a later larger max_steps)
+        return self._finish(interrupted)
+
+    def _print_header(self) -> None:
+        d = self.display
+        d.info(f"Pipeline: {self.nlp.pipe_names}")
+        if self.frozen:
+            d.info(f"Frozen components: {self.frozen}")
+        if self.annotating:
+            d.info(f"Set annotations on update for: {self.annotating}")
+        d.info(f"Device: {self.device}; initial learn rate: {self.optimizer.learn_rate}")
+        note = mixed_precision_note(self.nlp, self.use_gpu >= 0)
+        if note:
+            d.info(note)
+        if self.checkpoint is not None:
+            d.info(f"Resuming from {self.checkpoint.path} at step {self.state.step + 1} (epoch {self.state.epoch})")
+        if self.output is not None:
+            d.info(f"Saving to {self.output}: model-best/, model-last/, checkpoint/, metrics.jsonl, training.png")
+
+    def _finish(self, interrupted: Optional[int]) -> TrainResult:
+        if self.extra_logger is not None:
+            self.extra_logger[1]()
+        s = self.state
+        if self.is_main:
+            best = s.best
+            if interrupted is not None:
+                self.display.warn(f"Stopped at step {s.step} by {signal.Signals(interrupted).name}")
+                if self.output is not None:
+                    self.display.info(f"Checkpoint saved: continue with the same command plus --resume (output {self.output})")
+            if best is not None:
+                self.display.good(f"Best score {best[0]:.4f} at step {best[1]} (of {s.step + 1} steps, {s.epoch + 1} epoch(s), {s.elapsed_s:.0f}s)")
+            if self.output is not None:
+                self.display.good(f"Pipelines: {self.output / DIR_BEST} (best), {self.output / DIR_LAST} (last)")
+        return TrainResult(self.nlp, s, self.output, interrupted)
+
+
+def train(config: Config, output: Optional[Path] = None, **kwargs: Any) -> TrainResult:
+    """Train a pipeline from a (loaded, not yet resolved) config; see :class:`Trainer`."""
+    return Trainer(config, output, **kwargs).run()
