@@ -12,5 +12,6 @@ __version__ = "0.1.0"
 # Capabilities that register names with spaCy; each import is cheap to add here.
 # (registration imports)
 from .core import transformer as _transformer  # noqa: E402,F401  (transformer component + names)
+from .core import pretraining as _pretraining  # noqa: E402,F401  (raw-text reader, masked-LM objective)
 
 __all__ = ["registry", "__version__"]

@@ -1,0 +1,80 @@
+"""``spacy-transfer pretrain``: pretrain a tok2vec layer or a transformer on raw text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+from ._app import OVERRIDES_CONTEXT, app
+from ._util import VerboseOpt, handle_errors, overrides_from
+
+EPILOG = """Examples:
+
+  spacy-transfer init fill-config config.cfg config_pt.cfg --pretraining
+
+  spacy-transfer pretrain config_pt.cfg ./pretrain --paths.raw_text text.jsonl
+
+  spacy-transfer pretrain config_pt.cfg ./pretrain --paths.raw_text corpus.txt.gz --pretraining.max_epochs 10
+
+  spacy-transfer pretrain config_pt.cfg ./pretrain --paths.raw_text text.jsonl --resume-path ./pretrain/model4.bin
+
+  spacy-transfer train config.cfg --paths.init_tok2vec ./pretrain/model-last.bin ...
+
+Raw text: JSONL ({"text": ...} per line), plain text (one document per line) or .spacy,
+optionally gzipped, or a folder of such files. Each epoch writes model{N}.bin (the
+layer's weights, for [initialize] init_tok2vec) and model{N}.state.safetensors (output
+layer, optimizer and random states, for an exact --resume-path).
+"""
+
+
+@app.command("pretrain", epilog=EPILOG, context_settings=OVERRIDES_CONTEXT)
+def pretrain_cli(
+    ctx: typer.Context,
+    config_path: str = typer.Argument(..., help="Config with a [pretraining] block, or '-' for stdin."),
+    output_dir: Path = typer.Argument(..., help="Folder for the weights of each epoch, the resume states and log.jsonl."),
+    code: Optional[Path] = typer.Option(None, "--code", "-c", help="Python file with registered functions to import first."),
+    resume_path: Optional[Path] = typer.Option(None, "--resume-path", "-r", help="A model{N}.bin (or .temp.bin / model-last.bin) to continue from."),
+    epoch_resume: Optional[int] = typer.Option(None, "--epoch-resume", "-er", help="Epoch to continue counting from (read from the file's name or resume state if omitted)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+    skip_last: bool = typer.Option(False, "--skip-last", "-L", help="Do not write model-last.bin."),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Pretrain the tok2vec layer (characters or vectors objective) or the transformer
+    (masked language model) named in [pretraining], on raw text."""
+    with handle_errors(verbose):
+        from ..core.config import import_code, load_config
+        from ..core.io import atomic_write_text
+        from ..core.pretraining import pretrain
+        from ..errors import UserError
+
+        import_code(code)
+        overrides = overrides_from(ctx)
+        where = "standard input" if config_path == "-" else config_path
+        config = load_config(config_path, overrides)
+        if output_dir.exists() and not output_dir.is_dir():
+            raise UserError(f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights.")
+        if output_dir.exists() and any(output_dir.iterdir()):
+            if resume_path:
+                msg.warn(f"Output folder {output_dir} is not empty: weights of the epochs that follow will be overwritten")
+            else:
+                msg.warn(f"Output folder {output_dir} is not empty: files of the same names will be overwritten")
+        msg.info(f"Using {'GPU ' + str(gpu_id) if gpu_id >= 0 else 'CPU'}")
+        result = pretrain(
+            config,
+            output_dir,
+            resume_path=resume_path,
+            epoch_resume=epoch_resume,
+            use_gpu=gpu_id,
+            skip_last=skip_last,
+            printer=msg,
+            where=where,
+        )
+        # The config as given (not interpolated), as spaCy does, next to the weights.
+        atomic_write_text(output_dir / "config.cfg", config.to_str())
+        msg.good(
+            f"Pretrained {result.words:,} words in epochs {result.start_epoch}-{result.end_epoch} "
+            f"({result.words_per_second:,.0f} words/s); weights in {output_dir}"
+        )

@@ -1,0 +1,21 @@
+"""Pretraining: tok2vec objectives (characters, vectors) and masked-LM for transformers.
+
+``pretrain(config, output_dir)`` runs the loop; ``load_init_tok2vec(nlp, config)`` puts
+pretrained weights into a pipeline at the start of training (checked).
+"""
+
+from .corpus import RawTextCorpus, create_raw_text_reader
+from .loop import PretrainResult, pretrain, setup_pretraining
+from .masked_lm import create_pretrain_masked_lm
+from .weights import load_init_tok2vec, load_weights
+
+__all__ = [
+    "RawTextCorpus",
+    "create_raw_text_reader",
+    "create_pretrain_masked_lm",
+    "pretrain",
+    "setup_pretraining",
+    "PretrainResult",
+    "load_init_tok2vec",
+    "load_weights",
+]

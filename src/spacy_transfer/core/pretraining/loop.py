@@ -1,0 +1,347 @@
+"""The pretraining loop: spaCy's ``[pretraining]`` semantics, lossless resume.
+
+Per epoch the corpus is streamed, batched by ``[pretraining.batcher]`` and each batch
+updates the layer and the objective's output layer. ``model{N}.bin`` (the layer's
+averaged weights, spaCy's format) is written after epochs (every ``n_save_epoch``, and
+the last), ``model{N}.temp.bin`` every ``n_save_every`` batches, ``model-last.bin`` at the
+end (also when interrupted) unless ``skip_last``; each with a resume state beside it
+(see :mod:`.state`) and a line in ``log.jsonl``.
+
+Differences from spaCy's ``pretrain``, all deliberate: learning-rate schedules advance
+once per batch (spaCy never steps them); masks come from a seeded generator that is saved;
+on CPU, matrix multiplications use numpy's BLAS rather than blis (same math, faster on
+most CPUs); raw-text readers stream ``.txt``/``.gz``/``.spacy`` as well as JSONL.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+
+import srsly
+from spacy.language import Language
+from spacy.schemas import ConfigSchemaPretrain
+from spacy.tokens import Doc
+from spacy.util import dot_to_object, load_model_from_config, registry
+from thinc.api import Config, Optimizer, fix_random_seed
+from wasabi import Printer
+
+from ...errors import UserError
+from ..config import config_errors
+from ..io import atomic_write_bytes, atomic_write_text
+from . import state as st
+from .corpus import iter_docs, resolve_pretraining_corpus
+from .devices import setup_pretraining_device
+from .objectives import Tok2VecObjective, build_tok2vec_objective
+from .target import check_tok2vec_layer, find_target
+
+ROW_SETTINGS = {"widths": (3, 10, 10, 6, 6), "aligns": ("r", "r", "r", "r", "r")}
+MODEL_NAME = re.compile(r"model(\d+)\.bin$")
+
+
+@dataclass
+class Position:
+    """Where a run stands: ``batches_done`` is None once ``epoch`` is finished."""
+
+    epoch: int = 0
+    batches_done: Optional[int] = None
+
+    def next_start(self) -> Tuple[int, int]:
+        return (self.epoch + 1, 0) if self.batches_done is None else (self.epoch, self.batches_done)
+
+
+@dataclass
+class ProgressTracker:
+    """spaCy's table: a row every ``frequency`` words with total loss, loss since the last row, words/s."""
+
+    frequency: int = 10000
+    loss: float = 0.0
+    prev_loss: float = 0.0
+    epoch_loss: float = 0.0
+    nr_word: int = 0
+    last_update: int = 0
+    words_per_epoch: Dict[int, int] = field(default_factory=Counter)
+    seconds: float = 0.0  # training time over the whole run, resumes included
+    last_time: float = field(default_factory=time.perf_counter)
+    run_start: float = field(default_factory=time.perf_counter)
+    run_words: int = 0
+
+    def update(self, epoch: int, loss: float, n_words: int) -> Optional[Tuple[Any, ...]]:
+        self.loss += loss
+        self.epoch_loss += loss
+        self.words_per_epoch[epoch] += n_words
+        self.nr_word += n_words
+        self.run_words += n_words
+        since = self.nr_word - self.last_update
+        if since < self.frequency:
+            return None
+        now = time.perf_counter()
+        wps = since / max(now - self.last_time, 1e-9)
+        row = (epoch, self.nr_word, _smart_round(self.loss, 10), _smart_round(self.loss - self.prev_loss, 6), int(wps))
+        self.last_update, self.last_time, self.prev_loss = self.nr_word, now, self.loss
+        return row
+
+    @property
+    def words_per_second(self) -> float:
+        return self.run_words / max(time.perf_counter() - self.run_start, 1e-9)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"loss": self.loss, "prev_loss": self.prev_loss, "epoch_loss": self.epoch_loss, "nr_word": self.nr_word,
+                "last_update": self.last_update, "words_per_epoch": {str(k): v for k, v in self.words_per_epoch.items()}}
+
+    def load_json(self, data: Dict[str, Any]) -> None:
+        for key in ("loss", "prev_loss", "epoch_loss", "nr_word", "last_update"):
+            setattr(self, key, data[key])
+        self.words_per_epoch = Counter({int(k): v for k, v in data["words_per_epoch"].items()})
+
+
+def _smart_round(figure: float, width: int) -> str:
+    """Integers for big numbers, as many decimals as fit (at most 4) for small ones."""
+    n_decimal = min(width - (len(str(int(figure))) + 1), 4)
+    return str(int(figure)) if n_decimal <= 1 else f"{figure:.{n_decimal}f}"
+
+
+@dataclass
+class PretrainResult:
+    output_dir: Path
+    saved: List[Path]
+    words: int
+    words_per_second: float
+    start_epoch: int
+    end_epoch: int
+
+
+@dataclass
+class PretrainSetup:
+    """A loaded pipeline and everything resolved from its [pretraining] block."""
+
+    nlp: Language
+    settings: Dict[str, Any]
+    corpus: Callable[[Language], Any]
+    objective: Any  # Tok2VecObjective or MaskedLMObjective
+    optimizer: Optimizer
+    seed: Optional[int]
+
+
+def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config") -> PretrainSetup:
+    """Load the pipeline from ``config`` (not interpolated) and build the objective."""
+    if not config.get("pretraining"):
+        raise UserError(
+            f"The config has no [pretraining] block ({where})",
+            hint="Add it with 'spacy-transfer init fill-config CONFIG CONFIG_PRETRAIN --pretraining'.",
+        )
+    config = Config(config).copy()
+    with config_errors(where):
+        interpolated = config.interpolate()
+    training = interpolated.get("training", {})
+    seed = training.get("seed", interpolated.get("system", {}).get("seed"))
+    setup_pretraining_device(use_gpu, training.get("gpu_allocator"))
+    if seed is not None:
+        fix_random_seed(seed)
+    # The weights are what we are about to create: never load old ones into the layer.
+    config.setdefault("initialize", {})["init_tok2vec"] = None
+    with config_errors(where):
+        nlp = load_model_from_config(config, auto_fill=True, validate=True)
+        filled = nlp.config.interpolate()
+        P = registry.resolve(filled["pretraining"], schema=ConfigSchemaPretrain)
+    try:
+        corpus_section = dot_to_object(filled, P["corpus"])
+    except KeyError:
+        raise UserError(f"[pretraining] corpus = '{P['corpus']}' names no section of the config ({where})",
+                        hint="Point it at the raw-text reader, usually corpora.pretrain.") from None
+    with config_errors(where):
+        corpus = resolve_pretraining_corpus(corpus_section)
+        with nlp.select_pipes(enable=[]):
+            nlp.initialize()  # loads [initialize] vectors, which the vectors objective needs
+    nlp._link_components()  # listeners know their upstream from here on
+    target = find_target(nlp, P["component"], P["layer"])
+    create = P["objective"]
+    objective_name = str(filled["pretraining"]["objective"].get("@architectures", "objective"))
+    from .masked_lm import MaskedLMObjectiveFactory  # the transformer path
+
+    if isinstance(create, MaskedLMObjectiveFactory):
+        objective: Any = create.build(nlp, target, dropout=P["dropout"], seed=seed)
+    elif target.is_transformer:
+        raise UserError(
+            f"The pretraining target ({target.where}) is a transformer; {objective_name} only trains tok2vec layers",
+            rows=[("[pretraining.objective]", objective_name)],
+            hint="Use @architectures = \"spacy-transfer.PretrainMaskedLM.v1\" for transformers "
+            "('spacy-transfer init fill-config --pretraining' writes it).",
+        )
+    else:
+        check_tok2vec_layer(nlp, target)
+        objective = build_tok2vec_objective(nlp, target, create, dropout=P["dropout"], seed=seed, objective_name=objective_name)
+    return PretrainSetup(nlp=nlp, settings=P, corpus=corpus, objective=objective, optimizer=P["optimizer"], seed=seed)
+
+
+def check_corpus_not_empty(setup: PretrainSetup) -> None:
+    if next(iter_docs(setup.corpus, setup.nlp), None) is None:
+        raise UserError(
+            "The pretraining corpus has no documents",
+            rows=[("[pretraining] corpus", str(setup.settings["corpus"]))],
+            hint="Check the raw text file (one JSON object with a \"text\" key per line, or one text per line) "
+            "and the reader's min_length/max_length/limit settings.",
+        )
+
+
+class Checkpointer:
+    """Writes weights, resume states and log lines into the output folder."""
+
+    def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker) -> None:
+        self.setup = setup
+        self.output_dir = output_dir
+        self.tracker = tracker
+        self.schedule_steps = 0
+        self.saved: List[Path] = []
+
+    def save(self, name: str, position: Position, log_epoch: int) -> Path:
+        obj, optimizer = self.setup.objective, self.setup.optimizer
+        weights_path = self.output_dir / f"{name}.bin"
+        keys = st.stable_keys(obj.model)
+        arrays = {**st.model_arrays(obj.model), **st.optimizer_arrays(optimizer, keys), **st.rng_arrays()}
+        meta = {
+            "epoch": position.epoch,
+            "batches_done": position.batches_done,
+            "schedule_steps": self.schedule_steps,
+            "optimizer": st.optimizer_meta(optimizer, keys),
+            "rng": st.rng_meta(),
+            "masker": obj.masker.get_state() if obj.masker is not None else None,
+            "tracker": self.tracker.to_json(),
+            "objective": obj.kind,
+        }
+        # State first: a weights file on disk always has its state beside it.
+        st.write_state(st.state_path(weights_path), arrays, meta)
+        atomic_write_bytes(weights_path, obj.weights_bytes(optimizer))
+        log = {"nr_word": self.tracker.nr_word, "loss": self.tracker.loss, "epoch_loss": self.tracker.epoch_loss,
+               "epoch": log_epoch, "file": weights_path.name, "words_per_second": round(self.tracker.words_per_second, 1)}
+        log_path = self.output_dir / "log.jsonl"
+        previous = log_path.read_text(encoding="utf8") if log_path.exists() else ""
+        atomic_write_text(log_path, previous + srsly.json_dumps(log) + "\n")
+        self.saved.append(weights_path)
+        return weights_path
+
+
+def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int], tracker: ProgressTracker,
+           checkpointer: Checkpointer, printer: Printer) -> Tuple[int, int]:
+    """Restore from ``resume_path``; returns (epoch to start at, batches of it to skip)."""
+    if resume_path.is_dir() or not resume_path.exists():
+        raise UserError(f"--resume-path must be a weights file written by pretrain: {resume_path}",
+                        hint="Give e.g. OUTPUT/model3.bin.")
+    state_file = st.find_state(resume_path)
+    obj = setup.objective
+    if state_file is None:
+        # A spaCy-written (or older) file: weights only, as spaCy resumes.
+        start = _epoch_from_name(resume_path, epoch_resume)
+        obj.load_weights(resume_path.read_bytes(), where=str(resume_path))
+        printer.warn(f"No resume state beside {resume_path.name} ({st.state_path(resume_path).name}): "
+                     "loaded the layer's weights only; the output layer and optimizer start fresh")
+        return start, 0
+    arrays, meta = st.read_state(state_file)
+    if meta.get("objective") != obj.kind:
+        raise UserError(f"{resume_path} was written with another objective ({meta.get('objective')}, this config: {obj.kind})",
+                        hint="Resume with the config the run started with.")
+    st.load_model_arrays(obj.model, arrays)
+    st.restore_optimizer(setup.optimizer, st.stable_keys(obj.model), arrays, meta["optimizer"], meta["schedule_steps"])
+    st.restore_rng(arrays, meta["rng"])
+    if obj.masker is not None and meta.get("masker") is not None:
+        obj.masker.set_state(meta["masker"])
+    tracker.load_json(meta["tracker"])
+    if meta["batches_done"] is None:
+        tracker.epoch_loss = 0.0  # the uninterrupted run resets it after saving an epoch
+    checkpointer.schedule_steps = meta["schedule_steps"]
+    start, skip = Position(meta["epoch"], meta["batches_done"]).next_start()
+    if epoch_resume is not None and epoch_resume != start:
+        printer.warn(f"--epoch-resume {epoch_resume} differs from the state's position (epoch {start}"
+                     f"{f', after {skip} batches' if skip else ''}): counting from epoch {epoch_resume}")
+        return epoch_resume, 0
+    printer.info(f"Resuming exactly from {resume_path.name}: epoch {start}" + (f", after {skip} batches" if skip else ""))
+    return start, skip
+
+
+def _epoch_from_name(path: Path, epoch_resume: Optional[int]) -> int:
+    if epoch_resume is not None:
+        if epoch_resume < 0:
+            raise UserError(f"--epoch-resume must be 0 or more, got {epoch_resume}")
+        return epoch_resume
+    match = MODEL_NAME.search(path.name)
+    if not match:
+        raise UserError(f"Cannot tell which epoch {path.name} ends (spaCy E1020)",
+                        hint="Pass --epoch-resume N, the epoch to continue counting from.")
+    return int(match.group(1)) + 1
+
+
+def _progress_bar(epoch: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(desc=f"epoch {epoch}", unit="w", unit_scale=True, leave=False, disable=not enabled, file=sys.stderr)
+
+
+def pretrain(
+    config: Config,
+    output_dir: Union[str, Path],
+    *,
+    resume_path: Optional[Union[str, Path]] = None,
+    epoch_resume: Optional[int] = None,
+    use_gpu: int = -1,
+    skip_last: bool = False,
+    printer: Optional[Printer] = None,
+    progress: Optional[bool] = None,
+    where: str = "config",
+) -> PretrainResult:
+    """Pretrain the layer ``config``'s [pretraining] block names; write into ``output_dir``."""
+    printer = printer or Printer(no_print=True)
+    output_dir = Path(output_dir)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    setup = setup_pretraining(config, use_gpu=use_gpu, where=where)
+    check_corpus_not_empty(setup)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    P = setup.settings
+    tracker = ProgressTracker()
+    checkpointer = Checkpointer(setup, output_dir, tracker)
+    start_epoch, skip = 0, 0
+    if resume_path is not None:
+        start_epoch, skip = resume(setup, Path(resume_path), epoch_resume, tracker, checkpointer, printer)
+    tracker.run_start = tracker.last_time = time.perf_counter()
+    what = "masked-LM" if setup.objective.kind == "masked-lm" else "tok2vec layer"
+    saving = f" - saving every {P['n_save_epoch']} epoch" if P["n_save_epoch"] else ""
+    printer.divider(f"Pre-training {what} - starting at epoch {start_epoch}{saving}")
+    printer.row(("#", "# Words", "Total Loss", "Loss", "w/s"), **ROW_SETTINGS)
+    position = Position(start_epoch - 1, None)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, P["max_epochs"]):
+            bar = _progress_bar(epoch, progress)
+            position = Position(epoch, 0)
+            for batch_id, batch in enumerate(P["batcher"](iter_docs(setup.corpus, setup.nlp))):
+                if batch_id < skip:  # already trained on before the interruption
+                    continue
+                docs: List[Doc] = list(batch)
+                loss = setup.objective.update(docs, setup.optimizer)
+                setup.optimizer.step_schedules()
+                checkpointer.schedule_steps += 1
+                position = Position(epoch, batch_id + 1)
+                n_words = sum(len(d) for d in docs)
+                bar.update(n_words)
+                row = tracker.update(epoch, loss, n_words)
+                if row:
+                    with bar.external_write_mode(file=sys.stdout):
+                        printer.row(row, **ROW_SETTINGS)
+                if P["n_save_every"] and batch_id % P["n_save_every"] == 0:
+                    checkpointer.save(f"model{epoch}.temp", position, epoch)
+            bar.close()
+            skip = 0
+            position = Position(epoch, None)
+            if not P["n_save_epoch"] or epoch % P["n_save_epoch"] == 0 or epoch == P["max_epochs"] - 1:
+                checkpointer.save(f"model{epoch}", position, epoch)
+            tracker.epoch_loss = 0.0
+    finally:
+        if not skip_last:
+            checkpointer.save("model-last", position, P["max_epochs"])
+    return PretrainResult(output_dir=output_dir, saved=checkpointer.saved, words=tracker.run_words,
+                          words_per_second=tracker.words_per_second, start_epoch=start_epoch, end_epoch=max(position.epoch, start_epoch))
