@@ -1,0 +1,144 @@
+"""TransformerModel: outputs equal a plain Hugging Face forward pass, long documents are
+windowed (never truncated), results do not depend on batching."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+import spacy
+import torch
+
+from spacy_transfer.core.transformer import get_hf_model, get_tokenizer, transformer_model
+from spacy_transfer.core.transformer.model import length_batches, max_positions
+from spacy_transfer.core.transformer.span_getters import get_doc_spans, strided_spans
+
+from .conftest import ARCHS, CORPUS
+
+
+def make_model(path, get_spans=get_doc_spans, max_batch_items=4096):
+    model = transformer_model(str(path), get_spans)
+    model.initialize()
+    model.attrs["max_batch_items"] = max_batch_items
+    return model
+
+
+def plain_forward(model, text):
+    tok, hf = get_tokenizer(model), get_hf_model(model)
+    hf.eval()
+    with torch.inference_mode():
+        enc = tok([text], return_tensors="pt")
+        return hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[0].numpy()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_architecture_matches_a_plain_forward_pass(tiny_model, arch):
+    model = make_model(tiny_model(arch))
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(t) for t in CORPUS[:6]]
+    batch = model.predict(docs)
+    for doc, data in zip(docs, batch.doc_data):
+        assert data.tensors[0].shape == (data.wordpieces.n_rows, 32)
+        numpy.testing.assert_allclose(data.tensors[0], plain_forward(model, doc.text), atol=1e-5)
+        assert data.align.lengths.shape[0] == len(doc)
+
+
+def test_minilm_matches_a_plain_forward_pass(minilm_path):
+    model = make_model(minilm_path)
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(t) for t in CORPUS[:8]]
+    for doc, data in zip(docs, model.predict(docs).doc_data):
+        numpy.testing.assert_allclose(data.tensors[-1], plain_forward(model, doc.text), atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "xlm-roberta", "modernbert"])
+def test_long_document_is_windowed_and_every_token_gets_a_vector(tiny_model, arch):
+    model = make_model(tiny_model(arch, max_len=64))
+    nlp = spacy.blank("en")
+    words = (" ".join(CORPUS)).split()
+    text = " ".join((words * (5000 // len(words) + 1))[:5000])
+    doc = nlp.make_doc(text)
+    assert len(doc) >= 5000
+    data = model.predict([doc]).doc_data[0]
+    n_pieces = data.wordpieces.n_rows
+    assert n_pieces > 64 * 10, "far longer than the model's 64 positions"
+    rows = data.tensors[0]
+    assert rows.shape[0] == n_pieces
+    assert data.align.lengths.shape[0] == len(doc) and (data.align.lengths >= 1).all()
+    assert numpy.abs(rows).sum(axis=1).min() > 0, "no zero rows: nothing was dropped"
+    assert numpy.isfinite(rows).all()
+
+
+def test_a_doc_that_fits_gives_the_same_result_as_a_single_pass(tiny_model):
+    # Just under the limit: one pass, equal to the plain forward pass; no windowing happens.
+    model = make_model(tiny_model("bert", max_len=64))
+    nlp = spacy.blank("en")
+    words = "the quick brown fox jumps over the lazy dog".split() * 10
+    tok = get_tokenizer(model)
+    n = max(k for k in range(1, len(words)) if len(tok(" ".join(words[:k]))["input_ids"]) <= 64)
+    doc = nlp.make_doc(" ".join(words[:n]))
+    data = model.predict([doc]).doc_data[0]
+    numpy.testing.assert_allclose(data.tensors[0], plain_forward(model, doc.text), atol=1e-5)
+    # One piece more is windowed: the first rows still see the same (left) context closely.
+    longer = nlp.make_doc(" ".join(words[: n + 3]))
+    long_data = model.predict([longer]).doc_data[0]
+    assert long_data.wordpieces.n_rows > 64
+    assert numpy.abs(long_data.tensors[0]).sum(axis=1).min() > 0
+
+
+def test_predictions_do_not_depend_on_batch_size(tiny_model):
+    path = tiny_model("roberta")
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(t) for t in CORPUS[:15]]
+    big = make_model(path, max_batch_items=100_000).predict(docs)
+    small = make_model(path, max_batch_items=40).predict(docs)
+    one_by_one = [make_model(path).predict([d]).doc_data[0] for d in docs[:4]]
+    for a, b in zip(big.doc_data, small.doc_data):
+        numpy.testing.assert_allclose(a.tensors[0], b.tensors[0], atol=1e-5)
+    for a, b in zip(big.doc_data, one_by_one):
+        numpy.testing.assert_allclose(a.tensors[0], b.tensors[0], atol=1e-5)
+
+
+def test_strided_spans_cover_every_token(tiny_model):
+    model = make_model(tiny_model("bert"), get_spans=strided_spans(window=8, stride=6))
+    doc = spacy.blank("en").make_doc(CORPUS[0] + " " + CORPUS[1])
+    data = model.predict([doc]).doc_data[0]
+    assert len(data.wordpieces) == len(data.spans) > 1
+    assert (data.align.lengths >= 1).all()
+
+
+def test_odd_docs_empty_whitespace_and_single_token(tiny_model):
+    model = make_model(tiny_model("xlm-roberta"))
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(t) for t in ["", "   ", "one", "\u0007", "🙂", "東京"]]
+    for doc, data in zip(docs, model.predict(docs).doc_data):
+        assert data.align.lengths.shape[0] == len(doc)
+        assert (data.align.lengths >= 1).all()
+        assert numpy.isfinite(data.tensors[0]).all()
+
+
+def test_all_hidden_layers_when_asked(tiny_model):
+    model = transformer_model(str(tiny_model("bert")), get_doc_spans, transformer_config={"output_hidden_states": True})
+    model.initialize()
+    data = model.predict([spacy.blank("en").make_doc("hello world")]).doc_data[0]
+    assert len(data.tensors) == 1 + 3  # last hidden state, embeddings, two layers
+    numpy.testing.assert_allclose(data.tensors[0], data.tensors[-1])
+
+
+def test_resolving_a_config_loads_no_weights():
+    model = transformer_model("bert-base-cased", get_doc_spans)  # no network, no files
+    assert model.shims[0].hf_model is None
+    assert not model.has_dim("nO")
+
+
+def test_length_batches_bound_padded_items():
+    lengths = [5, 30, 7, 30, 12, 3]
+    groups = length_batches(lengths, 60)
+    assert sorted(i for g in groups for i in g) == list(range(6))
+    for g in groups:
+        assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 60
+        assert [lengths[i] for i in g] == sorted((lengths[i] for i in g), reverse=True)
+
+
+def test_max_positions_accounts_for_roberta_offsets(tiny_model):
+    model = make_model(tiny_model("roberta", max_len=64))
+    assert max_positions(get_hf_model(model).config, get_tokenizer(model)) == 64
