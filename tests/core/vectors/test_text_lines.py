@@ -130,3 +130,15 @@ def test_damaged_gzip_is_reported(tmp_path):
     path = write(tmp_path, "", name="v.vec.gz", raw=data[: len(data) // 2])
     with pytest.raises(UserError, match="Could not read|damaged|truncated"):
         convert(path)
+
+
+def test_malformed_first_line_is_still_read_as_text(tmp_path):
+    path = write(tmp_path, "2 3\ncat 0.1\ndog 0.1 0.2 0.3\n")
+    with pytest.raises(UserError, match="Line 2 .* malformed"):
+        convert(path)
+
+
+def test_short_vectors_of_small_integers_are_text(tmp_path):
+    path = write(tmp_path, "2 3\nthe 1 0 0\ncat 0 1 0\n")
+    nlp, report = convert(path)
+    assert report.format == "text" and report.keys == 2

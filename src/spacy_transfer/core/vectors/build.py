@@ -163,8 +163,18 @@ def check_output_dir(output_dir: Path) -> None:
 
 
 def save_nlp(nlp, output_dir: Path) -> None:
+    import srsly
+
     with atomic_dir(output_dir) as tmp:
         nlp.to_disk(tmp)
+        vectors = nlp.vocab.vectors
+        cfg_path = tmp / "vocab" / "vectors.cfg"
+        if vectors.mode == "default" and cfg_path.exists():
+            # spaCy 3.8 writes the key attribute (LOWER, NORM) only for floret tables, and
+            # reads it back for both: store it so --attr survives spacy.load().
+            cfg = srsly.read_json(cfg_path)
+            cfg["attr"] = int(vectors.attr)
+            srsly.write_json(cfg_path, cfg)
 
 
 def convert_vectors(

@@ -193,13 +193,18 @@ def _is_int(value: bytes) -> bool:
     return value.isdigit()
 
 
-_TEXT_BYTES = frozenset(b"0123456789.eE+-naifNAIF \t\r\n")
-
-
 def _looks_binary(rest: bytes, dims: int) -> bool:
     """After a ``rows dims`` header: raw float32 bytes follow the first word, or text does."""
+    line = rest.split(b"\n", 1)[0]
+    fields = line.split()
+    if len(fields) >= dims + 1:
+        try:
+            [float(f) for f in fields[-dims:]]
+            return False  # a well-formed text line
+        except ValueError:
+            pass
+    # Numbers in text are printable ASCII; float32 bytes almost never are.
     space = rest.find(b" ")
-    if space < 0:
-        return False
-    sample = rest[space + 1 : space + 1 + min(4 * dims, 4096)]
-    return any(b not in _TEXT_BYTES for b in sample)
+    sample = rest[space + 1 : space + 1 + 4 * dims]
+    region = sample.split(b"\n", 1)[0] or sample
+    return any((b < 0x20 and b not in (9, 13)) or b >= 0x7F for b in region)
