@@ -43,3 +43,9 @@ class LocalStrategy:
 
     def barrier(self) -> None:
         """Wait for every rank (e.g. while rank 0 writes a checkpoint)."""
+
+    def sync_weights(self, models: List[Model]) -> None:
+        """Make every rank start from rank 0's weights."""
+
+    def reseed(self, seed: Any, step: int) -> None:
+        """Re-derive this rank's random streams at a checkpoint (and on resume)."""
