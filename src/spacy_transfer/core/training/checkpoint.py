@@ -214,7 +214,7 @@ class Checkpoint:
 
     def restore_model(self, nlp: Any) -> None:
         # Our config stays: it may carry the changes RESUMABLE_CHANGES allows.
-        nlp.from_disk(self.path / "model", exclude=["config.cfg"])
+        nlp.from_disk(self.path / "model", exclude=["config"])
 
     def restore_optimizer(self, nlp: Any, optimizer: Optimizer) -> None:
         from safetensors.numpy import load_file

@@ -49,8 +49,8 @@ def check_corpus_paths(config: Dict[str, Any]) -> None:
             files = [p] if p.is_file() else [f for f in p.rglob("*.spacy") if not f.name.startswith(".")]
             if not files:
                 rows.append((setting, f"{p} holds no .spacy files"))
-            elif all(f.stat().st_size == 0 for f in files):
-                rows.append((setting, f"{p} is empty"))
+            elif all(_is_empty_docbin(f) for f in files):
+                rows.append((setting, f"{p} has no documents"))
     if rows:
         raise UserError(
             "The training or evaluation data cannot be read",
@@ -59,6 +59,18 @@ def check_corpus_paths(config: Dict[str, Any]) -> None:
             hint="Pass the .spacy files as overrides, e.g. --paths.train train.spacy --paths.dev dev.spacy "
             "(convert CoNLL-U / IOB with 'python -m spacy convert').",
         )
+
+
+def _is_empty_docbin(path: Path) -> bool:
+    # Only small files can be empty DocBins; larger ones are not worth reading here.
+    if path.stat().st_size > 4096:
+        return False
+    from spacy.tokens import DocBin
+
+    try:
+        return len(DocBin().from_disk(path)) == 0
+    except Exception:
+        return False  # not ours to judge: spaCy's reader reports a damaged file
 
 
 def check_not_empty(examples: Iterable[Example], what: str, setting: str) -> None:
