@@ -341,7 +341,8 @@ def pretrain(
                 checkpointer.save(f"model{epoch}", position, epoch)
             tracker.epoch_loss = 0.0
     finally:
-        if not skip_last:
+        # Also after an interruption (resumable), but not before anything was trained.
+        if not skip_last and checkpointer.schedule_steps > 0:
             checkpointer.save("model-last", position, P["max_epochs"])
     return PretrainResult(output_dir=output_dir, saved=checkpointer.saved, words=tracker.run_words,
                           words_per_second=tracker.words_per_second, start_epoch=start_epoch, end_epoch=max(position.epoch, start_epoch))

@@ -28,9 +28,9 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
 from spacy.training import Example
-from spacy.training.initialize import init_nlp
+from ..pretraining.weights import init_nlp_with_init_tok2vec
 from spacy.util import registry, resolve_dot_names
-from thinc.api import Config, Optimizer, fix_random_seed
+from thinc.api import Config, Model, Optimizer, fix_random_seed
 
 from ...errors import UserError
 from ..config import config_errors
@@ -188,9 +188,11 @@ class Trainer:
         with config_errors(where):
             interpolated = config.interpolate()
         checks.check_corpus_paths(interpolated)
+        checks.check_static_vectors(interpolated)
         self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
         with config_errors(where):
-            self.nlp = init_nlp(config, use_gpu=use_gpu)
+            # init_nlp, with [initialize] init_tok2vec loaded and checked by core.pretraining
+            self.nlp = init_nlp_with_init_tok2vec(config, use_gpu=use_gpu, load=self.checkpoint is None)
         if self.checkpoint is not None:
             self.checkpoint.check_config(self.nlp.config)
             self.checkpoint.restore_model(self.nlp)
@@ -226,6 +228,10 @@ class Trainer:
             self.batches.replay(self.checkpoint.position)
             self.checkpoint.restore_rng()
             reseed_cupy(self.seed, self.state.step)
+            self.strategy.reseed(self.seed, self.state.step)
+        else:
+            # Same seed, same weights on every rank; copying rank 0's makes it certain.
+            self.strategy.sync_weights([p.model for _, p in nlp.pipeline if isinstance(getattr(p, "model", None), Model)])
         self.is_main = self.strategy.is_main
         logged = [n for n, p in nlp.pipeline if n not in self.frozen and getattr(p, "is_trainable", False)]
         score_cols = [k for k, v in self.score_weights.items() if v is not None]
@@ -309,6 +315,7 @@ class Trainer:
                 write_plot(self.output / "training.png", s.history, [k for k, v in self.score_weights.items() if v])
         s.losses = {}
         reseed_cupy(self.seed, s.step)
+        self.strategy.reseed(self.seed, s.step)
         self.save_checkpoint()
         self.strategy.barrier()
 
@@ -395,7 +402,9 @@ class Trainer:
                 if self.output is not None:
                     self.display.info(f"Checkpoint saved: continue with the same command plus --resume (output {self.output})")
             if best is not None:
-                self.display.good(f"Best score {best[0]:.4f} at step {best[1]} (of {s.step + 1} steps, {s.epoch + 1} epoch(s), {s.elapsed_s:.0f}s)")
+                # model-best holds the latest evaluation that tied or beat every earlier one.
+                saved = max((r["step"] for r in s.history if r.get("best")), default=best[1])
+                self.display.good(f"Best score {best[0]:.4f} at step {saved} (of {s.step + 1} steps, {s.epoch + 1} epoch(s), {s.elapsed_s:.0f}s)")
             if self.output is not None:
                 self.display.good(f"Pipelines: {self.output / DIR_BEST} (best), {self.output / DIR_LAST} (last)")
         return TrainResult(self.nlp, s, self.output, interrupted)
