@@ -8,9 +8,15 @@ applies the same update and holds identical weights after every step.
 
 from .context import DistContext, current, init_from_env, shutdown
 from .gradients import allreduce_gradients, broadcast_parameters, parameter_checksum, shard
+from .launch import launch, launched_by_torchrun, rank_errors
+from .strategy import DistributedStrategy
 
 __all__ = [
     "DistContext",
+    "DistributedStrategy",
+    "launch",
+    "launched_by_torchrun",
+    "rank_errors",
     "allreduce_gradients",
     "broadcast_parameters",
     "current",

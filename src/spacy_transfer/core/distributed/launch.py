@@ -9,12 +9,13 @@ launcher can say which rank failed and why, instead of a wall of tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Tuple
 
 from ...errors import UserError
 
@@ -89,3 +90,16 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 or "TORCHELASTIC_RUN_ID" in os.environ
 
 
+
+
+@contextlib.contextmanager
+def rank_errors() -> Iterator[None]:
+    """In a worker: leave the error for the launcher before exiting (no-op when alone)."""
+    try:
+        yield
+    except UserError as e:
+        record_rank_error(e.message)
+        raise
+    except Exception as e:
+        record_rank_error(f"{type(e).__name__}: {e}")
+        raise

@@ -26,6 +26,19 @@ class DistributedStrategy(LocalStrategy):
 
     def reduce_gradients(self, models: List[Model]) -> None:
         allreduce_gradients(models, self.ctx)
+        self._sync_python_random()
+
+    def _sync_python_random(self) -> None:
+        """Give every rank rank 0's Python ``random`` state before the next batch is drawn.
+
+        The shuffle that orders each epoch uses Python's ``random``, and so do components
+        during their update (the parser's oracle cuts), by amounts that depend on each
+        rank's shard. Without this the ranks' epoch orders would drift apart and their
+        shards would overlap or miss examples.
+        """
+        import random
+
+        random.setstate(self.broadcast(random.getstate()))
 
     def reduce_stats(self, stats: Dict[str, float]) -> Dict[str, float]:
         import torch
