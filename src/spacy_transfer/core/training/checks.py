@@ -61,6 +61,30 @@ def check_corpus_paths(config: Dict[str, Any]) -> None:
         )
 
 
+def _static_vector_users(node: Any, where: str = "components") -> List[str]:
+    """Config blocks that read the vectors table: include_static_vectors, StaticVectors."""
+    found: List[str] = []
+    if isinstance(node, dict):
+        arch = str(node.get("@architectures", ""))
+        if node.get("include_static_vectors") is True or arch.startswith("spacy.StaticVectors"):
+            found.append(where)
+        for key, value in node.items():
+            found += _static_vector_users(value, f"{where}.{key}")
+    return found
+
+
+def check_static_vectors(config: Dict[str, Any]) -> None:
+    """Static-vector features need [initialize] vectors (spaCy fails later with an IndexError)."""
+    users = _static_vector_users(config.get("components", {}))
+    if users and not (config.get("initialize") or {}).get("vectors"):
+        raise UserError(
+            "The pipeline uses static vectors as features, but no vectors table is set",
+            rows=[(where, "reads the vectors table") for where in users] + [("[initialize] vectors", "null")],
+            hint="Make a vectors pipeline with `spacy-transfer init vectors LANG VECTORS DIR` and pass "
+            "--paths.vectors DIR (or set [initialize] vectors), or set include_static_vectors = false.",
+        )
+
+
 def _is_empty_docbin(path: Path) -> bool:
     # Only small files can be empty DocBins; larger ones are not worth reading here.
     if path.stat().st_size > 4096:

@@ -131,6 +131,26 @@ def make_before_to_disk(callback: Optional[Callable[[Language], Language]]) -> C
     return before_to_disk
 
 
+@contextlib.contextmanager
+def _missing_labels_as_user_error() -> Iterator[None]:
+    """spaCy's E143 (no labels found while initializing) means the data lacks an annotation."""
+    import re
+
+    try:
+        yield
+    except ValueError as e:
+        found = re.search(r"\[E143\] Labels for component '([^']+)'", str(e))
+        if not found:
+            raise
+        raise UserError(
+            "The training data does not have the annotations the pipeline needs",
+            rows=[(found.group(1), "no labels were found in the training data")],
+            header=("component", "problem"),
+            hint="Train on data annotated for this component, remove it from [nlp] pipeline, "
+            "or list its labels in [initialize.components.NAME.labels].",
+        ) from None
+
+
 class _StopSignals:
     """Turn the first Ctrl-C / SIGTERM into a request to stop after the current step."""
 
@@ -190,7 +210,7 @@ class Trainer:
         checks.check_corpus_paths(interpolated)
         checks.check_static_vectors(interpolated)
         self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
-        with config_errors(where):
+        with config_errors(where), _missing_labels_as_user_error():
             # init_nlp, with [initialize] init_tok2vec loaded and checked by core.pretraining
             self.nlp = init_nlp_with_init_tok2vec(config, use_gpu=use_gpu, load=self.checkpoint is None)
         if self.checkpoint is not None:
