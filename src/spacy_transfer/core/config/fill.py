@@ -14,8 +14,24 @@ from .validation import check_registered_names, config_errors
 
 
 def pretraining_defaults(config: Config) -> Config:
-    """The [pretraining] defaults to merge into ``config``."""
-    return Config().from_str(template_path("pretraining.cfg").read_text(encoding="utf8"), interpolate=False)
+    """The [pretraining] defaults to merge into ``config``: spaCy's (characters objective on
+    the tok2vec layer), or masked-LM pretraining when the shared embedding is a transformer."""
+    transformer = _transformer_component(config)
+    name = "pretraining_transformer.cfg" if transformer else "pretraining.cfg"
+    defaults = Config().from_str(template_path(name).read_text(encoding="utf8"), interpolate=False)
+    if transformer:
+        defaults["pretraining"]["component"] = transformer
+    return defaults
+
+
+def _transformer_component(config: Config) -> Optional[str]:
+    """The pipeline's transformer component, if it has one and no tok2vec component."""
+    pipeline = config.get("nlp", {}).get("pipeline", [])
+    components = config.get("components", {})
+    factories = {name: (components.get(name) or {}).get("factory") for name in pipeline}
+    if "tok2vec" in factories.values():
+        return None
+    return next((name for name, factory in factories.items() if factory == "transformer"), None)
 
 
 def check_pretraining_target(config: Config, where: str) -> None:

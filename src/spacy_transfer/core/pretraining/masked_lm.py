@@ -1,30 +1,269 @@
-"""``spacy-transfer.PretrainMaskedLM.v1``: masked-language-model pretraining of a transformer."""
+"""``spacy-transfer.PretrainMaskedLM.v1``: domain-adaptive masked-LM pretraining of a transformer.
+
+The pipeline's own encoder (the ``transformer`` component's Hugging Face model, or the
+upstream of a ``TransformerListener``) is put into ``AutoModelForMaskedLM`` in place of
+that class's base model, so the masked-LM head trains the very weights the pipeline
+uses. The head comes from the checkpoint when it has one, else it is initialized
+randomly (seeded); output embeddings stay tied to the input embeddings where the model
+ties them.
+
+Masking follows BERT with whole-word masking on spaCy tokens: each spaCy token is picked
+with ``mask_prob``; all its wordpieces become the mask token (80%), random wordpieces
+(10%) or stay (10%); the loss is cross-entropy on the picked wordpieces. Long docs are
+cut into windows of at most ``max_length`` wordpieces (special tokens included).
+
+``model{N}.bin`` holds the encoder's weights as safetensors (averaged parameters when
+the optimizer averages). ``train`` starts from them through ``paths.init_tok2vec``, as
+for tok2vec layers: :func:`~.weights.load_init_tok2vec` checks every tensor's name and
+shape against the config's transformer before loading.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.util import registry
+from thinc.api import Model, Optimizer
+from thinc.shims import Shim
+from thinc.util import torch2xp, xp2torch
+
+from ...errors import UserError
+from .target import PretrainTarget
+
+IGNORE = -100  # label of wordpieces the loss skips (torch's CrossEntropyLoss default)
 
 
 @dataclass
 class MaskedLMObjectiveFactory:
+    """What ``[pretraining.objective]`` resolves to; :meth:`build` makes the objective."""
+
     mask_prob: float = 0.15
     whole_word: bool = True
     max_length: int = 512
 
     def __call__(self, vocab: Any, model: Any) -> Any:
         # spaCy's schema wants a callable; only our loop knows how to run this objective.
-        from ...errors import UserError
-
         raise UserError("spacy-transfer.PretrainMaskedLM.v1 runs only in 'spacy-transfer pretrain'",
                         hint="Run 'spacy-transfer pretrain CONFIG OUTPUT', not 'spacy pretrain'.")
 
-    def build(self, nlp: Any, target: Any, *, dropout: float, seed: Optional[int]) -> Any:
-        raise NotImplementedError
+    def build(self, nlp: Language, target: PretrainTarget, *, dropout: float, seed: Optional[int]) -> "MaskedLMObjective":
+        if not target.is_transformer:
+            raise UserError(
+                f"spacy-transfer.PretrainMaskedLM.v1 needs a transformer, but {target.where} is a tok2vec layer",
+                rows=[("[pretraining] component", target.component)],
+                hint="Point [pretraining] component at the transformer component, or use spacy.PretrainCharacters.v1 "
+                "/ spacy.PretrainVectors.v1 for tok2vec layers.",
+            )
+        if not 0.0 < self.mask_prob < 1.0:
+            raise UserError(f"mask_prob must be between 0 and 1, got {self.mask_prob}", rows=[("[pretraining.objective] mask_prob", str(self.mask_prob))])
+        from ..transformer.model import find_transformer_model, get_hf_model, get_tokenizer, max_positions
+
+        trf_model = find_transformer_model(target.model)
+        trf_model.initialize()  # loads the encoder from its `name` if not loaded yet
+        encoder, tokenizer = get_hf_model(trf_model), get_tokenizer(trf_model)
+        if tokenizer.mask_token_id is None:
+            raise UserError(f"The tokenizer of '{trf_model.attrs['name']}' has no mask token",
+                            hint="Masked-LM pretraining needs a tokenizer with a mask token (BERT-, RoBERTa-style models).")
+        mlm = masked_lm_module(encoder, str(trf_model.attrs["name"]))
+        limit = min(self.max_length, max_positions(encoder.config, tokenizer))
+        masker = WordpieceMasker(tokenizer, mask_prob=self.mask_prob, whole_word=self.whole_word, max_length=limit, seed=seed)
+        shim = TorchModuleShim(mlm)
+        model = Model("masked-lm", _not_callable, shims=[shim])
+        return MaskedLMObjective(model=model, shim=shim, encoder=encoder, target=target, masker=masker)
+
+
+def _not_callable(model: Model, X: Any, is_train: bool) -> Any:  # pragma: no cover
+    raise NotImplementedError("The masked-LM network is run by MaskedLMObjective.update")
 
 
 @registry.architectures("spacy-transfer.PretrainMaskedLM.v1")
 def create_pretrain_masked_lm(mask_prob: float = 0.15, whole_word: bool = True, max_length: int = 512) -> MaskedLMObjectiveFactory:
     return MaskedLMObjectiveFactory(mask_prob=mask_prob, whole_word=whole_word, max_length=max_length)
+
+
+def masked_lm_module(encoder: Any, name: str) -> Any:
+    """``AutoModelForMaskedLM`` around ``encoder`` (the head from ``name`` if it has one)."""
+    import torch
+    from transformers import AutoModelForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the load report lists the encoder keys we replace anyway
+    hf_logging.disable_progress_bar()
+    mlm = None
+    with contextlib.suppress(OSError, ValueError, EnvironmentError):
+        mlm = AutoModelForMaskedLM.from_pretrained(name, config=encoder.config, dtype=torch.float32)
+    if mlm is None:
+        try:
+            mlm = AutoModelForMaskedLM.from_config(encoder.config)
+        except ValueError as e:
+            raise UserError(f"transformers has no masked-LM head for the model type '{encoder.config.model_type}'",
+                            rows=[("transformer", " ".join(str(e).split())[:200])],
+                            hint="Use an encoder with a masked-LM class (BERT, RoBERTa, XLM-R, DeBERTa, ELECTRA, ...).") from e
+    setattr(mlm, mlm.base_model_prefix, encoder)
+    mlm.tie_weights()
+    return mlm.to(next(encoder.parameters()).device)
+
+
+class WordpieceMasker:
+    """Wordpiece windows of docs, with whole-word (spaCy token) masking from a saved generator."""
+
+    def __init__(self, tokenizer: Any, *, mask_prob: float, whole_word: bool, max_length: int, seed: Optional[int]) -> None:
+        self.tokenizer = tokenizer
+        self.mask_prob = mask_prob
+        self.whole_word = whole_word
+        self.rng = numpy.random.default_rng(seed)
+        self.prefix, self.suffix = special_template(tokenizer)
+        self.window = max_length - len(self.prefix) - len(self.suffix)
+        if self.window < 1:
+            raise UserError(f"max_length {max_length} leaves no room for text after the special tokens")
+        self.mask_id = int(tokenizer.mask_token_id)
+        specials = set(tokenizer.all_special_ids)
+        self.random_ids = numpy.asarray([i for i in range(len(tokenizer)) if i not in specials], dtype="int64")
+
+    def pieces(self, doc: Doc) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """The doc's wordpiece ids and, per piece, the index of its spaCy token."""
+        enc = self.tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = numpy.asarray(enc["input_ids"], dtype="int64")
+        starts = numpy.asarray([s for s, _ in enc["offset_mapping"]], dtype="int64")
+        token_starts = numpy.asarray([t.idx for t in doc], dtype="int64")
+        words = numpy.searchsorted(token_starts, starts, side="right") - 1 if len(doc) else numpy.zeros_like(ids)
+        return ids, numpy.maximum(words, 0)
+
+    def __call__(self, docs: Sequence[Doc]) -> Tuple[List[numpy.ndarray], List[numpy.ndarray]]:
+        """Input ids and labels per window (special tokens added, labels -100 where not picked)."""
+        inputs: List[numpy.ndarray] = []
+        labels: List[numpy.ndarray] = []
+        for doc in docs:
+            ids, words = self.pieces(doc)
+            if not len(ids):
+                continue
+            # One draw per spaCy token (whole words) or per wordpiece.
+            n_units = len(doc) if self.whole_word else len(ids)
+            unit = words if self.whole_word else numpy.arange(len(ids))
+            picked_units = self.rng.random(n_units) < self.mask_prob
+            roll_units = self.rng.random(n_units)
+            picked, roll = picked_units[unit], roll_units[unit]
+            masked = ids.copy()
+            masked[picked & (roll < 0.8)] = self.mask_id
+            swap = picked & (roll >= 0.8) & (roll < 0.9)
+            masked[swap] = self.rng.choice(self.random_ids, int(swap.sum()))
+            label = numpy.where(picked, ids, IGNORE)
+            for start in range(0, len(ids), self.window):
+                end = start + self.window
+                inputs.append(numpy.concatenate([self.prefix, masked[start:end], self.suffix]))
+                labels.append(numpy.concatenate([numpy.full(len(self.prefix), IGNORE), label[start:end], numpy.full(len(self.suffix), IGNORE)]))
+        return inputs, labels
+
+    def get_state(self) -> Dict[str, Any]:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state
+
+
+def special_template(tokenizer: Any) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """The special-token ids the tokenizer puts before and after a single text."""
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for i in range(len(full) - len(bare) + 1):
+        if full[i : i + len(bare)] == bare:
+            return numpy.asarray(full[:i], dtype="int64"), numpy.asarray(full[i + len(bare) :], dtype="int64")
+    return numpy.zeros(0, dtype="int64"), numpy.zeros(0, dtype="int64")
+
+
+class TorchModuleShim(Shim):
+    """A torch module updated by thinc's optimizer (keys ``(shim.id, param name)``).
+
+    Unlike thinc's PyTorchShim it skips parameters without gradients, and ``use_params``
+    understands the optimizer's own keys (so averaged weights can be saved)."""
+
+    def __call__(self, inputs: Any, is_train: bool) -> Any:  # pragma: no cover - run by the objective
+        raise NotImplementedError
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        for name, p in self._model.named_parameters():
+            if p.grad is None:
+                continue
+            param, _ = optimizer((self.id, name), torch2xp(p.data), torch2xp(p.grad))
+            p.data = xp2torch(param, device=p.device)
+            p.grad = None
+
+    @contextlib.contextmanager
+    def use_params(self, params: Dict[Any, Any]):
+        mine = {k[1]: v for k, v in params.items() if isinstance(k, tuple) and len(k) == 2 and k[0] == self.id}
+        state = dict(self._model.named_parameters())
+        backup = {name: state[name].data for name in mine if name in state}
+        for name in backup:
+            state[name].data = xp2torch(mine[name], device=state[name].device)
+        try:
+            yield
+        finally:
+            for name, data in backup.items():
+                state[name].data = data
+
+    def to_device(self, device_type: str, device_id: int) -> None:
+        self._model.to("cpu" if device_type == "cpu" else f"cuda:{device_id}")
+
+    def to_bytes(self) -> bytes:  # pragma: no cover - the loop saves safetensors itself
+        raise NotImplementedError("saved by the pretraining loop as safetensors")
+
+    def from_bytes(self, data: bytes) -> "TorchModuleShim":  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass
+class MaskedLMObjective:
+    """Masked-LM training of the pipeline's encoder; same interface as Tok2VecObjective."""
+
+    model: Model
+    shim: TorchModuleShim
+    encoder: Any
+    target: PretrainTarget
+    masker: WordpieceMasker
+    kind: str = "masked-lm"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def update(self, docs: List[Doc], optimizer: Optimizer) -> float:
+        import torch
+
+        inputs, labels = self.masker(docs)
+        if not inputs or all((lab == IGNORE).all() for lab in labels):
+            return 0.0  # nothing picked in this batch (tiny batches): no loss, no step
+        mlm = self.shim._model
+        mlm.train()
+        device = next(mlm.parameters()).device
+        width = max(len(x) for x in inputs)
+        pad = self.masker.tokenizer.pad_token_id or 0
+        ids = numpy.full((len(inputs), width), pad, dtype="int64")
+        lab = numpy.full((len(inputs), width), IGNORE, dtype="int64")
+        mask = numpy.zeros((len(inputs), width), dtype="int64")
+        for i, (x, y) in enumerate(zip(inputs, labels)):
+            ids[i, : len(x)], lab[i, : len(y)], mask[i, : len(x)] = x, y, 1
+        autocast = contextlib.nullcontext()
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            # bf16 has float32's range: no loss scaling needed (fp16 GPUs train in float32)
+            autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        with autocast:
+            out = mlm(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device),
+                      labels=torch.from_numpy(lab).to(device))
+        out.loss.backward()
+        self.model.finish_update(optimizer)
+        return float(out.loss.detach().cpu())
+
+    def weights_bytes(self, optimizer: Optimizer) -> bytes:
+        """The encoder's weights (averaged if the optimizer averages) as safetensors."""
+        from safetensors.torch import save
+
+        with self.shim.use_params(optimizer.averages or {}):
+            tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.encoder.state_dict().items()}
+        return save(tensors, metadata={"format": "spacy-transfer.encoder-weights.v1", "model_type": str(self.encoder.config.model_type)})
+
+    def load_weights(self, data: bytes, *, where: str) -> None:
+        from .weights import load_weights
+
+        load_weights(self.target, data, where=where)
