@@ -106,13 +106,18 @@ def train_gensim(corpus: Path, settings: TrainSettings) -> Table:
                         hint="Install the optional extra: pip install 'spacy-transfer[vectors]' (or pip install gensim).") from None
     common = dict(corpus_file=str(corpus), vector_size=settings.dims, window=settings.window, min_count=settings.min_count,
                   workers=settings.n_workers, sg=int(settings.arch == "skipgram"), epochs=settings.epochs, seed=settings.seed)
-    if settings.algorithm == "fasttext":
-        model = FastText(min_n=settings.minn, max_n=settings.maxn, **common)
-    else:
-        model = Word2Vec(**common)
-    kv = model.wv
-    if len(kv.index_to_key) == 0:
+    try:
+        if settings.algorithm == "fasttext":
+            model = FastText(min_n=settings.minn, max_n=settings.maxn, **common)
+        else:
+            model = Word2Vec(**common)
+    except RuntimeError as e:
+        if "vocabulary" not in str(e):
+            raise
+        model = None  # gensim found no word frequent enough to build a vocabulary
+    if model is None or len(model.wv.index_to_key) == 0:
         raise UserError(f"No word occurs {settings.min_count} times or more in the raw text", hint="Lower --min-count or give more text.")
+    kv = model.wv
     # The full-word vectors (for fastText they include the subword n-grams).
     matrix = numpy.ascontiguousarray(kv.vectors, dtype=numpy.float32)
     return Table.from_arrays([str(w) for w in kv.index_to_key], matrix)
@@ -124,13 +129,16 @@ def train_floret(corpus: Path, settings: TrainSettings, workdir: Path) -> Tuple[
     except ImportError:
         raise UserError("--algorithm floret needs the floret package, which is not installed",
                         hint="pip install floret (or pip install 'spacy-transfer[vectors]').") from None
-    model = floret.train_unsupervised(
-        str(corpus), model=settings.arch, mode="floret", dim=settings.dims, epoch=settings.epochs,
-        minCount=settings.min_count, ws=settings.window, bucket=settings.bucket, minn=settings.minn,
-        maxn=settings.maxn, hashCount=settings.hash_count, thread=settings.n_workers, verbose=0,
-    )
-    if len(model.words) == 0:
-        raise UserError(f"No word occurs {settings.min_count} times or more in the raw text", hint="Lower --min-count or give more text.")
+    try:
+        model = floret.train_unsupervised(
+            str(corpus), model=settings.arch, mode="floret", dim=settings.dims, epoch=settings.epochs,
+            minCount=settings.min_count, ws=settings.window, bucket=settings.bucket, minn=settings.minn,
+            maxn=settings.maxn, hashCount=settings.hash_count, thread=settings.n_workers, verbose=0,
+        )
+    except ValueError as e:
+        if "Empty vocabulary" not in str(e):
+            raise
+        raise UserError(f"No word occurs {settings.min_count} times or more in the raw text", hint="Lower --min-count or give more text.") from None
     out = workdir / "vectors.floret"
     model.save_floret_vectors(str(out))
     del model
