@@ -125,3 +125,10 @@ def test_a_gpu_that_is_not_there(config, output, training_corpora):
         pytest.skip("a GPU is available here")
     text = fails(config, output, *args_for(training_corpora), "--gpu-id", "0")
     assert "GPU 0 was asked for" in text and "--gpu-id" in text
+
+
+def test_a_tagger_on_data_without_tags(training_corpora, tmp_path):
+    config = tmp_path / "config.cfg"
+    assert run_cli("init", "config", str(config), "--pipeline", "tagger").exit_code == 0
+    text = fails(config, tmp_path / "out", *overrides_args({"paths.train": str(training_corpora.uner_train), "paths.dev": str(training_corpora.uner_dev)}))
+    assert "tagger" in text and "no labels were found in the training data" in text

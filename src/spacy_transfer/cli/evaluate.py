@@ -52,9 +52,14 @@ def evaluate_cli(
             print(text)
             return
         if per_component:
+            # Component names map to their scores; pipeline-wide numbers (speed, tokens) sit beside them.
+            overall = {k: v for k, v in scores.items() if not isinstance(v, dict)}
+            if overall:
+                msg.table(headline_rows(overall), title="Results")
             for component, comp_scores in scores.items():
-                rows = headline_rows(comp_scores) or [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in comp_scores.items() if not isinstance(v, dict)]
-                msg.table(rows, title=f"Results: {component}")
+                if isinstance(comp_scores, dict):
+                    rows = headline_rows(comp_scores) or [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in comp_scores.items() if not isinstance(v, dict)]
+                    msg.table(rows, title=f"Results: {component}")
         else:
             msg.table(headline_rows(scores), title="Results")
             for title, rows in per_type_tables(scores):

@@ -36,6 +36,8 @@ class Corpora:
     uner_dev: Path
     mixed_train: Path  # UD (tags, deps) and UNER (entities) docs together: partial annotation
     mixed_dev: Path
+    tiny_train: Path  # a few mixed docs, for transformer pipelines
+    tiny_dev: Path
     empty: Path
 
 
@@ -50,7 +52,8 @@ def make_corpora(root: Path, data: Path) -> Corpora:
     uner_dev = read_iob2(uner / "en_ewt-ud-dev.iob2", n_sents=5, limit=50)
     paths = {}
     for name, docs in [("ud_train", ud_train), ("ud_dev", ud_dev), ("uner_train", uner_train), ("uner_dev", uner_dev),
-                       ("mixed_train", ud_train + uner_train), ("mixed_dev", ud_dev + uner_dev), ("empty", [])]:
+                       ("mixed_train", ud_train + uner_train), ("mixed_dev", ud_dev + uner_dev),
+                       ("tiny_train", ud_train[:4] + uner_train[:4]), ("tiny_dev", ud_dev[:2] + uner_dev[:2]), ("empty", [])]:
         paths[name] = write_docbin(docs, root / f"{name}.spacy")
     return Corpora(root=root, **paths)
 
