@@ -64,7 +64,8 @@ def _torch_shims(models: List[Model]) -> Iterator[Any]:
 def mixed_precision_shims(nlp: Any) -> List[Any]:
     """The torch shims of the pipeline that were configured for mixed precision."""
     models = [proc.model for _, proc in nlp.components if isinstance(getattr(proc, "model", None), Model)]
-    return [s for s in _torch_shims(models) if getattr(s, "_mixed_precision", False)]
+    # thinc's PyTorchShim keeps the flag as an attribute, our transformer shim in its cfg.
+    return [s for s in _torch_shims(models) if getattr(s, "_mixed_precision", False) or (getattr(s, "cfg", None) or {}).get("mixed_precision")]
 
 
 def mixed_precision_note(nlp: Any, on_gpu: bool) -> Optional[str]:
