@@ -95,3 +95,19 @@ def test_train_with_weights_for_another_layer_fails(files, tmp_path):
                      "--components.tok2vec.model.encode.depth", "2", "--training.max_steps", "1")
     assert result.exit_code == 1, result.output
     assert "do not fit" in result.output
+
+
+def test_init_config_gpu_pretraining_works_end_to_end(files, tmp_path):
+    """`init config --gpu --pretraining` (spaCy's fails with E001) pretrains the transformer here."""
+    from ..core.transformer.conftest import make_tiny_model_dir
+
+    tiny = make_tiny_model_dir(tmp_path, "bert", max_len=64)
+    cfg = tmp_path / "config.cfg"
+    result = run_cli("init", "config", str(cfg), "--pipeline", "tagger", "--gpu", "--transformer", str(tiny), "--pretraining")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    result = run_cli("pretrain", str(cfg), str(out), "--paths.raw_text", str(files / "text.jsonl"), "--pretraining.max_epochs", "1",
+                     "--corpora.pretrain.limit", "10")
+    assert result.exit_code == 0, result.output
+    assert "Pre-training masked-LM" in result.output
+    assert (out / "model0.bin").read_bytes()[8:9] == b"{"  # safetensors encoder weights
