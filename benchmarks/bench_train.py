@@ -10,13 +10,15 @@ keeps spaCy's semantics step for step, so the accuracies should agree exactly.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 
 from ._common import DATA, WORK, python_cmd, ratio, run_measured, save_result
 
-STEPS = 300
-EVAL_EVERY = 100
-REPEATS = 2  # alternate the two sides; the median evens out a busy machine
+STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", 200))
+EVAL_EVERY = int(os.environ.get("BENCH_TRAIN_EVAL_EVERY", 100))
+# Alternate the two sides REPEATS times; the median evens out a busy machine.
+REPEATS = int(os.environ.get("BENCH_TRAIN_REPEATS", 1))
 
 
 def prepare() -> dict:
