@@ -25,10 +25,10 @@ if [ "$TRF" = 1 ]; then
   step "3. Train (short run)"
   spacy-transfer train "$OUT/config.cfg" --output "$OUT/training" \
     --paths.train "$OUT/corpus/train.spacy" --paths.dev "$OUT/corpus/dev.spacy" \
-    --training.max_steps 300 --training.eval_frequency 100 --training.patience 0 \
-    --training.optimizer.learn_rate.total_steps 300 --training.optimizer.learn_rate.warmup_steps 30 \
-    --training.optimizer.learn_rate.initial_rate 0.0002 --training.accumulate_gradient 1 \
-    --training.batcher.size 1000
+    --training.max_steps 150 --training.eval_frequency 50 --training.patience 0 \
+    --training.optimizer.learn_rate.total_steps 150 --training.optimizer.learn_rate.warmup_steps 15 \
+    --training.optimizer.learn_rate.initial_rate 0.0003 --training.accumulate_gradient 1 \
+    --training.batcher.size 500
 else
   step "2. Static vectors trained on the sample's raw text (gensim word2vec)"
   spacy-transfer init vectors en --train "$SAMPLE/ewt-raw.jsonl.gz" "$OUT/vectors" --dims 64 --epochs 5 --min-count 3
