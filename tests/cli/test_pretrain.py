@@ -22,6 +22,10 @@ def files(tmp_path_factory):
     # Training that leaves the weights as they start: zero learning rate, no averaging.
     frozen = "\n[training.optimizer]\n@optimizers = \"Adam.v1\"\nlearn_rate = 0.0\nuse_averages = false\n"
     (root / "train.cfg").write_text(TINY_CONFIG + frozen, encoding="utf8")
+    vectors_objective = '@architectures = "spacy.PretrainVectors.v1"\nmaxout_pieces = 2\nhidden_size = 32\nloss = "cosine"\n'
+    start = TINY_CONFIG.index("[pretraining.objective]")
+    end = TINY_CONFIG.index("[pretraining.optimizer]")
+    (root / "vectors.cfg").write_text(TINY_CONFIG[:start] + "[pretraining.objective]\n" + vectors_objective + "\n" + TINY_CONFIG[end:])
     (root / "text.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in wikitext_paragraphs(40)), encoding="utf8")
     write_docbin(read_conllu(DATA / "ud_english-ewt" / "en_ewt-ud-dev.conllu", n_sents=5, limit=40), root / "ud.spacy")
     return root
@@ -55,8 +59,7 @@ def test_resume_and_skip_last(files, tmp_path):
         (["--pretraining.component", "ner"], "not in the pipeline"),
         (["--pretraining.layer", "nope"], "has no layer 'nope'"),
         (["--paths.raw_text", "missing.jsonl"], "Raw text not found"),
-        (["--pretraining.objective.@architectures", "spacy.PretrainVectors.v1", "--pretraining.objective.loss", "cosine",
-          "--pretraining.objective.n_characters", "null"], ""),
+        (["--pretraining.objective.@architectures", "spacy.PretrainCharacter.v1"], "did you mean 'spacy.PretrainCharacters.v1'"),
     ],
 )
 def test_errors_exit_1_with_a_message(files, tmp_path, override, message):
@@ -65,6 +68,12 @@ def test_errors_exit_1_with_a_message(files, tmp_path, override, message):
     assert result.exit_code == 1, result.output
     assert "✘" in result.output and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_vectors_objective_without_vectors_exits_1(files, tmp_path):
+    result = run_cli("pretrain", str(files / "vectors.cfg"), str(tmp_path / "out"), "--paths.raw_text", str(files / "text.jsonl"))
+    assert result.exit_code == 1, result.output
+    assert "needs word vectors" in result.output and "Traceback" not in result.output
 
 
 def test_train_starts_from_the_pretrained_weights(files, tmp_path):

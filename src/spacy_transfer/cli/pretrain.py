@@ -45,7 +45,7 @@ def pretrain_cli(
     """Pretrain the tok2vec layer (characters or vectors objective) or the transformer
     (masked language model) named in [pretraining], on raw text."""
     with handle_errors(verbose):
-        from ..core.config import import_code, load_config
+        from ..core.config import check_registered_names, import_code, load_config
         from ..core.io import atomic_write_text
         from ..core.pretraining import pretrain
         from ..errors import UserError
@@ -54,6 +54,7 @@ def pretrain_cli(
         overrides = overrides_from(ctx)
         where = "standard input" if config_path == "-" else config_path
         config = load_config(config_path, overrides)
+        check_registered_names(config, where=where)  # typos get the closest known names
         if output_dir.exists() and not output_dir.is_dir():
             raise UserError(f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights.")
         if output_dir.exists() and any(output_dir.iterdir()):
