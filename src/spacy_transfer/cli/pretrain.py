@@ -46,7 +46,6 @@ def pretrain_cli(
     (masked language model) named in [pretraining], on raw text."""
     with handle_errors(verbose):
         from ..core.config import check_registered_names, import_code, load_config
-        from ..core.io import atomic_write_text
         from ..core.pretraining import pretrain
         from ..errors import UserError
 
@@ -73,8 +72,6 @@ def pretrain_cli(
             printer=msg,
             where=where,
         )
-        # The config as given (not interpolated), as spaCy does, next to the weights.
-        atomic_write_text(output_dir / "config.cfg", config.to_str())
         msg.good(
             f"Pretrained {result.words:,} words in epochs {result.start_epoch}-{result.end_epoch} "
             f"({result.words_per_second:,.0f} words/s); weights in {output_dir}"

@@ -19,6 +19,7 @@ def test_characters_objective_writes_weights_per_epoch(tmp_path, raw_jsonl):
     result = pretrain(tiny_config(raw_jsonl), out)
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "config.cfg",
         "log.jsonl",
         "model-last.bin",
         "model-last.state.safetensors",

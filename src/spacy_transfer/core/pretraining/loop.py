@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -37,7 +37,7 @@ from ..io import atomic_write_bytes, atomic_write_text
 from . import state as st
 from .corpus import iter_docs, resolve_pretraining_corpus
 from .devices import setup_pretraining_device
-from .objectives import Tok2VecObjective, build_tok2vec_objective
+from .objectives import build_tok2vec_objective
 from .target import check_tok2vec_layer, find_target
 
 ROW_SETTINGS = {"widths": (3, 10, 10, 6, 6), "aligns": ("r", "r", "r", "r", "r")}
@@ -301,6 +301,9 @@ def pretrain(
     setup = setup_pretraining(config, use_gpu=use_gpu, where=where)
     check_corpus_not_empty(setup)
     output_dir.mkdir(parents=True, exist_ok=True)
+    # The config as given (not interpolated), as spaCy does; written once the setup is
+    # known to work, so a failed start leaves no output behind.
+    atomic_write_text(output_dir / "config.cfg", Config(config).to_str())
     P = setup.settings
     tracker = ProgressTracker()
     checkpointer = Checkpointer(setup, output_dir, tracker)

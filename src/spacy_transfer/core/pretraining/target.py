@@ -56,7 +56,7 @@ def find_target(nlp: Language, component: Optional[str], layer: str) -> Pretrain
             refs = sorted(model.ref_names)
             raise UserError(
                 f"Component '{component}' has no layer '{layer}'",
-                rows=[(f"[pretraining] layer", f"'{layer}' not found; the model's layers: {', '.join(refs) or '(none)'}")],
+                rows=[("[pretraining] layer", f"'{layer}' not found; the model's layers: {', '.join(refs) or '(none)'}")],
                 hint="Set layer to one of those names, or to \"\" to pretrain the component's whole model.",
             )
         model = model.get_ref(layer)
