@@ -127,6 +127,7 @@ def build_nlp(lang: str, table: Table, *, mode: str, attr: str, name: Optional[s
     else:
         vectors = Vectors(strings=strings, data=table.matrix, attr=attr.upper())
         add = strings.add
+        table.index.clear()  # only needed while reading; frees memory before key2row is built
         rows = table.rows_of_words()
         # Fill key2row directly: one dict build instead of one Vectors.add call per word.
         vectors.key2row = {add(word): row for word, row in zip(table.words, rows)}
