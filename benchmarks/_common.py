@@ -37,7 +37,8 @@ def run_measured(cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Opti
         out = log.read()
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
-    return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "output": out}
+    # cpu_s (user + system) is steadier than wall time when other work shares the machine.
+    return {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "output": out}
 
 
 def python_cmd(*args: str) -> List[str]:

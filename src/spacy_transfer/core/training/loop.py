@@ -237,7 +237,9 @@ class Trainer:
         self.batches = TrainBatches(nlp, self.train_corpus, T["batcher"], T["max_epochs"])
         if T["max_epochs"] >= 0:
             examples = self.batches.load()
-            checks.check_labels(nlp, examples, self.frozen)
+            init_components = (nlp.config.get("initialize", {}) or {}).get("components", {}) or {}
+            given = [name for name, cfg in init_components.items() if isinstance(cfg, dict) and cfg.get("labels") is not None]
+            checks.check_labels(nlp, examples, self.frozen, given)
         self._check_dev()
         self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
         self.before_to_disk = make_before_to_disk(T["before_to_disk"])
