@@ -192,7 +192,8 @@ def check_corpus_not_empty(setup: PretrainSetup) -> None:
 class Checkpointer:
     """Writes weights, resume states and log lines into the output folder."""
 
-    def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker) -> None:
+    def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker, config_text: str = "") -> None:
+        self.config_text = config_text
         self.setup = setup
         self.output_dir = output_dir
         self.tracker = tracker
@@ -201,6 +202,10 @@ class Checkpointer:
 
     def save(self, name: str, position: Position, log_epoch: int) -> Path:
         obj, optimizer = self.setup.objective, self.setup.optimizer
+        if self.config_text and not self.saved:
+            # The config as given (not interpolated), as spaCy does; with the first weights,
+            # so a run that fails before training leaves nothing behind.
+            atomic_write_text(self.output_dir / "config.cfg", self.config_text)
         weights_path = self.output_dir / f"{name}.bin"
         keys = st.stable_keys(obj.model)
         arrays = {**st.model_arrays(obj.model), **st.optimizer_arrays(optimizer, keys), **st.rng_arrays()}
@@ -301,12 +306,9 @@ def pretrain(
     setup = setup_pretraining(config, use_gpu=use_gpu, where=where)
     check_corpus_not_empty(setup)
     output_dir.mkdir(parents=True, exist_ok=True)
-    # The config as given (not interpolated), as spaCy does; written once the setup is
-    # known to work, so a failed start leaves no output behind.
-    atomic_write_text(output_dir / "config.cfg", Config(config).to_str())
     P = setup.settings
     tracker = ProgressTracker()
-    checkpointer = Checkpointer(setup, output_dir, tracker)
+    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str())
     start_epoch, skip = 0, 0
     if resume_path is not None:
         start_epoch, skip = resume(setup, Path(resume_path), epoch_resume, tracker, checkpointer, printer)
