@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch that lies on our machines; installed before anything can pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo demo-trf test test-fast bench gpu-check clean
+.PHONY: setup demo demo-trf test test-fast bench accuracy gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# The README's accuracy table (STEPS training steps per pipeline).
+accuracy: setup
+	$(BIN)/python -m benchmarks.accuracy --steps $(or $(STEPS),2000)
 
 gpu-check:
 	bash scripts/gpu_check.sh
