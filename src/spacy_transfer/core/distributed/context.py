@@ -38,9 +38,11 @@ def env_world_size() -> int:
 def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistContext]:
     """Join the process group torchrun set up (gloo on CPU, NCCL on GPU); None if alone."""
     global _CURRENT
-    world = env_world_size()
-    if world <= 1:
+    # Under torchrun (WORLD_SIZE is set) we always join, even as a world of one: that is
+    # how a single-GPU NCCL run is smoke-tested.
+    if "WORLD_SIZE" not in os.environ:
         return None
+    world = env_world_size()
     import torch
     import torch.distributed as dist
 
