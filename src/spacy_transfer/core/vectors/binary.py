@@ -100,9 +100,11 @@ def read_word2vec_binary(source: Source, *, truncate: int = 0, skip_bad_lines: b
 
 def _from_keyed_vectors(kv, truncate: int) -> Table:
     words = [str(w) for w in kv.index_to_key]
-    matrix = numpy.ascontiguousarray(kv.vectors, dtype=numpy.float32)
-    if truncate >= 1 and len(words) > truncate:
-        words, matrix = words[:truncate], numpy.ascontiguousarray(matrix[:truncate])
+    n = min(len(words), truncate) if truncate >= 1 else len(words)
+    # Our own copy: the table later shrinks its matrix in place, which must not touch gensim's.
+    matrix = numpy.array(kv.vectors[:n], dtype=numpy.float32, order="C")
+    if n < len(words):
+        words = words[:n]
         stats = Stats(truncated=True)
     else:
         stats = Stats()

@@ -169,7 +169,7 @@ class Table:
             sims = (batch / numpy.where(bnorm == 0, 1, bnorm)) @ keep_unit.T
             best[start - n_rows : start - n_rows + len(batch)] = sims.argmax(axis=1)
             score[start - n_rows : start - n_rows + len(batch)] = sims.max(axis=1)
-        del keep_unit
+        del keep, keep_unit, batch  # no views may outlive the in-place resize below
         rows = self.rows_of_words()
         first_word = {}
         for i, r in enumerate(rows):
