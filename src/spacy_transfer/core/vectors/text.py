@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy
 
@@ -27,30 +27,25 @@ class BadLine(Exception):
         self.problem = problem
 
 
-def iter_lines(source: Source, progress=None) -> Iterator[bytes]:
+def iter_lines(source: Source) -> Iterator[bytes]:
     """Every line of the decompressed stream, without its line break."""
     rest = b""
-    last = 0
     for block in source.blocks():
         lines = (rest + block).split(b"\n")
         rest = lines.pop()
         yield from lines
-        if progress is not None:
-            pos = source.position()
-            progress.update(pos - last)
-            last = pos
     if rest:
         yield rest
 
 
-def count_lines(source: Source) -> Tuple[int, bool]:
-    """Count lines (and whether the last one lacks a line break) in one cheap pass."""
+def count_lines(source: Source) -> int:
+    """Count lines (a last line without a line break too) in one cheap pass."""
     count = 0
     last = b"\n"
     for block in source.blocks():
         count += block.count(b"\n")
         last = block[-1:]
-    return count + (last != b"\n"), True
+    return count + (last != b"\n")
 
 
 def parse_header(first: bytes, mode: str) -> Tuple[Optional[int], int, Dict[str, object]]:
@@ -142,12 +137,12 @@ def read_text(
     if rows is None:
         # Headerless: count the lines first so the matrix is allocated once, exactly.
         with open_source(source.path) as again:
-            rows, _ = count_lines(again)
+            rows = count_lines(again)
     capacity = min(rows, truncate) if truncate >= 1 else rows
     table = Table(dims, capacity)
     table.stats.header_rows = rows if has_header else None
     bar = tqdm(total=source.size, unit="B", unit_scale=True, desc="Reading vectors", file=sys.stderr, disable=not progress, leave=False)
-    # Restart the line iterator with the progress bar attached (the header was line 1).
+    # Data lines: the first line too when it was not a header.
     data_lines: Iterator[bytes] = _chain_first(None if has_header else first, lines)
     lineno = 1 if has_header else 0
     floret_mode = mode == "floret"
