@@ -55,3 +55,23 @@ def training_corpora(tmp_path_factory, shared_data):
     from tests.core.training.data import make_corpora
 
     return make_corpora(tmp_path_factory.mktemp("training_corpora"), shared_data)
+
+
+def pipeline_params(path) -> dict:
+    """Every weight of a saved pipeline, thinc and torch, by component/node/name (copies)."""
+    import numpy
+    import spacy
+
+    nlp = spacy.load(path)
+    out = {}
+    for name, proc in nlp.pipeline:
+        for i, node in enumerate(proc.model.walk()):
+            for p in node.param_names:
+                if node.has_param(p):
+                    out[f"{name}/{i}/{node.name}/{p}"] = numpy.asarray(node.get_param(p)).copy()
+            for j, shim in enumerate(node.shims):
+                module = getattr(shim, "_model", None)
+                if hasattr(module, "named_parameters"):
+                    for pname, tensor in module.named_parameters():
+                        out[f"{name}/{i}/shim{j}/{pname}"] = tensor.detach().cpu().numpy().copy()
+    return out

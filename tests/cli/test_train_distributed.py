@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy
 import pytest
-import spacy
 
-from ..conftest import DATA, REPO
+from ..conftest import DATA, REPO, pipeline_params as params
 
 TINY = [
     "--components.tok2vec.model.embed.width", "32",
@@ -67,17 +66,6 @@ def train_args(root: Path, out: Path, *extra: str, config: str = "config.cfg") -
 def run(args, timeout=300):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def params(path: Path) -> dict:
-    nlp = spacy.load(path)
-    out = {}
-    for name, proc in nlp.pipeline:
-        for i, node in enumerate(proc.model.walk()):
-            for p in node.param_names:
-                if node.has_param(p):
-                    out[f"{name}/{i}/{node.name}/{p}"] = node.get_param(p)
-    return out
 
 
 def assert_close(a: dict, b: dict, atol: float) -> None:

@@ -12,7 +12,7 @@ import numpy
 import pytest
 import spacy
 
-from tests.conftest import run_cli, run_cli_subprocess
+from tests.conftest import pipeline_params, run_cli, run_cli_subprocess
 
 from .data import REPO, TINY_SHARED, overrides_args
 
@@ -27,19 +27,8 @@ def train_args(config: Path, output: Path, corpora) -> list:
                              "training.max_steps": MAX_STEPS, "training.eval_frequency": EVAL_FREQUENCY})]
 
 
-def weights(path: Path) -> dict:
-    nlp = spacy.load(path)
-    out = {}
-    for name, proc in nlp.pipeline:
-        for i, node in enumerate(proc.model.walk()):
-            for p in node.param_names:
-                if node.has_param(p):
-                    out[f"{name}/{i}/{p}"] = numpy.asarray(node.get_param(p)).copy()
-    return out
-
-
 def assert_same_weights(a: Path, b: Path) -> None:
-    wa, wb = weights(a), weights(b)
+    wa, wb = pipeline_params(a), pipeline_params(b)
     assert wa.keys() == wb.keys()
     for key in wa:
         assert numpy.array_equal(wa[key], wb[key]), f"{key} differs"
