@@ -31,10 +31,17 @@ def summarise() -> str:
         m = data.get("machine", {})
         lines.append(f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}; versions {m.get('versions')}")
         lines.append("")
-        lines.append("| metric | ours | baseline | ratio | target |")
-        lines.append("|---|---|---|---|---|")
-        for row in data.get("rows", []):
-            lines.append(f"| {row.get('metric')} | {row.get('ours')} | {row.get('baseline')} | {row.get('ratio')} | {row.get('target', '')} |")
+        if data.get("rows"):
+            lines.append("| metric | ours | baseline | ratio | target |")
+            lines.append("|---|---|---|---|---|")
+            for row in data["rows"]:
+                lines.append(f"| {row.get('metric')} | {row.get('ours')} | {row.get('baseline')} | {row.get('ratio')} | {row.get('target', '')} |")
+        for table in [data["table"]] if data.get("table") else []:
+            # A free-form table (the accuracy table): one column per key.
+            keys = list(dict.fromkeys(k for row in table for k in row))
+            lines.append("| " + " | ".join(keys) + " |")
+            lines.append("|" + "---|" * len(keys))
+            lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in table]
         if data.get("notes"):
             lines.append("")
             lines.append(str(data["notes"]))
