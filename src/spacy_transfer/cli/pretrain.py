@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from wasabi import msg
 
 from ._app import OVERRIDES_CONTEXT, app
 from ._util import VerboseOpt, handle_errors, overrides_from
+
+if TYPE_CHECKING:
+    from ..core.distributed import DistContext
 
 EPILOG = """Examples:
 
@@ -20,6 +24,10 @@ EPILOG = """Examples:
   spacy-transfer pretrain config_pt.cfg ./pretrain --paths.raw_text corpus.txt.gz --pretraining.max_epochs 10
 
   spacy-transfer pretrain config_pt.cfg ./pretrain --paths.raw_text text.jsonl --resume-path ./pretrain/model4.bin
+
+  spacy-transfer pretrain config_pt.cfg ./pretrain --paths.raw_text text.jsonl --nproc 2      (2 worker processes)
+
+  torchrun --nnodes 2 --nproc-per-node 4 --rdzv-endpoint host:29500 -m spacy_transfer pretrain config_pt.cfg ./pretrain --gpu-id 0
 
   spacy-transfer train config.cfg --paths.init_tok2vec ./pretrain/model-last.bin ...
 
@@ -40,39 +48,70 @@ def pretrain_cli(
     epoch_resume: Optional[int] = typer.Option(None, "--epoch-resume", "-er", help="Epoch to continue counting from (read from the file's name or resume state if omitted)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
     skip_last: bool = typer.Option(False, "--skip-last", "-L", help="Do not write model-last.bin."),
+    nproc: int = typer.Option(1, "--nproc", help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank)."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Pretrain the tok2vec layer (characters or vectors objective) or the transformer
     (masked language model) named in [pretraining], on raw text."""
+    from ..core import distributed
+
     with handle_errors(verbose):
-        from ..core.config import check_registered_names, import_code, load_config
-        from ..core.pretraining import pretrain
         from ..errors import UserError
 
-        import_code(code)
-        overrides = overrides_from(ctx)
-        where = "standard input" if config_path == "-" else config_path
-        config = load_config(config_path, overrides)
-        check_registered_names(config, where=where)  # typos get the closest known names
-        if output_dir.exists() and not output_dir.is_dir():
-            raise UserError(f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights.")
-        if output_dir.exists() and any(output_dir.iterdir()):
-            if resume_path:
-                msg.warn(f"Output folder {output_dir} is not empty: weights of the epochs that follow will be overwritten")
-            else:
-                msg.warn(f"Output folder {output_dir} is not empty: files of the same names will be overwritten")
-        msg.info(f"Using {'GPU ' + str(gpu_id) if gpu_id >= 0 else 'CPU'}")
-        result = pretrain(
-            config,
-            output_dir,
-            resume_path=resume_path,
-            epoch_resume=epoch_resume,
-            use_gpu=gpu_id,
-            skip_last=skip_last,
-            printer=msg,
-            where=where,
-        )
-        msg.good(
-            f"Pretrained {result.words:,} words in epochs {result.start_epoch}-{result.end_epoch} "
-            f"({result.words_per_second:,.0f} words/s); weights in {output_dir}"
-        )
+        if nproc > 1 and not distributed.launched_by_torchrun():
+            if config_path == "-":
+                raise UserError("--nproc cannot read the config from stdin", hint="Save the config to a file first.")
+            distributed.launch(nproc, sys.argv[1:])
+            return
+        with distributed.rank_errors():
+            dist_ctx = distributed.init_from_env(use_gpu=gpu_id >= 0)
+            try:
+                _pretrain(ctx, config_path, output_dir, code, resume_path, epoch_resume, gpu_id, skip_last, dist_ctx)
+            finally:
+                distributed.shutdown()
+
+
+def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Optional[Path], resume_path: Optional[Path],
+              epoch_resume: Optional[int], gpu_id: int, skip_last: bool, dist_ctx: Optional["DistContext"]) -> None:
+    from wasabi import Printer
+
+    from ..core.config import check_registered_names, import_code, load_config
+    from ..core.pretraining import pretrain
+    from ..core.pretraining.parallel import DistributedSync, LocalSync
+    from ..errors import UserError
+
+    sync = DistributedSync(dist_ctx) if dist_ctx is not None else LocalSync()
+    printer = msg if sync.is_main else Printer(no_print=True)  # rank 0 alone prints
+    if dist_ctx is not None and gpu_id >= 0:
+        gpu_id = dist_ctx.local_rank  # one GPU per rank
+    import_code(code)
+    overrides = overrides_from(ctx)
+    where = "standard input" if config_path == "-" else config_path
+    config = load_config(config_path, overrides)
+    check_registered_names(config, where=where)  # typos get the closest known names
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights.")
+    if output_dir.exists() and any(output_dir.iterdir()):
+        if resume_path:
+            printer.warn(f"Output folder {output_dir} is not empty: weights of the epochs that follow will be overwritten")
+        else:
+            printer.warn(f"Output folder {output_dir} is not empty: files of the same names will be overwritten")
+    device = f"GPU {gpu_id}" if gpu_id >= 0 else "CPU"
+    if dist_ctx is not None:
+        device = f"{dist_ctx.world_size} processes ({dist_ctx.backend}), " + ("one GPU each" if gpu_id >= 0 else "CPU")
+    printer.info(f"Using {device}")
+    result = pretrain(
+        config,
+        output_dir,
+        resume_path=resume_path,
+        epoch_resume=epoch_resume,
+        use_gpu=gpu_id,
+        skip_last=skip_last,
+        printer=printer,
+        where=where,
+        sync=sync,
+    )
+    printer.good(
+        f"Pretrained {result.words:,} words in epochs {result.start_epoch}-{result.end_epoch} "
+        f"({result.words_per_second:,.0f} words/s); weights in {output_dir}"
+    )

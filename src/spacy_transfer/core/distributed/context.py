@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional
@@ -46,6 +47,7 @@ def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistConte
     import torch
     import torch.distributed as dist
 
+    die_with_launcher()
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     backend = "nccl" if use_gpu else "gloo"
@@ -57,6 +59,29 @@ def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistConte
         dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
     _CURRENT = DistContext(rank=rank, world_size=world, local_rank=local_rank, backend=backend)
     return _CURRENT
+
+
+def die_with_launcher() -> None:
+    """Make this worker die when the torchrun agent that started it dies (Linux).
+
+    torchrun starts each worker in a session of its own, so a launcher killed hard
+    (SIGKILL, the OOM killer) would leave its workers running: still training, still
+    writing into the output folder while a resumed run starts. The kernel's parent-death
+    signal ends them with it. Elsewhere this is a no-op.
+    """
+    if "TORCHELASTIC_RUN_ID" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return
+    if os.getppid() == 1:  # the launcher died before we asked
+        os._exit(1)
 
 
 def shutdown() -> None:

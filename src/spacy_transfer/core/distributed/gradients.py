@@ -63,43 +63,59 @@ def _device(ctx: DistContext) -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if ctx.backend == "nccl" else torch.device("cpu")
 
 
-def allreduce_gradients(models: Iterable[Model], ctx: DistContext) -> None:
+def allreduce_gradients(models: Iterable[Model], ctx: DistContext, scale: float = 1.0) -> None:
     """Sum every gradient across ranks, in one flat buffer, before the optimizer step.
 
-    spaCy's losses are sums over the examples of a batch, so the sum of the shards'
-    gradients is exactly the gradient of the whole batch: a step on N ranks equals a step
-    of one process on the combined batch. A parameter a rank has no gradient for (an
-    empty shard) contributes zeros.
+    spaCy's training losses are sums over the examples of a batch, so the sum of the
+    shards' gradients is exactly the gradient of the whole batch: a step on N ranks equals
+    a step of one process on the combined batch. A loss that is a mean over its shard
+    (pretraining objectives, Hugging Face's masked-LM loss) needs each rank's gradients
+    weighted by its share of the batch first: ``scale`` multiplies this rank's gradients
+    before the sum. A parameter a rank has no gradient for (an empty shard) contributes
+    zeros; one that no rank has a gradient for keeps none, so the optimizer skips it as
+    it would in one process.
     """
     import torch.distributed as dist
 
     nodes = unique_models(models)
     device = _device(ctx)
     pieces: List[torch.Tensor] = []
+    present: List[float] = []
     slots = list(_thinc_slots(nodes))
     for node, name in slots:
         param = node.get_param(name)
-        grad = node.get_grad(name) if node.has_grad(name) else node.ops.alloc(param.shape, dtype=param.dtype)
-        pieces.append(xp2torch(grad).to(device=device, dtype=torch.float32).reshape(-1))
+        has = node.has_grad(name)
+        grad = node.get_grad(name) if has else node.ops.alloc(param.shape, dtype=param.dtype)
+        pieces.append(_scaled(xp2torch(grad).to(device=device, dtype=torch.float32).reshape(-1), scale))
+        present.append(float(has))
     tparams = list(_torch_params(nodes))
     for p in tparams:
         g = p.grad if p.grad is not None else torch.zeros_like(p)
-        pieces.append(g.detach().to(device=device, dtype=torch.float32).reshape(-1))
+        pieces.append(_scaled(g.detach().to(device=device, dtype=torch.float32).reshape(-1), scale))
+        present.append(float(p.grad is not None))
     if not pieces:
         return
-    flat = torch.cat(pieces)
+    # The presence flags ride in the same buffer: still one collective per step.
+    flat = torch.cat(pieces + [torch.tensor(present, dtype=torch.float32, device=device)])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flags = flat[-len(present) :].cpu().tolist()
     offset = 0
-    for node, name in slots:
+    for (node, name), flag in zip(slots, flags):
         param = node.get_param(name)
         size = int(numpy.prod(param.shape))
         chunk = flat[offset : offset + size].reshape(param.shape)
         offset += size
-        node.set_grad(name, _to_xp(chunk, param.dtype))
-    for p in tparams:
+        if flag > 0:
+            node.set_grad(name, _to_xp(chunk, param.dtype))
+    for p, flag in zip(tparams, flags[len(slots) :]):
         size = p.numel()
-        p.grad = flat[offset : offset + size].reshape(p.shape).to(device=p.device, dtype=p.dtype).clone()
+        if flag > 0:
+            p.grad = flat[offset : offset + size].reshape(p.shape).to(device=p.device, dtype=p.dtype).clone()
         offset += size
+
+
+def _scaled(t: torch.Tensor, scale: float) -> torch.Tensor:
+    return t if scale == 1.0 else t * scale
 
 
 def _to_xp(t: torch.Tensor, dtype) -> "numpy.ndarray":  # type: ignore[no-untyped-def]

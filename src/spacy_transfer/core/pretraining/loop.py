@@ -11,6 +11,10 @@ Differences from spaCy's ``pretrain``, all deliberate: learning-rate schedules a
 once per batch (spaCy never steps them); masks come from a seeded generator that is saved;
 on CPU, matrix multiplications use numpy's BLAS rather than blis (same math, faster on
 most CPUs); raw-text readers stream ``.txt``/``.gz``/``.spacy`` as well as JSONL.
+
+Data-parallel runs (``pretrain --nproc N`` / torchrun) go through a :mod:`.parallel` sync:
+every rank reads every batch, trains on its shard, the gradients are combined between
+the backward pass and the optimizer step, and rank 0 alone prints and writes.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from . import state as st
 from .corpus import iter_docs, resolve_pretraining_corpus
 from .devices import setup_pretraining_device
 from .objectives import build_tok2vec_objective
+from .parallel import LocalSync
 from .target import check_tok2vec_layer, find_target
 
 ROW_SETTINGS = {"widths": (3, 10, 10, 6, 6), "aligns": ("r", "r", "r", "r", "r")}
@@ -192,21 +197,34 @@ def check_corpus_not_empty(setup: PretrainSetup) -> None:
 class Checkpointer:
     """Writes weights, resume states and log lines into the output folder."""
 
-    def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker, config_text: str = "") -> None:
+    def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker, config_text: str = "",
+                 sync: Optional[LocalSync] = None) -> None:
         self.config_text = config_text
         self.setup = setup
+        self.sync = sync or LocalSync()
         self.output_dir = output_dir
         self.tracker = tracker
         self.schedule_steps = 0
         self.saved: List[Path] = []
 
-    def save(self, name: str, position: Position, log_epoch: int) -> Path:
+    def save(self, name: str, position: Position, log_epoch: int, *, collective: bool = True) -> Path:
+        """Write ``name``.bin and its state (rank 0); every rank calls it at the same point.
+
+        In a data-parallel run the ranks first compare their weights, and afterwards
+        ranks > 0 re-derive their dropout streams, as a resume from this file will.
+        ``collective=False`` (an error is on its way out) skips both: other ranks may be gone.
+        """
         obj, optimizer = self.setup.objective, self.setup.optimizer
+        weights_path = self.output_dir / f"{name}.bin"
+        if collective:
+            self.sync.check_identical(obj.model, f"{weights_path.name} (step {self.schedule_steps})")
+            self.sync.reseed(self.setup.seed, self.schedule_steps)
+        if not self.sync.is_main:
+            return weights_path
         if self.config_text and not self.saved:
             # The config as given (not interpolated), as spaCy does; with the first weights,
             # so a run that fails before training leaves nothing behind.
             atomic_write_text(self.output_dir / "config.cfg", self.config_text)
-        weights_path = self.output_dir / f"{name}.bin"
         keys = st.stable_keys(obj.model)
         arrays = {**st.model_arrays(obj.model), **st.optimizer_arrays(optimizer, keys), **st.rng_arrays()}
         meta = {
@@ -259,6 +277,8 @@ def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int],
     if meta["batches_done"] is None:
         tracker.epoch_loss = 0.0  # the uninterrupted run resets it after saving an epoch
     checkpointer.schedule_steps = meta["schedule_steps"]
+    # Ranks > 0 restored rank 0's random states: give them the streams they had after the save.
+    checkpointer.sync.reseed(setup.seed, meta["schedule_steps"])
     start, skip = Position(meta["epoch"], meta["batches_done"]).next_start()
     if epoch_resume is not None and epoch_resume != start:
         printer.warn(f"--epoch-resume {epoch_resume} differs from the state's position (epoch {start}"
@@ -280,6 +300,17 @@ def _epoch_from_name(path: Path, epoch_resume: Optional[int]) -> int:
     return int(match.group(1)) + 1
 
 
+def train_step(setup: PretrainSetup, docs: List[Doc], sync: LocalSync) -> float:
+    """One optimizer step on a batch (this rank's shard of it); returns the batch's loss."""
+    objective = setup.objective
+    grads = objective.backward(docs, sync.keep(len(docs)))
+    if not grads.active:  # nothing to learn from in the whole batch: every rank skips alike
+        return 0.0
+    loss = sync.reduce(objective.model, grads)  # between backward and the step
+    objective.step(setup.optimizer)
+    return loss
+
+
 def _progress_bar(epoch: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
@@ -297,21 +328,32 @@ def pretrain(
     printer: Optional[Printer] = None,
     progress: Optional[bool] = None,
     where: str = "config",
+    sync: Optional[LocalSync] = None,
 ) -> PretrainResult:
-    """Pretrain the layer ``config``'s [pretraining] block names; write into ``output_dir``."""
+    """Pretrain the layer ``config``'s [pretraining] block names; write into ``output_dir``.
+
+    ``sync`` makes this process one rank of a data-parallel run (see :mod:`.parallel`).
+    """
+    sync = sync or LocalSync()
+    if not sync.is_main:  # rank 0 alone prints
+        printer, progress = Printer(no_print=True), False
     printer = printer or Printer(no_print=True)
     output_dir = Path(output_dir)
     if progress is None:
         progress = sys.stderr.isatty()
     setup = setup_pretraining(config, use_gpu=use_gpu, where=where)
     check_corpus_not_empty(setup)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if sync.is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
     P = setup.settings
     tracker = ProgressTracker()
-    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str())
+    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str(), sync=sync)
     start_epoch, skip = 0, 0
+    sync.start(setup.objective.model)  # same seed, same weights; made certain
+    sync.reseed(setup.seed, 0)
     if resume_path is not None:
         start_epoch, skip = resume(setup, Path(resume_path), epoch_resume, tracker, checkpointer, printer)
+        sync.check_identical(setup.objective.model, f"the resume from {Path(resume_path).name}")
     tracker.run_start = tracker.last_time = time.perf_counter()
     what = "masked-LM" if setup.objective.kind == "masked-lm" else "tok2vec layer"
     saving = f" - saving every {P['n_save_epoch']} epoch" if P["n_save_epoch"] else ""
@@ -319,6 +361,7 @@ def pretrain(
     printer.row(("#", "# Words", "Total Loss", "Loss", "w/s"), **ROW_SETTINGS)
     position = Position(start_epoch - 1, None)
     epoch = start_epoch
+    failed = False
     try:
         for epoch in range(start_epoch, P["max_epochs"]):
             bar = _progress_bar(epoch, progress)
@@ -327,7 +370,7 @@ def pretrain(
                 if batch_id < skip:  # already trained on before the interruption
                     continue
                 docs: List[Doc] = list(batch)
-                loss = setup.objective.update(docs, setup.optimizer)
+                loss = train_step(setup, docs, sync)
                 setup.optimizer.step_schedules()
                 checkpointer.schedule_steps += 1
                 position = Position(epoch, batch_id + 1)
@@ -345,9 +388,13 @@ def pretrain(
             if not P["n_save_epoch"] or epoch % P["n_save_epoch"] == 0 or epoch == P["max_epochs"] - 1:
                 checkpointer.save(f"model{epoch}", position, epoch)
             tracker.epoch_loss = 0.0
+    except BaseException:
+        failed = True
+        raise
     finally:
         # Also after an interruption (resumable), but not before anything was trained.
+        # After an error other ranks may be gone: rank 0 writes without asking them.
         if not skip_last and checkpointer.schedule_steps > 0:
-            checkpointer.save("model-last", position, P["max_epochs"])
+            checkpointer.save("model-last", position, P["max_epochs"], collective=not failed or sync.world_size == 1)
     return PretrainResult(output_dir=output_dir, saved=checkpointer.saved, words=tracker.run_words,
                           words_per_second=tracker.words_per_second, start_epoch=start_epoch, end_epoch=max(position.epoch, start_epoch))

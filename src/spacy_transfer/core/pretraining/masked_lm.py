@@ -33,6 +33,8 @@ from thinc.shims import Shim
 from thinc.util import torch2xp, xp2torch
 
 from ...errors import UserError
+from .objectives import ShardGradients
+from .state import canonical_safetensors
 from .target import PretrainTarget
 
 IGNORE = -100  # label of wordpieces the loss skips (torch's CrossEntropyLoss default)
@@ -136,9 +138,22 @@ class WordpieceMasker:
 
     def __call__(self, docs: Sequence[Doc]) -> Tuple[List[numpy.ndarray], List[numpy.ndarray]]:
         """Input ids and labels per window (special tokens added, labels -100 where not picked)."""
+        inputs, labels, _ = self.mask(docs)
+        return inputs, labels
+
+    def mask(self, docs: Sequence[Doc], keep: Optional[Sequence[int]] = None) -> Tuple[List[numpy.ndarray], List[numpy.ndarray], int]:
+        """The windows of the docs ``keep`` picks (all by default), and how many wordpieces
+        of the whole batch were picked.
+
+        Every doc of the batch is drawn for, kept or not, so all ranks of a data-parallel
+        run move their generators alike and mask a shard as one process would mask it
+        inside the combined batch.
+        """
+        wanted = None if keep is None else set(keep)
         inputs: List[numpy.ndarray] = []
         labels: List[numpy.ndarray] = []
-        for doc in docs:
+        n_picked = 0
+        for d, doc in enumerate(docs):
             ids, words = self.pieces(doc)
             if not len(ids):
                 continue
@@ -152,12 +167,15 @@ class WordpieceMasker:
             masked[picked & (roll < 0.8)] = self.mask_id
             swap = picked & (roll >= 0.8) & (roll < 0.9)
             masked[swap] = self.rng.choice(self.random_ids, int(swap.sum()))
+            n_picked += int(picked.sum())
+            if wanted is not None and d not in wanted:
+                continue
             label = numpy.where(picked, ids, IGNORE)
             for start in range(0, len(ids), self.window):
                 end = start + self.window
                 inputs.append(numpy.concatenate([self.prefix, masked[start:end], self.suffix]))
                 labels.append(numpy.concatenate([numpy.full(len(self.prefix), IGNORE), label[start:end], numpy.full(len(self.suffix), IGNORE)]))
-        return inputs, labels
+        return inputs, labels, n_picked
 
     def get_state(self) -> Dict[str, Any]:
         return self.rng.bit_generator.state
@@ -229,11 +247,29 @@ class MaskedLMObjective:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def update(self, docs: List[Doc], optimizer: Optimizer) -> float:
+        """One step on the whole batch in this process."""
+        grads = self.backward(docs)
+        if grads.active:
+            self.step(optimizer)
+        return grads.loss
+
+    def backward(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> ShardGradients:
+        """Gradients of the docs ``keep`` picks out of the batch (all of them by default).
+
+        Hugging Face's masked-LM loss is the MEAN over the picked wordpieces, so a shard's
+        gradient is weighted by its share of the batch's picked wordpieces: the weighted
+        sum over ranks is the gradient of the mean over the combined batch (a plain sum
+        would scale it by the number of ranks).
+        """
         import torch
 
-        inputs, labels = self.masker(docs)
-        if not inputs or all((lab == IGNORE).all() for lab in labels):
-            return 0.0  # nothing picked in this batch (tiny batches): no loss, no step
+        inputs, labels, total = self.masker.mask(docs, keep)
+        n_mine = int(sum((lab != IGNORE).sum() for lab in labels))
+        share = n_mine / total if total else 0.0
+        if n_mine == 0:
+            # Nothing picked here (tiny batches, an empty shard): no loss; the batch is
+            # stepped on only if another rank's shard had something to learn from.
+            return ShardGradients(loss=0.0, grad_weight=0.0, loss_weight=0.0, active=total > 0)
         mlm = self.shim._model
         mlm.train()
         device = next(mlm.parameters()).device
@@ -252,8 +288,11 @@ class MaskedLMObjective:
             out = mlm(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device),
                       labels=torch.from_numpy(lab).to(device))
         out.loss.backward()
+        return ShardGradients(loss=float(out.loss.detach().cpu()), grad_weight=share, loss_weight=share)
+
+    def step(self, optimizer: Optimizer) -> None:
+        """Apply the (combined) gradients."""
         self.model.finish_update(optimizer)
-        return float(out.loss.detach().cpu())
 
     def weights_bytes(self, optimizer: Optimizer) -> bytes:
         """The encoder's weights (averaged if the optimizer averages) as safetensors."""
@@ -261,7 +300,8 @@ class MaskedLMObjective:
 
         with self.shim.use_params(optimizer.averages or {}):
             tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.encoder.state_dict().items()}
-        return save(tensors, metadata={"format": "spacy-transfer.encoder-weights.v1", "model_type": str(self.encoder.config.model_type)})
+        data = save(tensors, metadata={"format": "spacy-transfer.encoder-weights.v1", "model_type": str(self.encoder.config.model_type)})
+        return canonical_safetensors(data)  # same weights, same bytes (resume equality)
 
     def load_weights(self, data: bytes, *, where: str) -> None:
         from .weights import load_weights

@@ -173,7 +173,25 @@ def restore_rng(arrays: Dict[str, numpy.ndarray], meta: Dict[str, Any]) -> None:
 def write_state(path: Path, arrays: Dict[str, numpy.ndarray], meta: Dict[str, Any]) -> None:
     from safetensors.numpy import save
 
-    atomic_write_bytes(path, save(arrays, metadata={"format": FORMAT, "state": json.dumps(meta)}))
+    atomic_write_bytes(path, canonical_safetensors(save(arrays, metadata={"format": FORMAT, "state": json.dumps(meta)})))
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """``data`` with its metadata keys sorted, so equal contents give equal bytes.
+
+    safetensors writes the metadata from a hash map whose order changes from call to
+    call; a run and its resumed twin would otherwise write different bytes for the same
+    weights. The header keeps its length (same keys, same values), so offsets stay valid.
+    """
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    if "__metadata__" not in header:
+        return data
+    header = {"__metadata__": dict(sorted(header["__metadata__"].items())), **{k: v for k, v in header.items() if k != "__metadata__"}}
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf8")
+    if len(text) > n:  # pragma: no cover - a header we cannot rewrite in place
+        return data
+    return data[:8] + text + b" " * (n - len(text)) + data[8 + n :]
 
 
 def read_state(path: Path) -> Tuple[Dict[str, numpy.ndarray], Dict[str, Any]]:
