@@ -169,3 +169,17 @@ def test_killed_distributed_run_resumes_to_the_same_weights(files, tmp_path):
     for key in a:
         numpy.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert (tmp_path / "cut" / "model-last.bin").read_bytes() == (tmp_path / "full" / "model-last.bin").read_bytes()
+
+
+@pytest.mark.gpu
+def test_nccl_world_of_one_pretrains_on_the_gpu(files, tmp_path):
+    """The GPU smoke test: the unchanged command under torchrun, one rank, NCCL, GPU 0."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    out = tmp_path / "out"
+    result = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1",
+                  *pretrain_args(files, out, "--gpu-id", "0", "--pretraining.max_epochs", "1")[1:]])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 process (nccl), one GPU each" in result.stdout
+    assert (out / "model0.bin").exists() and (out / "model-last.state.safetensors").exists()

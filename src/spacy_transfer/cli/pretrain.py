@@ -98,7 +98,8 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
             printer.warn(f"Output folder {output_dir} is not empty: files of the same names will be overwritten")
     device = f"GPU {gpu_id}" if gpu_id >= 0 else "CPU"
     if dist_ctx is not None:
-        device = f"{dist_ctx.world_size} processes ({dist_ctx.backend}), " + ("one GPU each" if gpu_id >= 0 else "CPU")
+        n = dist_ctx.world_size
+        device = f"{n} process{'es' if n > 1 else ''} ({dist_ctx.backend}), " + ("one GPU each" if gpu_id >= 0 else "CPU")
     printer.info(f"Using {device}")
     result = pretrain(
         config,
