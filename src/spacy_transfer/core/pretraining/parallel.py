@@ -10,7 +10,7 @@ writes; the weights are compared across ranks (checksums) at every save.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import List, Optional
 
 from thinc.api import Model
 
@@ -92,7 +92,3 @@ class DistributedSync(LocalSync):
 
     def reseed(self, seed: Optional[int], step: int) -> None:
         self.strategy.reseed(seed, step)
-
-    def agree(self, values: Sequence[Any]) -> List[Any]:
-        """Rank 0's ``values`` on every rank."""
-        return list(self.strategy.broadcast(list(values)))
