@@ -213,16 +213,10 @@ class TorchModuleShim(Shim):
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):
-        mine = {k[1]: v for k, v in params.items() if isinstance(k, tuple) and len(k) == 2 and k[0] == self.id}
-        state = dict(self._model.named_parameters())
-        backup = {name: state[name].data for name in mine if name in state}
-        for name in backup:
-            state[name].data = xp2torch(mine[name], device=state[name].device)
-        try:
+        from ..transformer.model import use_torch_params
+
+        with use_torch_params(self._model, self.id, params):
             yield
-        finally:
-            for name, data in backup.items():
-                state[name].data = data
 
     def to_device(self, device_type: str, device_id: int) -> None:
         self._model.to("cpu" if device_type == "cpu" else f"cuda:{device_id}")

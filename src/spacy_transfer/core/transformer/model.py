@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import srsly
@@ -54,6 +54,23 @@ def max_positions(config: Any, tokenizer: Any) -> int:
     if isinstance(tml, int) and 0 < tml < 1_000_000:
         limits.append(tml)
     return min(limits) if limits else 512
+
+
+@contextlib.contextmanager
+def use_torch_params(module: Any, shim_id: int, params: Dict[Any, Any]) -> Iterator[None]:
+    """Swap in the optimizer's values (e.g. parameter averages) for a shim's torch
+    parameters while the block runs. thinc keys them ``(shim.id, parameter name)``."""
+    mine = {key[1]: value for key, value in params.items() if isinstance(key, tuple) and len(key) == 2 and key[0] == shim_id}
+    state = dict(module.named_parameters())
+    # Reassigning .data leaves the old tensor untouched, so keeping it is backup enough.
+    backup = {name: state[name].data for name in mine if name in state}
+    for name in backup:
+        state[name].data = xp2torch(mine[name], device=state[name].device)
+    try:
+        yield
+    finally:
+        for name, data in backup.items():
+            state[name].data = data
 
 
 class HFShim(Shim):
@@ -217,19 +234,11 @@ class HFShim(Shim):
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):
-        mine = {key[1]: value for key, value in params.items() if isinstance(key, tuple) and len(key) == 2 and key[0] == self.id}
-        if not mine or not self.loaded:
+        if not self.loaded:
             yield
             return
-        state = dict(self._model.named_parameters())
-        backup = {name: state[name].data.clone() for name in mine if name in state}
-        for name in backup:
-            state[name].data = xp2torch(mine[name], device=state[name].device)
-        try:
+        with use_torch_params(self._model, self.id, params):
             yield
-        finally:
-            for name, data in backup.items():
-                state[name].data = data
 
     def copy(self) -> "HFShim":
         import copy
