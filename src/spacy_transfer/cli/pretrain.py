@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -56,12 +55,7 @@ def pretrain_cli(
     from ..core import distributed
 
     with handle_errors(verbose):
-        from ..errors import UserError
-
-        if nproc > 1 and not distributed.launched_by_torchrun():
-            if config_path == "-":
-                raise UserError("--nproc cannot read the config from stdin", hint="Save the config to a file first.")
-            distributed.launch(nproc, sys.argv[1:])
+        if distributed.relaunch(nproc, config_path):
             return
         with distributed.rank_errors():
             dist_ctx = distributed.init_from_env(use_gpu=gpu_id >= 0)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ._app import OVERRIDES_CONTEXT, app
-from ..errors import UserError
 from ._util import VerboseOpt, handle_errors, overrides_from
 
 EPILOG = """Examples:
@@ -52,10 +50,7 @@ def train_cli(
     from ..core import distributed
 
     with handle_errors(verbose):
-        if nproc > 1 and not distributed.launched_by_torchrun():
-            if config_path == "-":
-                raise UserError("--nproc cannot read the config from stdin", hint="Save the config to a file first.")
-            distributed.launch(nproc, sys.argv[1:])
+        if distributed.relaunch(nproc, config_path):
             return
         with distributed.rank_errors():
             import spacy_transfer  # noqa: F401  (registers our names before the config resolves)

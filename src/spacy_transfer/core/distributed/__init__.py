@@ -8,7 +8,7 @@ applies the same update and holds identical weights after every step.
 
 from .context import DistContext, current, init_from_env, shutdown
 from .gradients import allreduce_gradients, broadcast_parameters, parameter_checksum, shard
-from .launch import launch, launched_by_torchrun, rank_errors
+from .launch import launch, launched_by_torchrun, rank_errors, relaunch
 from .strategy import DistributedStrategy
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "launch",
     "launched_by_torchrun",
     "rank_errors",
+    "relaunch",
     "allreduce_gradients",
     "broadcast_parameters",
     "current",

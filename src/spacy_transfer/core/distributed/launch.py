@@ -103,3 +103,16 @@ def rank_errors() -> Iterator[None]:
     except Exception as e:
         record_rank_error(f"{type(e).__name__}: {e}")
         raise
+
+
+def relaunch(nproc: int, config_path: str) -> bool:
+    """For ``--nproc N`` outside torchrun: re-run this command on N ranks and return True.
+
+    False means "carry on in this process" (one process, or already a torchrun worker).
+    """
+    if nproc <= 1 or launched_by_torchrun():
+        return False
+    if config_path == "-":
+        raise UserError("--nproc cannot read the config from stdin", hint="Save the config to a file first.")
+    launch(nproc, sys.argv[1:])
+    return True

@@ -33,7 +33,7 @@ from thinc.shims import Shim
 from thinc.util import torch2xp, xp2torch
 
 from ...errors import UserError
-from .objectives import ShardGradients
+from .objectives import ShardGradients, WholeBatchStep
 from .state import canonical_safetensors
 from .target import PretrainTarget
 
@@ -229,7 +229,7 @@ class TorchModuleShim(Shim):
 
 
 @dataclass
-class MaskedLMObjective:
+class MaskedLMObjective(WholeBatchStep):
     """Masked-LM training of the pipeline's encoder; same interface as Tok2VecObjective."""
 
     model: Model
@@ -239,13 +239,6 @@ class MaskedLMObjective:
     masker: WordpieceMasker
     kind: str = "masked-lm"
     extra: Dict[str, Any] = field(default_factory=dict)
-
-    def update(self, docs: List[Doc], optimizer: Optimizer) -> float:
-        """One step on the whole batch in this process."""
-        grads = self.backward(docs)
-        if grads.active:
-            self.step(optimizer)
-        return grads.loss
 
     def backward(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> ShardGradients:
         """Gradients of the docs ``keep`` picks out of the batch (all of them by default).
