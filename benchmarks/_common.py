@@ -70,5 +70,13 @@ def save_result(name: str, result: Dict[str, Any]) -> Path:
     return path
 
 
+def loadavg() -> str:
+    """The 1/5/15-minute load averages, printed beside every comparison (shared machines)."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else float("nan")

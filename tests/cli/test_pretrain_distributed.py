@@ -113,7 +113,9 @@ def test_two_processes_equal_one_process_on_the_combined_batch(files, tmp_path):
     assert len(log_two) == len(log_one) > 20  # a checkpoint (and a cross-rank check) after every batch
     # Same words and losses: the ranks' shards together are the batch, losses combined as one process has them.
     assert [r["nr_word"] for r in log_two] == [r["nr_word"] for r in log_one]
-    numpy.testing.assert_allclose([r["loss"] for r in log_two], [r["loss"] for r in log_one], rtol=1e-5)
+    # The logged loss is a running float32 sum: summation order differs between one process
+    # and two shards, so the difference grows with the steps (2e-5 relative after 45 seen).
+    numpy.testing.assert_allclose([r["loss"] for r in log_two], [r["loss"] for r in log_one], rtol=1e-4)
     a, b = params(tmp_path / "two"), params(tmp_path / "one")
     assert a.keys() == b.keys()
     for key in a:

@@ -9,7 +9,7 @@ import spacy
 import torch
 
 from spacy_transfer.core.transformer import get_hf_model, get_tokenizer, transformer_model
-from spacy_transfer.core.transformer.model import length_batches, max_positions
+from spacy_transfer.core.transformer.model import length_buckets, max_positions
 from spacy_transfer.core.transformer.span_getters import get_doc_spans, strided_spans
 
 from .conftest import ARCHS, CORPUS
@@ -37,8 +37,9 @@ def test_every_architecture_matches_a_plain_forward_pass(tiny_model, arch):
     docs = [nlp.make_doc(t) for t in CORPUS[:6]]
     batch = model.predict(docs)
     for doc, data in zip(docs, batch.doc_data):
-        assert data.tensors[0].shape == (data.wordpieces.n_rows, 32)
-        numpy.testing.assert_allclose(data.tensors[0], plain_forward(model, doc.text), atol=1e-5)
+        n = data.wordpieces.lengths[0]
+        assert data.tensors[0].shape == (1, n, 32), "(spans, padded length, width) as in spacy-transformers"
+        numpy.testing.assert_allclose(data.tensors[0][0], plain_forward(model, doc.text), atol=1e-5)
         assert data.align.lengths.shape[0] == len(doc)
 
 
@@ -47,7 +48,8 @@ def test_minilm_matches_a_plain_forward_pass(minilm_path):
     nlp = spacy.blank("en")
     docs = [nlp.make_doc(t) for t in CORPUS[:8]]
     for doc, data in zip(docs, model.predict(docs).doc_data):
-        numpy.testing.assert_allclose(data.tensors[-1], plain_forward(model, doc.text), atol=1e-4)
+        numpy.testing.assert_allclose(data.tensors[0][0], plain_forward(model, doc.text), atol=1e-4)
+        assert data.tensors[-1].shape == (1, 384), "BERT's pooler output comes last, as in spacy-transformers"
 
 
 @pytest.mark.parametrize("arch", ["bert", "roberta", "xlm-roberta", "modernbert"])
@@ -59,10 +61,10 @@ def test_long_document_is_windowed_and_every_token_gets_a_vector(tiny_model, arc
     doc = nlp.make_doc(text)
     assert len(doc) >= 5000
     data = model.predict([doc]).doc_data[0]
-    n_pieces = data.wordpieces.n_rows
+    n_pieces = data.wordpieces.lengths[0]
     assert n_pieces > 64 * 10, "far longer than the model's 64 positions"
-    rows = data.tensors[0]
-    assert rows.shape[0] == n_pieces
+    assert data.tensors[0].shape == (1, n_pieces, 32)
+    rows = data.tensors[0][0]
     assert data.align.lengths.shape[0] == len(doc) and (data.align.lengths >= 1).all()
     assert numpy.abs(rows).sum(axis=1).min() > 0, "no zero rows: nothing was dropped"
     assert numpy.isfinite(rows).all()
@@ -77,12 +79,12 @@ def test_a_doc_that_fits_gives_the_same_result_as_a_single_pass(tiny_model):
     n = max(k for k in range(1, len(words)) if len(tok(" ".join(words[:k]))["input_ids"]) <= 64)
     doc = nlp.make_doc(" ".join(words[:n]))
     data = model.predict([doc]).doc_data[0]
-    numpy.testing.assert_allclose(data.tensors[0], plain_forward(model, doc.text), atol=1e-5)
+    numpy.testing.assert_allclose(data.tensors[0][0], plain_forward(model, doc.text), atol=1e-5)
     # One piece more is windowed: the first rows still see the same (left) context closely.
     longer = nlp.make_doc(" ".join(words[: n + 3]))
     long_data = model.predict([longer]).doc_data[0]
-    assert long_data.wordpieces.n_rows > 64
-    assert numpy.abs(long_data.tensors[0]).sum(axis=1).min() > 0
+    assert long_data.wordpieces.lengths[0] > 64
+    assert numpy.abs(long_data.tensors[0][0]).sum(axis=1).min() > 0
 
 
 def test_predictions_do_not_depend_on_batch_size(tiny_model):
@@ -102,8 +104,10 @@ def test_strided_spans_cover_every_token(tiny_model):
     model = make_model(tiny_model("bert"), get_spans=strided_spans(window=8, stride=6))
     doc = spacy.blank("en").make_doc(CORPUS[0] + " " + CORPUS[1])
     data = model.predict([doc]).doc_data[0]
-    assert len(data.wordpieces) == len(data.spans) > 1
+    assert len(data.wordpieces) == len(data.spans) == data.tensors[0].shape[0] > 1
+    assert data.tensors[0].shape[1] == max(data.wordpieces.lengths) == data.wordpieces.input_ids.shape[1]
     assert (data.align.lengths >= 1).all()
+    assert data.align.dataXd.max() < data.tensors[0].shape[0] * data.tensors[0].shape[1], "align indexes the flattened tensors[0]"
 
 
 def test_odd_docs_empty_whitespace_and_single_token(tiny_model):
@@ -120,8 +124,10 @@ def test_all_hidden_layers_when_asked(tiny_model):
     model = transformer_model(str(tiny_model("bert")), get_doc_spans, transformer_config={"output_hidden_states": True})
     model.initialize()
     data = model.predict([spacy.blank("en").make_doc("hello world")]).doc_data[0]
-    assert len(data.tensors) == 1 + 3  # last hidden state, embeddings, two layers
-    numpy.testing.assert_allclose(data.tensors[0], data.tensors[-1])
+    last, pooler, hidden = data.tensors  # as HF's ModelOutput orders them
+    assert len(hidden) == 3  # embeddings, two layers
+    assert pooler.shape == (1, 32)
+    numpy.testing.assert_allclose(last, hidden[-1])
 
 
 def test_resolving_a_config_loads_no_weights():
@@ -130,13 +136,26 @@ def test_resolving_a_config_loads_no_weights():
     assert not model.has_dim("nO")
 
 
-def test_length_batches_bound_padded_items():
+def test_length_buckets_bound_padded_items():
     lengths = [5, 30, 7, 30, 12, 3]
-    groups = length_batches(lengths, 60)
+    groups = length_buckets(lengths, 60, small=0)
     assert sorted(i for g in groups for i in g) == list(range(6))
     for g in groups:
         assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 60
         assert [lengths[i] for i in g] == sorted((lengths[i] for i in g), reverse=True)
+
+
+def test_length_buckets_bound_padding_waste_not_only_the_cap():
+    # Within one call, long and short rows go to different passes (at most 10% padding)
+    # even though all of them fit under the cap together.
+    lengths = [60, 58, 57, 20, 19, 18, 5, 5, 4]
+    groups = length_buckets(lengths, 10_000, max_padding=0.1, small=0)
+    for g in groups:
+        real = sum(lengths[i] for i in g)
+        assert len(g) * max(lengths[i] for i in g) <= 1.1 * real
+    assert len(groups) == 3
+    # Tiny passes are merged even when padded: their cost is the call, not the padding.
+    assert len(length_buckets([9, 2, 1], 10_000, small=64)) == 1
 
 
 def test_max_positions_accounts_for_roberta_offsets(tiny_model):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import IDX, LENGTH
@@ -28,7 +28,7 @@ from spacy.tokens import Doc, Span
 from thinc.types import Ragged
 
 from ...errors import UserError
-from .data import WordpieceData
+from .data import WordpieceBatch
 
 
 _SPACE = re.compile(r"\s")
@@ -36,21 +36,27 @@ _SPACE = re.compile(r"\s")
 
 @dataclass
 class ModelRow:
-    """One input sequence for the model and where its outputs go in its Doc's rows."""
+    """One input sequence for the model and where its outputs go: span ``span`` of Doc
+    ``doc``, positions ``0..len(ids)`` there, or ``targets`` for a window of a long span."""
 
     ids: numpy.ndarray
     doc: int
-    start: int  # first target row when ``targets`` is None (the common, unwindowed case)
-    targets: Optional[numpy.ndarray] = None  # explicit target rows for a window
+    span: int
+    targets: Optional[numpy.ndarray] = None
 
 
 @dataclass
 class EncodedBatch:
     rows: List[ModelRow]
-    n_rows: List[int]  # wordpiece rows per Doc
-    windowed: List[bool]  # whether a Doc needs overlap averaging
-    wordpieces: List[WordpieceData]
-    aligns: List[Ragged]
+    wordpieces: List[WordpieceBatch]  # per Doc, padded to its longest span
+    aligns: List[Ragged]  # per Doc, into its flattened (spans * padded length) rows
+    windowed: List[bool]  # per Doc: whether a span needed overlapping windows
+
+    def n_spans(self, doc: int) -> int:
+        return len(self.wordpieces[doc])
+
+    def padded_length(self, doc: int) -> int:
+        return self.wordpieces[doc].padded_length
 
 
 def _ranges(lo: numpy.ndarray, counts: numpy.ndarray) -> numpy.ndarray:
@@ -117,9 +123,7 @@ def align_tokens(
     return tok_idx, pos[_ranges(lo, counts)]
 
 
-def _window_rows(
-    ids: numpy.ndarray, special: numpy.ndarray, doc_i: int, row0: int, max_len: int
-) -> List[ModelRow]:
+def _window_rows(ids: numpy.ndarray, special: numpy.ndarray, doc_i: int, span_i: int, max_len: int) -> List[ModelRow]:
     n = ids.shape[0]
     pre = 0
     while pre < n and special[pre]:
@@ -139,75 +143,89 @@ def _window_rows(
     if starts[-1] + width < n_inner:
         starts.append(n_inner - width)
     prefix, suffix = ids[:pre], ids[n - suf :]
-    pre_rows = row0 + numpy.arange(pre)
-    suf_rows = row0 + n - suf + numpy.arange(suf)
+    pre_rows = numpy.arange(pre)
+    suf_rows = n - suf + numpy.arange(suf)
     out = []
     for s in starts:
         e = min(s + width, n_inner)
         window = numpy.concatenate([prefix, ids[pre + s : pre + e], suffix])
-        targets = numpy.concatenate([pre_rows, row0 + pre + numpy.arange(s, e), suf_rows])
-        out.append(ModelRow(ids=window, doc=doc_i, start=row0, targets=targets))
+        targets = numpy.concatenate([pre_rows, pre + numpy.arange(s, e), suf_rows])
+        out.append(ModelRow(ids=window, doc=doc_i, span=span_i, targets=targets))
     return out
 
 
+@dataclass
+class _Span:
+    ids: numpy.ndarray
+    special: numpy.ndarray
+    tokens: List[str]
+    tok_idx: numpy.ndarray
+    tok_pos: numpy.ndarray  # wordpiece position within the span of each aligned token
+
+
+def _encode_one(enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int) -> _Span:
+    ids = numpy.asarray(enc.ids, dtype="int64")
+    special = numpy.asarray(enc.special_tokens_mask, dtype=bool)
+    offsets = trim_leading_space(numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2)), text)
+    tokens = list(enc.tokens)
+    if ids.shape[0] == 0:  # a tokenizer without special tokens on an empty text
+        ids = numpy.asarray([filler_id], dtype="int64")
+        special = numpy.ones((1,), dtype=bool)
+        offsets = numpy.zeros((1, 2), dtype="int64")
+        tokens = [""]
+    info = char_info[span.start : span.end]
+    tok_starts = info[:, 0] - span.start_char
+    tok_idx, tok_pos = align_tokens(offsets, special, tok_starts, tok_starts + info[:, 1])
+    return _Span(ids=ids, special=special, tokens=tokens, tok_idx=tok_idx + span.start, tok_pos=tok_pos)
+
+
 def encode_spans(
-    backend,  # a ``tokenizers.Tokenizer`` (the fast tokenizer's backend)
+    backend: Any,  # a ``tokenizers.Tokenizer`` (the fast tokenizer's backend)
     docs: Sequence[Doc],
     spans: Sequence[Sequence[Span]],
     max_len: int,
     filler_id: int,
+    pad: Tuple[int, str] = (0, "[PAD]"),
+    with_type_ids: bool = False,
 ) -> EncodedBatch:
     """Tokenize every span of every Doc, align tokens to rows, and cut model rows."""
     check_spans(docs, spans)
     texts = [doc.text[s.start_char : s.end_char] for doc, doc_spans in zip(docs, spans) for s in doc_spans]
     encodings = backend.encode_batch(texts, add_special_tokens=True) if texts else []
-    rows: List[ModelRow] = []
-    n_rows: List[int] = []
-    windowed: List[bool] = []
-    wordpieces: List[WordpieceData] = []
-    aligns: List[Ragged] = []
+    batch = EncodedBatch(rows=[], wordpieces=[], aligns=[], windowed=[])
     k = 0
     for doc_i, (doc, doc_spans) in enumerate(zip(docs, spans)):
         char_info = doc.to_array([IDX, LENGTH]).astype("int64", copy=False).reshape((-1, 2))
-        tok_parts: List[numpy.ndarray] = []
-        row_parts: List[numpy.ndarray] = []
-        strings: List[List[str]] = []
-        id_list: List[numpy.ndarray] = []
-        lengths: List[int] = []
-        row0 = 0
-        doc_windowed = False
-        for span in doc_spans:
-            enc = encodings[k]
-            k += 1
-            ids = numpy.asarray(enc.ids, dtype="int64")
-            special = numpy.asarray(enc.special_tokens_mask, dtype=bool)
-            offsets = trim_leading_space(numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2)), texts[k - 1])
-            tokens = list(enc.tokens)
-            if ids.shape[0] == 0:  # a tokenizer without special tokens on an empty text
-                ids = numpy.asarray([filler_id], dtype="int64")
-                special = numpy.ones((1,), dtype=bool)
-                offsets = numpy.zeros((1, 2), dtype="int64")
-                tokens = [""]
-            info = char_info[span.start : span.end]
-            tok_starts = info[:, 0] - span.start_char
-            tok_idx, tok_rows = align_tokens(offsets, special, tok_starts, tok_starts + info[:, 1])
-            tok_parts.append(tok_idx + span.start)
-            row_parts.append(tok_rows + row0)
-            n = ids.shape[0]
-            if n <= max_len:
-                rows.append(ModelRow(ids=ids, doc=doc_i, start=row0))
+        encoded = [_encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id) for j, span in enumerate(doc_spans)]
+        k += len(doc_spans)
+        length = max((e.ids.shape[0] for e in encoded), default=0)
+        windowed = False
+        for span_i, e in enumerate(encoded):
+            if e.ids.shape[0] <= max_len:
+                batch.rows.append(ModelRow(ids=e.ids, doc=doc_i, span=span_i))
             else:
-                rows.extend(_window_rows(ids, special, doc_i, row0, max_len))
-                doc_windowed = True
-            strings.append(tokens)
-            id_list.append(ids)
-            lengths.append(n)
-            row0 += n
-        aligns.append(_ragged_alignment(len(doc), tok_parts, row_parts))
-        n_rows.append(row0)
-        windowed.append(doc_windowed)
-        wordpieces.append(WordpieceData(strings=strings, input_ids=id_list, lengths=lengths))
-    return EncodedBatch(rows=rows, n_rows=n_rows, windowed=windowed, wordpieces=wordpieces, aligns=aligns)
+                batch.rows.extend(_window_rows(e.ids, e.special, doc_i, span_i, max_len))
+                windowed = True
+        batch.windowed.append(windowed)
+        batch.wordpieces.append(_wordpiece_batch(encoded, length, pad, with_type_ids))
+        batch.aligns.append(_ragged_alignment(len(doc), [e.tok_idx for e in encoded], [e.tok_pos + i * length for i, e in enumerate(encoded)]))
+    return batch
+
+
+def _wordpiece_batch(encoded: Sequence[_Span], length: int, pad: Tuple[int, str], with_type_ids: bool) -> WordpieceBatch:
+    n = len(encoded)
+    input_ids = numpy.full((n, length), pad[0], dtype="int64")
+    mask = numpy.zeros((n, length), dtype="float32")
+    lengths = []
+    strings = []
+    for i, e in enumerate(encoded):
+        m = e.ids.shape[0]
+        input_ids[i, :m] = e.ids
+        mask[i, :m] = 1.0
+        lengths.append(m)
+        strings.append(e.tokens + [pad[1]] * (length - m) if m < length else e.tokens)
+    types = numpy.zeros((n, length), dtype="int64") if with_type_ids else None
+    return WordpieceBatch(strings=strings, input_ids=input_ids, attention_mask=mask, lengths=lengths, token_type_ids=types)
 
 
 def _ragged_alignment(n_tokens: int, tok_parts: List[numpy.ndarray], row_parts: List[numpy.ndarray]) -> Ragged:

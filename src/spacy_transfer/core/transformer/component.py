@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import srsly
 from spacy import util
@@ -34,7 +34,7 @@ from . import annotation_setters as _annotation_setters  # noqa: F401
 from . import span_getters as _span_getters  # noqa: F401
 from . import serialization
 from .annotation_setters import null_annotation_setter
-from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, install_extensions
+from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, doc_gradients, install_extensions
 from .listener import DocGrads, TransformerListener
 from .model import HFShim
 
@@ -88,20 +88,13 @@ class _PendingUpdate:
         self.grads: Optional[DocGrads] = None
         self.done = False
 
-    def receive(self, d_docs: DocGrads) -> List[Doc]:
-        ops = self.component.model.ops
+    def receive(self, d_docs: Sequence[Any]) -> List[Doc]:
+        grads = doc_gradients(d_docs)
         if self.grads is None:
-            self.grads = [list(d) for d in d_docs]
+            self.grads = grads
         else:
-            for acc, new in zip(self.grads, d_docs):
-                for k, g in enumerate(new):
-                    if g is not None:
-                        acc[k] = g if acc[k] is None else acc[k] + g
-        loss = 0.0
-        for d in d_docs:
-            for g in d:
-                if g is not None:
-                    loss += float((g**2).sum())
+            self.grads = [g if a is None else (a if g is None else a + g) for a, g in zip(self.grads, grads)]
+        loss = sum(float((g**2).sum()) for g in grads if g is not None)
         self.losses[self.component.name] = self.losses.get(self.component.name, 0.0) + loss
         self.received += 1
         if self.received >= self.n_expected:
@@ -112,7 +105,7 @@ class _PendingUpdate:
         if self.done:
             return
         self.done = True
-        if self.grads is not None and any(g is not None for d in self.grads for g in d):
+        if self.grads is not None and any(g is not None for g in self.grads):
             self.backprop(self.grads)
         self.grads = None
         if self.sgd not in (None, False):
@@ -201,7 +194,7 @@ class Transformer(TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
         docs = list(docs)
         if not docs:
-            return FullTransformerBatch(spans=[], doc_data=[])
+            return FullTransformerBatch.empty(0)
         return self.model.predict(docs)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: FullTransformerBatch) -> None:

@@ -1,24 +1,35 @@
 """What the transformer produces: per-Doc :class:`TransformerData` (on ``doc._.trf_data``)
 and the whole-batch :class:`FullTransformerBatch` handed to annotation setters.
 
-Layout (documented, relied on by listeners): every Doc's wordpiece rows are the
-concatenation of its spans' wordpieces, special tokens included, in span order. Each
-entry of ``tensors`` is a 2d array ``(n_rows, width)`` over those rows:
-``tensors[0]`` is the last hidden state; when the model is asked for all hidden layers
-(``transformer_config = {"output_hidden_states": true}``) ``tensors[1:]`` are the
-embedding output and every layer in order, so ``tensors[-1]`` is always the top layer.
-``align`` is a :class:`thinc.types.Ragged` with one entry per spaCy token whose data
-are the row indices that token is aligned to (at least one row for every token the
-span getter covers).
+The layout is spacy-transformers 1.4's, so code written for it reads our outputs
+unchanged:
+
+- ``model_output`` is a Hugging Face ``ModelOutput``; ``tensors`` is
+  ``model_output.to_tuple()``. ``tensors[0]`` (``last_hidden_state``) is shaped
+  ``(spans, padded length, width)``; it is followed by ``pooler_output`` ``(spans,
+  width)`` where the model has a pooler, and by ``hidden_states`` (a list of arrays
+  shaped like ``tensors[0]``) when ``transformer_config = {"output_hidden_states": true}``.
+- ``align`` is a :class:`thinc.types.Ragged` with one entry per spaCy token whose data are
+  indices into the flattened ``tensors[0]`` (``reshape(-1, width)``).
+- ``wordpieces`` is a :class:`WordpieceBatch`: ``strings``, ``input_ids``,
+  ``attention_mask`` and ``token_type_ids`` padded per span, ``lengths`` unpadded.
+
+Deliberate differences: a Doc's spans are padded to the Doc's own longest span, not the
+batch's (less memory); spans longer than the model's positions are not truncated (their
+overlapping windows are averaged, so every token has vectors); attentions are not kept.
+The batch-level ``model_output``/``wordpieces``/``align`` of a :class:`FullTransformerBatch`
+are built from the per-Doc data on first access (padded to the batch's longest span).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy
+import srsly
 from spacy.tokens import Doc, Span
+from thinc.api import get_array_module
 from thinc.types import Ragged
 
 DOC_EXT_ATTR = "trf_data"
@@ -29,72 +40,379 @@ def install_extensions() -> None:
         Doc.set_extension(DOC_EXT_ATTR, default=None)
 
 
+def model_output(**fields: Any) -> Any:
+    """A Hugging Face ``ModelOutput`` holding ``fields`` (None values are left out)."""
+    from transformers.utils import ModelOutput
+
+    out = ModelOutput()
+    for key, value in fields.items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _empty_ragged() -> Ragged:
+    return Ragged(numpy.zeros((0,), dtype="i"), numpy.zeros((0,), dtype="i"))
+
+
 @dataclass
-class WordpieceData:
-    """The wordpieces of one Doc, per span: strings, ids and lengths (rows per span)."""
+class WordpieceBatch:
+    """The wordpieces of a set of spans, padded to one length."""
 
     strings: List[List[str]]
-    input_ids: List[numpy.ndarray]
-    lengths: List[int]
+    input_ids: Any  # Ints2d (spans, padded length)
+    attention_mask: Any  # Floats2d, 1 on real wordpieces
+    lengths: List[int]  # unpadded lengths
+    token_type_ids: Optional[Any] = None
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return len(self.strings)
+
+    def __getitem__(self, index: Any) -> "WordpieceBatch":
+        sl = slice(index, index + 1) if isinstance(index, int) else index
+        return WordpieceBatch(
+            strings=self.strings[sl],
+            input_ids=self.input_ids[sl],
+            attention_mask=self.attention_mask[sl],
+            lengths=self.lengths[sl],
+            token_type_ids=self.token_type_ids[sl] if self.token_type_ids is not None else None,
+        )
+
+    def to_hf_dict(self) -> Dict[str, Any]:
+        """The inputs as Hugging Face's tokenizer returns them, as torch tensors."""
+        from thinc.api import xp2torch
+
+        out = {"input_ids": xp2torch(self.input_ids), "attention_mask": xp2torch(self.attention_mask), "input_texts": self.strings}
+        if self.token_type_ids is not None:
+            out["token_type_ids"] = xp2torch(self.token_type_ids)
+        return out
+
+    @classmethod
+    def empty(cls, *, xp: Any = numpy) -> "WordpieceBatch":
+        return cls(strings=[], input_ids=xp.zeros((0, 0), dtype="i"), attention_mask=xp.ones((0, 0), dtype="bool"), lengths=[], token_type_ids=None)
+
+    @classmethod
+    def zeros(cls, lengths: List[int], xp: Any = numpy) -> "WordpieceBatch":
+        width = max(lengths) if lengths else 0
+        return cls(
+            strings=[[""] * n for n in lengths],
+            input_ids=xp.zeros((len(lengths), width), dtype="i"),
+            attention_mask=xp.ones((len(lengths), width), dtype="bool"),
+            lengths=list(lengths),
+            token_type_ids=None,
+        )
 
     @property
-    def n_rows(self) -> int:
-        return int(sum(self.lengths))
+    def padded_length(self) -> int:
+        return int(self.input_ids.shape[1]) if len(self.input_ids.shape) == 2 else 0
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "strings": self.strings,
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "lengths": self.lengths,
+            "token_type_ids": self.token_type_ids,
+        }
+
+    def from_dict(self, msg: Dict[str, Any]) -> "WordpieceBatch":
+        self.strings = msg["strings"]
+        self.input_ids = msg["input_ids"]
+        self.attention_mask = msg["attention_mask"]
+        self.lengths = msg["lengths"]
+        self.token_type_ids = msg.get("token_type_ids")
+        return self
+
+
+WordpieceData = WordpieceBatch  # the name this package used before 0.2
 
 
 @dataclass
 class TransformerData:
     """Wordpieces, model outputs and token alignment for one Doc."""
 
-    wordpieces: WordpieceData
-    tensors: List[Any]
+    wordpieces: WordpieceBatch
+    model_output: Any  # transformers ModelOutput
     align: Ragged
-    spans: List[Span] = field(default_factory=list)
+    spans: List[Span] = field(default_factory=list)  # ours: the Doc's spans, in order (not serialized)
+
+    @property
+    def tensors(self) -> tuple:
+        return self.model_output.to_tuple()
+
+    @property
+    def tokens(self) -> Dict[str, Any]:
+        """Deprecated in spacy-transformers too: the wordpieces as torch tensors."""
+        return self.wordpieces.to_hf_dict()
 
     @property
     def width(self) -> int:
-        return int(self.tensors[-1].shape[-1]) if self.tensors else 0
+        if "last_hidden_state" not in self.model_output:
+            raise ValueError("Cannot find last hidden state")
+        return int(self.model_output.last_hidden_state.shape[-1])
 
-    @property
-    def n_tokens(self) -> int:
-        return int(self.align.lengths.shape[0])
+    def flat_hidden(self) -> Any:
+        """``tensors[0]`` as ``(spans * padded length, width)``, what ``align`` indexes."""
+        lhs = self.model_output.last_hidden_state
+        return lhs.reshape((-1, lhs.shape[-1]))
 
     @classmethod
-    def zeros(cls, n_tokens: int, width: int, xp: Any = numpy) -> "TransformerData":
-        """Placeholder data: one zero row per token (used before a transformer has run)."""
-        align = Ragged(xp.arange(n_tokens, dtype="i"), xp.ones((n_tokens,), dtype="i"))
-        wp = WordpieceData(strings=[[""] * n_tokens], input_ids=[numpy.zeros((n_tokens,), dtype="i")], lengths=[n_tokens])
-        return cls(wordpieces=wp, tensors=[xp.zeros((n_tokens, width), dtype="f")], align=align)
+    def empty(cls) -> "TransformerData":
+        return cls(wordpieces=WordpieceBatch.empty(), model_output=model_output(), align=_empty_ragged())
+
+    @classmethod
+    def zeros(cls, length: int, width: int, *, xp: Any = numpy) -> "TransformerData":
+        """Valid data for ``length`` tokens filled with zeros (one wordpiece per token)."""
+        return cls(
+            wordpieces=WordpieceBatch.zeros([length], xp=xp),
+            model_output=model_output(last_hidden_state=xp.zeros((1, length, width), dtype="f")),
+            align=Ragged(numpy.arange(length, dtype="i"), numpy.ones((length,), dtype="i")),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"wordpieces": self.wordpieces.to_dict(), "model_output": dict(self.model_output), "align": [self.align.dataXd, self.align.lengths]}
+
+    def from_dict(self, msg: Dict[str, Any]) -> "TransformerData":
+        self.wordpieces = WordpieceBatch.empty().from_dict(msg["wordpieces"])
+        self.model_output = model_output(**msg["model_output"])
+        self.align = Ragged(*msg["align"])
+        return self
+
+    def to_bytes(self) -> bytes:
+        return srsly.msgpack_dumps(self.to_dict())
+
+    def from_bytes(self, byte_string: bytes) -> "TransformerData":
+        return self.from_dict(srsly.msgpack_loads(byte_string))
 
 
-@dataclass
+# DocBin / Doc.to_bytes with user_data keep trf_data the way spacy-transformers did.
+@srsly.msgpack_encoders("spacy-transfer.transformerdata")
+def _encode_transformer_data(obj: Any, chain: Any = None) -> Any:
+    if isinstance(obj, TransformerData):
+        return {"__transformerdata__": obj.to_dict()}
+    return obj if chain is None else chain(obj)
+
+
+@srsly.msgpack_decoders("spacy-transfer.transformerdata")
+def _decode_transformer_data(obj: Any, chain: Any = None) -> Any:
+    if isinstance(obj, dict) and "__transformerdata__" in obj:
+        return TransformerData.empty().from_dict(obj["__transformerdata__"])
+    return obj if chain is None else chain(obj)
+
+
 class FullTransformerBatch:
-    """A whole batch of Docs through the transformer: the spans, and per-Doc data."""
+    """A batch of Docs through the transformer: its spans, wordpieces, model output and alignment.
 
-    spans: List[List[Span]]
-    doc_data: List[TransformerData]
+    Built either from per-Doc data (what our model does: nothing is padded to the batch
+    until ``model_output``/``wordpieces``/``align`` is read) or, as in spacy-transformers,
+    from batch-level fields, which ``doc_data``/``split_by_doc`` then split per Doc.
+    """
+
+    def __init__(
+        self,
+        spans: List[List[Span]],
+        wordpieces: Optional[WordpieceBatch] = None,
+        model_output: Any = None,
+        align: Optional[Ragged] = None,
+        cached_doc_data: Optional[List[TransformerData]] = None,
+    ) -> None:
+        if cached_doc_data is None and model_output is None:
+            raise ValueError("FullTransformerBatch needs model_output (with wordpieces and align) or cached_doc_data")
+        self.spans = spans
+        self._wordpieces = wordpieces
+        self._model_output = model_output
+        self._align = align
+        self.cached_doc_data = cached_doc_data
+
+    # ---------------------------------------------------------------- batch level
+    @property
+    def wordpieces(self) -> WordpieceBatch:
+        if self._wordpieces is None:
+            self._wordpieces = _concat_wordpieces([d.wordpieces for d in self.doc_data], self._padded_length())
+        return self._wordpieces
 
     @property
-    def docs(self) -> List[Doc]:
-        return [data.spans[0].doc if data.spans else None for data in self.doc_data]  # type: ignore[misc]
+    def model_output(self) -> Any:
+        if self._model_output is None:
+            self._model_output = _concat_outputs([d.model_output for d in self.doc_data], self._padded_length())
+        return self._model_output
 
     @property
-    def tensors(self) -> List[List[Any]]:
-        """Per Doc, its list of output tensors (see the module docstring for the layout)."""
-        return [d.tensors for d in self.doc_data]
+    def align(self) -> Ragged:
+        if self._align is None:
+            self._align = _concat_aligns(self.doc_data, self._padded_length())
+        return self._align
 
-    def split_by_doc(self) -> List[TransformerData]:
-        return list(self.doc_data)
+    @property
+    def tensors(self) -> tuple:
+        return self.model_output.to_tuple()
+
+    @property
+    def tokens(self) -> Dict[str, Any]:
+        return self.wordpieces.to_hf_dict()
+
+    @property
+    def docs(self) -> List[Optional[Doc]]:
+        return [s[0].doc if s else None for s in self.spans]
+
+    def _padded_length(self) -> int:
+        return max((d.wordpieces.padded_length for d in self.doc_data), default=0)
 
     def __len__(self) -> int:
-        return len(self.doc_data)
+        return len(self.spans)
+
+    # ---------------------------------------------------------------- per Doc
+    @property
+    def doc_data(self) -> List[TransformerData]:
+        """The outputs, split per Doc."""
+        if self.cached_doc_data is None:
+            self.cached_doc_data = self.split_by_doc()
+        return self.cached_doc_data
+
+    def split_by_doc(self) -> List[TransformerData]:
+        """One :class:`TransformerData` per Doc, sliced from the batch-level fields."""
+        if self._model_output is None:
+            return list(self.cached_doc_data or [])
+        wordpieces, align = self.wordpieces, self.align
+        length = wordpieces.padded_length
+        out: List[TransformerData] = []
+        span0, tok0 = 0, 0
+        for doc_spans in self.spans:
+            n_spans = len(doc_spans)
+            n_tok = len(doc_spans[0].doc) if doc_spans else 0
+            if n_spans == 0:
+                out.append(TransformerData.empty())
+                continue
+            doc_align = align[tok0 : tok0 + n_tok]
+            doc_align = Ragged(doc_align.dataXd - span0 * length, doc_align.lengths)
+            fields = {k: _slice_output(v, span0, span0 + n_spans) for k, v in self._model_output.items()}
+            out.append(TransformerData(wordpieces=wordpieces[span0 : span0 + n_spans], model_output=model_output(**fields), align=doc_align, spans=list(doc_spans)))
+            span0 += n_spans
+            tok0 += n_tok
+        return out
+
+    def unsplit_by_doc(self, arrays: List[List[Any]]) -> "FullTransformerBatch":
+        """A batch with the same spans, wordpieces and alignment and ``arrays`` (per Doc, a
+        list of arrays shaped like its tensors) stacked as ``output_0``, ``output_1``...
+        (how spacy-transformers builds the gradient it sends into the model)."""
+        from thinc.api import xp2torch
+
+        length = self._padded_length()
+        outputs = {f"output_{i}": xp2torch(_stack_padded(list(per_doc), length)) for i, per_doc in enumerate(zip(*arrays))}
+        return FullTransformerBatch(spans=self.spans, wordpieces=self.wordpieces, model_output=model_output(**outputs), align=self.align)
 
     @classmethod
-    def empty(cls, n_docs: int, width: int = 0) -> "FullTransformerBatch":
-        return cls(spans=[[] for _ in range(n_docs)], doc_data=[TransformerData.zeros(0, width) for _ in range(n_docs)])
+    def empty(cls, nr_docs: int) -> "FullTransformerBatch":
+        return cls(
+            spans=[[] for _ in range(nr_docs)],
+            wordpieces=WordpieceBatch.empty(),
+            model_output=model_output(),
+            align=_empty_ragged(),
+            cached_doc_data=[TransformerData.empty() for _ in range(nr_docs)],
+        )
 
 
-__all__ = ["DOC_EXT_ATTR", "install_extensions", "WordpieceData", "TransformerData", "FullTransformerBatch"]
+def doc_gradients(d_docs: Any) -> List[Optional[Any]]:
+    """Gradients for a batch, per Doc an array shaped like its last hidden state (or None).
+    Also takes what layers written for spacy-transformers send back: a
+    FullTransformerBatch, or per Doc a TransformerData or a list of arrays."""
+    if isinstance(d_docs, FullTransformerBatch):
+        d_docs = d_docs.doc_data
+    out: List[Optional[Any]] = []
+    for d in d_docs:
+        if isinstance(d, TransformerData):
+            d = d.model_output.get("last_hidden_state")
+        elif isinstance(d, (list, tuple)):
+            d = d[0] if d else None
+        out.append(d)
+    return out
+
+
+# ---------------------------------------------------------------------------- padding helpers
+
+
+def _slice_output(value: Any, start: int, end: int) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_to_xp(v)[start:end] for v in value]
+    return _to_xp(value)[start:end]
+
+
+def _to_xp(value: Any) -> Any:
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        from thinc.api import torch2xp
+
+        return torch2xp(value.detach())
+    return value
+
+
+def _pad_to(array: Any, length: int, value: Any = 0) -> Any:
+    """``array`` (spans, len, ...) padded along axis 1 to ``length``."""
+    if array.ndim < 2 or array.shape[1] == length:
+        return array
+    xp = get_array_module(array)
+    out = xp.full((array.shape[0], length) + tuple(array.shape[2:]), value, dtype=array.dtype)
+    out[:, : array.shape[1]] = array
+    return out
+
+
+def _stack_padded(arrays: Sequence[Any], length: int) -> Any:
+    arrays = [a for a in arrays if a is not None and a.shape[0]]
+    if not arrays:
+        return numpy.zeros((0, length), dtype="f")
+    xp = get_array_module(arrays[0])
+    return xp.concatenate([_pad_to(a, length) for a in arrays])
+
+
+def _concat_outputs(outputs: Sequence[Any], length: int) -> Any:
+    """Per-Doc ModelOutputs -> one, padded to ``length``, as torch tensors (spacy-transformers' batch)."""
+    from thinc.api import xp2torch
+
+    present = [o for o in outputs if "last_hidden_state" in o]
+    if not present:
+        return model_output()
+    fields: Dict[str, Any] = {}
+    for key, first in present[0].items():
+        if isinstance(first, (list, tuple)):
+            fields[key] = tuple(xp2torch(_stack_padded([o[key][i] for o in present], length)) for i in range(len(first)))
+        else:
+            fields[key] = xp2torch(_stack_padded([o[key] for o in present], length))
+    return model_output(**fields)
+
+
+def _concat_wordpieces(pieces: Sequence[WordpieceBatch], length: int) -> WordpieceBatch:
+    pieces = [p for p in pieces if len(p)]
+    if not pieces:
+        return WordpieceBatch.empty()
+    pad = [s[-1] if len(s) > n else "" for p in pieces for s, n in zip(p.strings, p.lengths)]
+    pad_string = next((x for x in pad if x), "")
+    strings = [list(s) + [pad_string] * (length - len(s)) for p in pieces for s in p.strings]
+    types = [p.token_type_ids for p in pieces]
+    return WordpieceBatch(
+        strings=strings,
+        input_ids=_stack_padded([p.input_ids for p in pieces], length),
+        attention_mask=_stack_padded([p.attention_mask for p in pieces], length),
+        lengths=[n for p in pieces for n in p.lengths],
+        token_type_ids=_stack_padded(types, length) if all(t is not None for t in types) else None,
+    )
+
+
+def _concat_aligns(datas: Sequence[TransformerData], length: int) -> Ragged:
+    """Per-Doc alignments re-based onto the batch's flattened, ``length``-padded rows."""
+    data_parts, len_parts = [], []
+    span0 = 0
+    for d in datas:
+        own = d.wordpieces.padded_length or 1
+        rows = numpy.asarray(_host(d.align.dataXd), dtype="int64")
+        data_parts.append((span0 + rows // own) * length + rows % own)
+        len_parts.append(numpy.asarray(_host(d.align.lengths)))
+        span0 += len(d.wordpieces)
+    if not data_parts:
+        return _empty_ragged()
+    return Ragged(numpy.concatenate(data_parts).astype("i"), numpy.concatenate(len_parts).astype("i"))
+
+
+def _host(array: Any) -> Any:
+    return array.get() if hasattr(array, "get") else array
+
+
+__all__ = ["doc_gradients", "DOC_EXT_ATTR", "install_extensions", "WordpieceBatch", "WordpieceData", "TransformerData", "FullTransformerBatch", "model_output"]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import numpy
+
 from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
@@ -21,7 +23,8 @@ from thinc.types import Floats2d, Ragged
 from ...errors import UserError
 from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, install_extensions
 
-DocGrads = List[List[Optional[Any]]]
+# Per Doc, the gradient of its ``last_hidden_state`` (same shape), or None.
+DocGrads = List[Optional[Any]]
 
 
 class TransformerListener(Model):
@@ -127,7 +130,8 @@ class GradFactor:
 
 
 def pool_transformer_data(pooling: Model[Ragged, Floats2d], grad_factor: Any = 1.0) -> Model[List[TransformerData], List[Floats2d]]:
-    """One vector per token: ``pooling`` over each token's aligned rows of ``tensors[-1]``."""
+    """One vector per token: ``pooling`` over each token's aligned rows of ``tensors[0]``
+    (the last hidden state), as spacy-transformers' ``trfs2arrays``."""
     return Model(
         "trf-pool",
         pool_forward,
@@ -140,20 +144,34 @@ def pool_transformer_data(pooling: Model[Ragged, Floats2d], grad_factor: Any = 1
 
 def pool_init(model: Model, X: Optional[List[TransformerData]] = None, Y: Any = None) -> Model:
     if X:
-        width = X[0].width
-        model.set_dim("nO", width, force=True)
-        pooled = _gather(model, X)
-        model.layers[0].initialize(X=pooled)
+        width = next((_width(d) for d in X if _width(d)), 0)
+        if width:
+            model.set_dim("nO", width, force=True)
+        model.layers[0].initialize(X=_gather(model, X, width))
     return model
 
 
-def _gather(model: Model, datas: Sequence[TransformerData]) -> Ragged:
+def _width(data: TransformerData) -> int:
+    return data.width if "last_hidden_state" in data.model_output else 0
+
+
+def _rows(data: TransformerData) -> Any:
+    """The rows ``align`` points into (a Doc without spans has none)."""
+    if "last_hidden_state" not in data.model_output:
+        return None
+    return data.flat_hidden()
+
+
+def _gather(model: Model, datas: Sequence[TransformerData], width: int) -> Ragged:
     ops = model.ops
-    parts = [d.tensors[-1][d.align.dataXd] for d in datas]
-    lengths = [d.align.lengths for d in datas]
-    width = datas[0].width if datas else 0
-    data = ops.xp.concatenate(parts) if parts else ops.alloc2f(0, width)
-    lens = ops.xp.concatenate(lengths).astype("int32") if lengths else ops.alloc1i(0)
+    parts, lengths = [], []
+    for d in datas:
+        rows = _rows(d)
+        idx = d.align.dataXd
+        parts.append(rows[idx] if rows is not None and idx.shape[0] else ops.alloc2f(0, width))
+        lengths.append(d.align.lengths)
+    data = ops.xp.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else ops.alloc2f(0, width))
+    lens = ops.xp.concatenate(lengths) if len(lengths) > 1 else (lengths[0] if lengths else ops.alloc1i(0))
     return Ragged(ops.asarray2f(data), ops.asarray1i(lens))
 
 
@@ -161,26 +179,37 @@ def pool_forward(model: Model, datas: List[TransformerData], is_train: bool) -> 
     pooling = model.layers[0]
     if not datas:
         return [], lambda d: []
-    X = _gather(model, datas)
+    for d in datas:
+        if not isinstance(d, TransformerData):
+            raise UserError(
+                f"A transformer listener expected TransformerData in doc._.trf_data, got {type(d).__name__}",
+                hint="Put a transformer component (spacy-transfer.TransformerModel.v1 or a spacy-transformers name) before this one.",
+            )
+    width = next((_width(d) for d in datas if _width(d)), model.get_dim("nO") if model.has_dim("nO") else 0)
+    X = _gather(model, datas, width)
     Y, bp_pool = pooling(X, is_train)
-    n_tokens = [d.n_tokens for d in datas]
-    outputs = model.ops.xp.split(Y, model.ops.xp.cumsum(n_tokens)[:-1].tolist()) if len(datas) > 1 else [Y]
+    n_tokens = [int(d.align.lengths.shape[0]) for d in datas]
+    outputs = model.ops.xp.split(Y, numpy.cumsum(n_tokens)[:-1].tolist()) if len(datas) > 1 else [Y]
 
     def backprop(dYs: List[Floats2d]) -> DocGrads:
         factor = model.attrs["grad_factor"].next()
         if factor == 0.0:
-            return [[None] * len(d.tensors) for d in datas]
+            return [None] * len(datas)
         dX = bp_pool(model.ops.xp.concatenate(dYs) if len(dYs) > 1 else dYs[0])
         d_rows_all = dX.dataXd * factor if factor != 1.0 else dX.dataXd
         grads: DocGrads = []
         start = 0
         for d in datas:
             n = int(d.align.dataXd.shape[0])
-            target = model.ops.alloc2f(*d.tensors[-1].shape)
+            rows = _rows(d)
+            if rows is None:
+                grads.append(None)
+                continue
+            target = model.ops.alloc2f(*rows.shape)
             if n:
                 model.ops.scatter_add(target, model.ops.asarray1i(d.align.dataXd), d_rows_all[start : start + n])
             start += n
-            grads.append([None] * (len(d.tensors) - 1) + [target])
+            grads.append(target.reshape(d.model_output.last_hidden_state.shape))
         return grads
 
     return list(outputs), backprop

