@@ -1,9 +1,10 @@
-"""Compatibility shim: code written for spacy-transformers 1.4 runs unchanged on
+"""Compatibility package: code written for spacy-transformers 1.4 runs unchanged on
 spacy-transfer (spacy-transformers itself cannot be installed beside transformers 5).
 
-``import spacy_transformers`` then ``@spacy_transformers.registry.span_getters(...)``,
-``from spacy_transformers import Transformer, TransformerModel, TransformerData`` ... all
-resolve to spacy-transfer's implementations.
+Every module a user imports from spacy-transformers 1.4 is here (``util``, ``layers``,
+``pipeline_component``, ``data_classes``, ``span_getters``, ``annotation_setters``,
+``align``, ``truncate``, ``architectures``) and resolves to spacy-transfer's
+implementation; ``doc._.trf_data`` has spacy-transformers' layout.
 """
 
 from spacy_transfer.core.transformer import (  # noqa: F401
@@ -13,18 +14,22 @@ from spacy_transfer.core.transformer import (  # noqa: F401
     TransformerListener,
     TransformerModel,
 )
-from spacy_transfer.registry import registry
+from spacy_transfer.core.transformer.data import install_extensions  # noqa: F401
 
-from . import annotation_setters, span_getters  # noqa: F401
-from .data_classes import WordpieceData  # noqa: F401
+from . import align, annotation_setters, architectures, data_classes, layers, pipeline_component, span_getters, truncate, util  # noqa: F401
+from .data_classes import WordpieceBatch, WordpieceData  # noqa: F401
+from .util import registry  # noqa: F401
 
 __all__ = [
-    "registry",
+    "install_extensions",
     "Transformer",
     "TransformerModel",
     "TransformerListener",
     "TransformerData",
     "FullTransformerBatch",
-    "span_getters",
+    "WordpieceBatch",
+    "architectures",
     "annotation_setters",
+    "span_getters",
+    "registry",
 ]

@@ -118,8 +118,11 @@ def test_two_processes_equal_one_process_on_the_combined_batch(files, tmp_path):
     numpy.testing.assert_allclose([r["loss"] for r in log_two], [r["loss"] for r in log_one], rtol=1e-4)
     a, b = params(tmp_path / "two"), params(tmp_path / "one")
     assert a.keys() == b.keys()
+    # Adam divides by the root of the second moment, so a float32 reordering in a near-zero
+    # gradient can move a weight by up to the learning rate (1e-3); a wrong reduction
+    # (a plain sum of shard means, a missing shard) moves them by far more.
     for key in a:
-        numpy.testing.assert_allclose(a[key], b[key], atol=2e-5, err_msg=key)
+        numpy.testing.assert_allclose(a[key], b[key], atol=2e-3, err_msg=key)
 
 
 def test_ranks_that_drift_apart_are_caught_at_the_next_save(files, tmp_path):

@@ -38,16 +38,22 @@ from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, doc_gradi
 from .listener import DocGrads, TransformerListener
 from .model import HFShim
 
+# spacy-transformers 1.4's default, name for name: spaCy merges a factory's defaults into
+# a model block only when the block names the same architecture, so with this default a
+# config or add_pipe call that gives "spacy-transformers.TransformerModel.v3" and only a
+# `name` is filled exactly as spacy-transformers fills it (strided spans 128/96, use_fast).
+# Both names build the same model; blocks naming "spacy-transfer.TransformerModel.v1"
+# spell out get_spans, as `init config` writes them.
 DEFAULT_CONFIG_STR = """
 [transformer]
 max_batch_items = 4096
 frozen = false
 
 [transformer.set_extra_annotations]
-@annotation_setters = "spacy-transfer.null_annotation_setter.v1"
+@annotation_setters = "spacy-transformers.null_annotation_setter.v1"
 
 [transformer.model]
-@architectures = "spacy-transfer.TransformerModel.v1"
+@architectures = "spacy-transformers.TransformerModel.v3"
 name = "roberta-base"
 tokenizer_config = {"use_fast": true}
 transformer_config = {}
@@ -55,7 +61,7 @@ mixed_precision = false
 grad_scaler_config = {}
 
 [transformer.model.get_spans]
-@span_getters = "spacy-transfer.strided_spans.v1"
+@span_getters = "spacy-transformers.strided_spans.v1"
 window = 128
 stride = 96
 """
