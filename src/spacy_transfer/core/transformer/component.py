@@ -304,7 +304,7 @@ class Transformer(TrainablePipe):
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "Transformer":
         deserialize = {
             "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
-            "model": lambda b: self.model.from_bytes(b),
+            "model": lambda b: load_model_bytes(self.model, b),
         }
         util.from_bytes(bytes_data, deserialize, exclude)
         self._apply_cfg()
@@ -333,13 +333,61 @@ def save_model_dir(model: Model, path: Union[str, Path]) -> None:
             shim.serialize_weights = True
 
 
+def load_st_model_bytes(model: Model, data: bytes, source: str = "the pipeline") -> None:
+    """Load a TransformerModel that spacy-transformers 1.x saved (``model.to_bytes()``: a
+    thinc msgpack whose shim holds config, tokenizer files and a torch state dict)."""
+    try:
+        msg = srsly.msgpack_loads(data)
+    except Exception as err:
+        raise UserError(f"{source} is not a saved transformer model (not msgpack)", hint="Re-save the pipeline; the file is corrupt.") from err
+    shim_msgs = []
+    for node_shims in (msg.get("shims") or []) if isinstance(msg, dict) else []:
+        for shim_bytes in node_shims:
+            shim_msg = srsly.msgpack_loads(shim_bytes)
+            if serialization.is_st_shim_message(shim_msg):
+                shim_msgs.append(shim_msg)
+    shims = _hf_shims(model)
+    if not shim_msgs or len(shim_msgs) != len(shims):
+        raise UserError(
+            f"{source} is not a transformer model saved by spacy-transfer or spacy-transformers 1.x",
+            hint="Expected thinc.bin + hf0/ (spacy-transfer) or a spacy-transformers 1.x model file "
+            "holding the encoder's config, tokenizer files and state dict.",
+            rows=[("encoders found", str(len(shim_msgs))), ("encoders expected", str(len(shims)))],
+        )
+    for shim, shim_msg in zip(shims, shim_msgs):
+        if shim_msg["config"]:
+            shim.set_transformer(*serialization.from_st_message(shim_msg, source))
+            if model.ops.device_type == "gpu":
+                shim.to_device("gpu", model.ops.device_id)
+    for node in model.walk():
+        if node.attrs.get("is_transformer_model") and _shim_of(node).loaded:
+            node.set_dim("nO", _shim_of(node).width, force=True)
+
+
+def _shim_of(node: Model) -> HFShim:
+    return node.shims[0]  # type: ignore[return-value]
+
+
+def load_model_bytes(model: Model, data: bytes) -> None:
+    """``model.from_bytes`` for our format, falling back to spacy-transformers 1.x's."""
+    try:
+        model.from_bytes(data)
+    except ValueError as err:
+        if "mismatched structure" not in str(err):
+            raise
+        load_st_model_bytes(model, data)
+
+
 def load_model_dir(model: Model, path: Union[str, Path]) -> None:
     path = Path(path)
+    if path.is_file():  # spacy-transformers 1.x writes the model as one file
+        load_st_model_bytes(model, path.read_bytes(), str(path))
+        return
     if not (path / "thinc.bin").exists():
         raise UserError(
             f"{path} is not a saved transformer model",
-            hint="It should hold thinc.bin and hf0/ (config.json, model.safetensors, tokenizer files); "
-            "pipelines saved by spacy-transformers must be retrained or converted.",
+            hint="It should hold thinc.bin and hf0/ (config.json, model.safetensors, tokenizer files), "
+            "or be the model file of a pipeline saved by spacy-transformers 1.x.",
         )
     model.from_bytes((path / "thinc.bin").read_bytes())
     for i, shim in enumerate(_hf_shims(model)):
@@ -350,4 +398,4 @@ def load_model_dir(model: Model, path: Union[str, Path]) -> None:
                 shim.to_device("gpu", model.ops.device_id)
 
 
-__all__ = ["Transformer", "make_transformer", "DEFAULT_CONFIG", "save_model_dir", "load_model_dir"]
+__all__ = ["Transformer", "make_transformer", "DEFAULT_CONFIG", "save_model_dir", "load_model_dir", "load_model_bytes", "load_st_model_bytes"]

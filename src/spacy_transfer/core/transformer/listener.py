@@ -192,6 +192,8 @@ def pool_forward(model: Model, datas: List[TransformerData], is_train: bool) -> 
     outputs = model.ops.xp.split(Y, numpy.cumsum(n_tokens)[:-1].tolist()) if len(datas) > 1 else [Y]
 
     def backprop(dYs: List[Floats2d]) -> DocGrads:
+        if not isinstance(model.attrs["grad_factor"], GradFactor):  # read from a spacy-transformers pipeline
+            model.attrs["grad_factor"] = GradFactor(model.attrs["grad_factor"])
         factor = model.attrs["grad_factor"].next()
         if factor == 0.0:
             return [None] * len(datas)

@@ -247,6 +247,9 @@ class HFShim(Shim):
         msg = srsly.msgpack_loads(data)
         if "hf_files" in msg:
             self.set_transformer(*serialization.from_bytes(data))
+        elif serialization.is_st_shim_message(msg) and msg["config"]:
+            # Written by spacy-transformers 1.x (a Tok2VecTransformer, or a component's model).
+            self.set_transformer(*serialization.from_st_message(msg))
         return self
 
 

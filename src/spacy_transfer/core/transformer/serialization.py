@@ -108,4 +108,72 @@ def from_bytes(data: bytes) -> Tuple[Any, Any]:
         return load_dir(tmp)
 
 
-__all__ = ["load_pretrained", "save_dir", "load_dir", "to_bytes", "from_bytes", "WEIGHTS_FILE"]
+# ---------------------------------------------------------------------------- spacy-transformers 1.x
+
+
+def is_st_shim_message(msg: Any) -> bool:
+    """Whether a shim's msgpack map is spacy-transformers 1.x's HFShim format."""
+    return isinstance(msg, dict) and {"config", "state", "tokenizer"} <= set(msg)
+
+
+def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[Any, Any]:
+    """Encoder and tokenizer from a spacy-transformers 1.x shim message, without unpickling
+    objects: the weights are read with ``torch.load(weights_only=True)`` (tensors only),
+    the tokenizer from the files the message carries."""
+    import io
+
+    import torch
+
+    AutoConfig, AutoModel, AutoTokenizer = _auto_classes()
+    tok_files = dict(msg.get("tokenizer") or {})
+    tok_kwargs = tok_files.pop("kwargs", {}) or {}
+    tok_kwargs.pop("use_fast", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        srsly.write_json(Path(tmp) / "config.json", msg["config"])
+        for name, content in tok_files.items():
+            if "/" in name or name.startswith(".") or not isinstance(content, bytes):
+                raise UserError(f"Corrupt spacy-transformers data in {source}: unexpected tokenizer entry", rows=[("entry", str(name)[:80])])
+            (Path(tmp) / name).write_bytes(content)
+        try:
+            config = AutoConfig.from_pretrained(tmp, local_files_only=True)
+            model = AutoModel.from_config(config, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True, **tok_kwargs)
+        except (OSError, ValueError, KeyError) as err:
+            raise UserError(
+                f"Could not rebuild the transformer saved by spacy-transformers in {source}",
+                hint="The pipeline's config.json or tokenizer files are not ones transformers 5 reads; "
+                "re-save it with spacy-transformers 1.4, or retrain.",
+                rows=[("error", str(err).splitlines()[0][:200])],
+            ) from err
+    try:
+        state = torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        raise UserError(
+            f"The transformer weights in {source} are not a readable torch state dict",
+            hint="The file is corrupt or was not written by spacy-transformers 1.x (torch.save of a state_dict); "
+            "nothing but tensors is accepted (weights_only=True).",
+            rows=[("error", f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")],
+        ) from err
+    _load_state(model, state, source)
+    return model, check_tokenizer(tokenizer, source)
+
+
+def _load_state(model: Any, state: Dict[str, Any], source: str) -> None:
+    """Load ``state``; buffers that transformers 5 no longer saves (position ids) may differ,
+    weights may not."""
+    if not isinstance(state, dict):
+        raise UserError(f"The transformer weights in {source} are not a state dict", rows=[("type", type(state).__name__)])
+    result = model.load_state_dict(state, strict=False)
+    buffers = {name for name, _ in model.named_buffers()}
+    missing = [k for k in result.missing_keys if k not in buffers]
+    unexpected = [k for k in result.unexpected_keys if not k.endswith(("position_ids", "token_type_ids"))]
+    if missing or unexpected:
+        raise UserError(
+            f"The transformer weights in {source} do not fit the model its config describes",
+            hint="The pipeline is from an unknown spacy-transformers or transformers version, or corrupt.",
+            rows=[("missing", ", ".join(missing[:5]) or "-"), ("unexpected", ", ".join(unexpected[:5]) or "-")],
+        )
+    model.eval()
+
+
+__all__ = ["is_st_shim_message", "from_st_message", "load_pretrained", "save_dir", "load_dir", "to_bytes", "from_bytes", "WEIGHTS_FILE"]

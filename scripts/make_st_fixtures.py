@@ -1,0 +1,141 @@
+"""Build pipelines with the real spacy-transformers 1.4.0 and record what it outputs.
+
+Runs inside the spacy-transformers venv (``scripts/make_st_fixtures.sh`` creates it with
+``benchmarks/_anchor.py``: spacy 3.8, spacy-transformers 1.4.0, transformers 4.53.2).
+For random-init BERT and RoBERTa encoders (hidden size 32, tokenizers trained on a few
+sentences) it trains transformer + tagger + ner through listeners, and a tagger with its
+own ``Tok2VecTransformer``, for a few steps; saves each pipeline under
+``tests/fixtures/st14/<name>/``; and writes ``outputs.json`` there: tags, entities,
+``trf_data`` probes (tensor shapes and values, alignment, wordpieces) and what an
+annotation setter in the style of public spacy-transformers code computes. Our tests
+load these pipelines and compare.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy  # noqa: E402
+import spacy  # noqa: E402
+import spacy_transformers  # noqa: E402, F401
+import torch  # noqa: E402
+from spacy.training import Example  # noqa: E402
+
+from tests.core.transformer.tiny import make_tiny_model_dir  # noqa: E402
+
+OUT = ROOT / "tests" / "fixtures" / "st14"
+TRAIN = [
+    ("Apple is looking at buying a U.K. startup.", [(0, 5, "ORG"), (27, 31, "GPE")]),
+    ("San Francisco considers banning delivery robots.", [(0, 13, "GPE")]),
+    ("Émile went to Zürich in 2024.", [(0, 5, "PERSON"), (14, 20, "GPE")]),
+    ("The quick brown fox jumps over the lazy dog.", []),
+    ("She said hello to New York and left quickly.", [(18, 26, "GPE")]),
+]
+PROBE_TEXTS = [
+    "Apple is buying a startup in London.",
+    "Tabs\tand  double  spaces, emoji 🙂 and café.",
+    "",
+    "A longer text that the strided span getter has to cut into more than one window, " * 3,
+]
+
+
+def tags_for(doc) -> list:
+    return ["NOUN" if t.text[:1].isupper() else ("PUNCT" if t.is_punct else "X") for t in doc]
+
+
+def doc_vector_setter(docs, trf_data) -> None:
+    """In the style of public annotation setters: a doc vector from the aligned rows of
+    tensors[0], and the shape of the batch's tensors."""
+    for doc, data in zip(docs, trf_data.doc_data):
+        rows = data.tensors[0].reshape(-1, data.width)
+        doc.user_data["trf_vector"] = rows[data.align.dataXd].mean(axis=0).tolist() if len(data.align.dataXd) else []
+        doc.user_data["batch_shape"] = list(trf_data.tensors[0].shape)
+
+
+def build(model_dir: Path, independent: bool):
+    nlp = spacy.blank("en")
+    spans = {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 16, "stride": 12}
+    trf_model = {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(model_dir), "get_spans": spans, "tokenizer_config": {"use_fast": True}}
+    if independent:
+        tok2vec = {"@architectures": "spacy-transformers.Tok2VecTransformer.v3", "name": str(model_dir), "get_spans": spans,
+                   "tokenizer_config": {"use_fast": True}, "pooling": {"@layers": "reduce_mean.v1"}}
+        nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": tok2vec}})
+        return nlp
+    nlp.add_pipe("transformer", config={"model": trf_model})
+    listener = {"@architectures": "spacy-transformers.TransformerListener.v1", "pooling": {"@layers": "reduce_mean.v1"}}
+    nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": listener}})
+    nlp.add_pipe("ner", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "extra_state_tokens": False,
+                                          "hidden_width": 16, "maxout_pieces": 2, "use_upper": True, "tok2vec": listener}})
+    return nlp
+
+
+def examples(nlp):
+    out = []
+    for text, ents in TRAIN:
+        doc = nlp.make_doc(text)
+        out.append(Example.from_dict(doc, {"tags": tags_for(doc), "entities": [(s, e, label) for s, e, label in ents]}))
+    return out
+
+
+def probe(nlp, name: str) -> dict:
+    if "transformer" in nlp.pipe_names:
+        nlp.get_pipe("transformer").set_extra_annotations = doc_vector_setter
+    docs = list(nlp.pipe(PROBE_TEXTS))
+    out = {"texts": PROBE_TEXTS, "docs": []}
+    for doc in docs:
+        item = {"tags": [t.tag_ for t in doc], "ents": [(e.start_char, e.end_char, e.label_) for e in doc.ents]}
+        data = doc._.get("trf_data") if doc.has_extension("trf_data") else None
+        if data is not None and "transformer" in nlp.pipe_names and "last_hidden_state" in data.model_output:
+            lhs = data.tensors[0]
+            item.update({
+                "n_tensors": len(data.tensors),
+                "last_hidden_state_shape": list(lhs.shape),
+                "pooler_shape": list(data.tensors[-1].shape) if len(data.tensors) > 1 else None,
+                # Rows that align points to, per token (padding positions differ by design).
+                "aligned_rows": lhs.reshape(-1, data.width)[data.align.dataXd].round(6).tolist(),
+                "align_lengths": data.align.lengths.tolist(),
+                "wordpiece_lengths": list(data.wordpieces.lengths),
+                "wordpiece_ids": [row[:n].tolist() for row, n in zip(data.wordpieces.input_ids, data.wordpieces.lengths)],
+                "wordpiece_strings": [s[:n] for s, n in zip(data.wordpieces.strings, data.wordpieces.lengths)],
+                "trf_vector": doc.user_data.get("trf_vector"),
+            })
+        out["docs"].append(item)
+    return out
+
+
+def main() -> None:
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch, independent in (("bert", False), ("roberta", False), ("bert", True)):
+            name = f"{arch}-tok2vec" if independent else arch
+            random.seed(0)
+            numpy.random.seed(0)
+            torch.manual_seed(0)
+            model_dir = make_tiny_model_dir(Path(tmp), arch, max_len=64)
+            nlp = build(model_dir, independent)
+            egs = examples(nlp)
+            optimizer = nlp.initialize(lambda: egs)
+            for _ in range(15):
+                nlp.update(egs, sgd=optimizer, drop=0.0, losses={})
+            nlp.to_disk(OUT / name)
+            result = probe(nlp, name)
+            (OUT / name / "outputs.json").write_text(json.dumps(result))
+            print(f"{name}: saved, {sum(f.stat().st_size for f in (OUT / name).rglob('*') if f.is_file()) // 1024} KiB")
+    (OUT / "README.md").write_text(
+        "Pipelines saved by spacy-transformers 1.4.0 (transformers 4.53.2) and the outputs it gave for them.\n"
+        "Made by `scripts/make_st_fixtures.sh`; read by `tests/spacy_transformers/test_saved_pipelines.py`.\n"
+        "Random-init tiny encoders (hidden size 32) with tokenizers trained on a few sentences; no real weights.\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Pipelines saved by the real spacy-transformers 1.4.0 load with plain ``spacy.load`` (from
+disk and from bytes) and ``spacy-transfer migrate``, and give what spacy-transformers gave.
+
+The fixtures (``tests/fixtures/st14``) were made by ``scripts/make_st_fixtures.sh`` in a
+venv with spacy-transformers 1.4.0 and transformers 4.53.2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+
+import spacy_transfer  # noqa: F401
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "st14"
+NAMES = ["bert", "roberta", "bert-tok2vec"]
+
+
+def expected(name: str) -> dict:
+    return json.loads((FIXTURES / name / "outputs.json").read_text())
+
+
+def doc_vector_setter(docs, trf_data) -> None:
+    """The annotation setter the fixture script ran under spacy-transformers, unchanged."""
+    for doc, data in zip(docs, trf_data.doc_data):
+        rows = data.tensors[0].reshape(-1, data.width)
+        doc.user_data["trf_vector"] = rows[data.align.dataXd].mean(axis=0).tolist() if len(data.align.dataXd) else []
+        doc.user_data["batch_shape"] = list(trf_data.tensors[0].shape)
+
+
+def check_same_outputs(nlp, want: dict) -> None:
+    if "transformer" in nlp.pipe_names:
+        nlp.get_pipe("transformer").set_extra_annotations = doc_vector_setter
+    for doc, ref in zip(nlp.pipe(want["texts"]), want["docs"]):
+        assert [t.tag_ for t in doc] == ref["tags"]
+        assert [[e.start_char, e.end_char, e.label_] for e in doc.ents] == [list(e) for e in ref["ents"]]
+        if "aligned_rows" not in ref:
+            continue
+        data = doc._.trf_data
+        assert len(data.tensors) == ref["n_tensors"]
+        lhs = data.tensors[0]
+        assert lhs.ndim == 3 and lhs.shape[0] == ref["last_hidden_state_shape"][0] and lhs.shape[2] == ref["last_hidden_state_shape"][2]
+        if ref["pooler_shape"] is not None:
+            assert list(data.tensors[-1].shape) == ref["pooler_shape"]
+        assert data.align.lengths.tolist() == ref["align_lengths"]
+        assert list(data.wordpieces.lengths) == ref["wordpiece_lengths"]
+        assert [row[:n].tolist() for row, n in zip(data.wordpieces.input_ids, data.wordpieces.lengths)] == ref["wordpiece_ids"]
+        assert [s[:n] for s, n in zip(data.wordpieces.strings, data.wordpieces.lengths)] == ref["wordpiece_strings"]
+        rows = lhs.reshape(-1, data.width)[data.align.dataXd]
+        numpy.testing.assert_allclose(rows, numpy.asarray(ref["aligned_rows"], dtype="f").reshape(rows.shape), atol=1e-4)
+        numpy.testing.assert_allclose(doc.user_data["trf_vector"], ref["trf_vector"], atol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spacy_load_reads_a_spacy_transformers_pipeline(name):
+    nlp = spacy.load(FIXTURES / name)
+    check_same_outputs(nlp, expected(name))
+
+
+@pytest.mark.parametrize("name", ["bert", "bert-tok2vec"])
+def test_from_bytes_reads_a_spacy_transformers_pipeline(name):
+    nlp = spacy.load(FIXTURES / name)
+    data = nlp.to_bytes()  # our format now
+    again = spacy.blank("en").from_config(nlp.config).from_bytes(data)
+    check_same_outputs(again, expected(name))
+    # And the component from spacy-transformers' own bytes (its model file as is).
+    if name == "bert":
+        fresh = spacy.blank("en").from_config(nlp.config)
+        trf = fresh.get_pipe("transformer")
+        from spacy_transfer.core.transformer.component import load_model_bytes
+
+        load_model_bytes(trf.model, (FIXTURES / name / "transformer" / "model").read_bytes())
+        assert trf.model.get_dim("nO") == 32
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_migrate_writes_our_format_with_the_same_outputs(name, tmp_path):
+    out = tmp_path / "migrated"
+    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / name), str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from spacy_transfer.core.transformer.migrate import st_components
+
+    assert st_components(FIXTURES / name), "the fixture is in spacy-transformers' format"
+    assert st_components(out) == [], "no torch pickles remain"
+    if name != "bert-tok2vec":  # a shared transformer is a plain Hugging Face folder
+        assert (out / "transformer" / "model" / "hf0" / "model.safetensors").is_file()
+    check_same_outputs(spacy.load(out), expected(name))
+
+
+def test_migrate_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / "bert"), str(out)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert "--force" in proc.stdout + proc.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_a_corrupt_weights_blob_names_the_file(tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(FIXTURES / "bert", broken)
+    import srsly
+
+    model_file = broken / "transformer" / "model"
+    msg = srsly.msgpack_loads(model_file.read_bytes())
+    for node_shims in msg["shims"]:
+        for i, shim_bytes in enumerate(node_shims):
+            shim = srsly.msgpack_loads(shim_bytes)
+            shim["state"] = b"not a torch file"
+            node_shims[i] = srsly.msgpack_dumps(shim)
+    model_file.write_bytes(srsly.msgpack_dumps(msg))
+    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(broken), str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    text = proc.stdout + proc.stderr
+    assert "Traceback" not in text and "state dict" in text and "transformer/model" in text
+    assert not (tmp_path / "out").exists()
