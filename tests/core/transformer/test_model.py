@@ -132,7 +132,7 @@ def test_all_hidden_layers_when_asked(tiny_model):
 
 def test_resolving_a_config_loads_no_weights():
     model = transformer_model("bert-base-cased", get_doc_spans)  # no network, no files
-    assert model.shims[0].hf_model is None
+    assert model.layers[0].shims[0].hf_model is None  # the encoder's holder layer, as in spacy-transformers
     assert not model.has_dim("nO")
 
 

@@ -123,6 +123,32 @@ def align_tokens(
     return tok_idx, pos[_ranges(lo, counts)]
 
 
+def align_tokens_st(
+    offsets: numpy.ndarray, special: numpy.ndarray, tok_starts: numpy.ndarray, tok_ends: numpy.ndarray
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """spacy-transformers 1.4's rule, for pipelines configured with its names: a token owns
+    the characters from its start to one past its end (a later token wins a shared
+    character), a wordpiece goes to every token owning one of its characters, and a token
+    that owns none of a wordpiece's characters (whitespace) gets no rows at all."""
+    n_tok = tok_starts.shape[0]
+    empty = numpy.zeros((0,), dtype="int64")
+    if n_tok == 0 or not offsets.size:
+        return empty, empty
+    keep = ~special & (offsets[:, 1] > offsets[:, 0])
+    pos = numpy.flatnonzero(keep)
+    if pos.size == 0:
+        return empty, empty
+    lo, hi = offsets[pos, 0], offsets[pos, 1]
+    chars = _ranges(lo, hi - lo)
+    piece = numpy.repeat(pos, hi - lo)
+    owner = numpy.searchsorted(tok_starts, chars, side="right") - 1
+    owned = (owner >= 0) & (chars < tok_ends[numpy.maximum(owner, 0)] + 1)
+    owner, piece = owner[owned], piece[owned]
+    n_pieces = int(offsets.shape[0])
+    pairs = numpy.unique(owner * n_pieces + piece)
+    return pairs // n_pieces, pairs % n_pieces
+
+
 def _window_rows(ids: numpy.ndarray, special: numpy.ndarray, doc_i: int, span_i: int, max_len: int) -> List[ModelRow]:
     n = ids.shape[0]
     pre = 0
@@ -163,10 +189,12 @@ class _Span:
     tok_pos: numpy.ndarray  # wordpiece position within the span of each aligned token
 
 
-def _encode_one(enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int) -> _Span:
+def _encode_one(enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int, st_rules: bool = False) -> _Span:
     ids = numpy.asarray(enc.ids, dtype="int64")
     special = numpy.asarray(enc.special_tokens_mask, dtype=bool)
-    offsets = trim_leading_space(numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2)), text)
+    offsets = numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2))
+    if not st_rules:
+        offsets = trim_leading_space(offsets, text)
     tokens = list(enc.tokens)
     if ids.shape[0] == 0:  # a tokenizer without special tokens on an empty text
         ids = numpy.asarray([filler_id], dtype="int64")
@@ -175,7 +203,8 @@ def _encode_one(enc: Any, text: str, span: Span, char_info: numpy.ndarray, fille
         tokens = [""]
     info = char_info[span.start : span.end]
     tok_starts = info[:, 0] - span.start_char
-    tok_idx, tok_pos = align_tokens(offsets, special, tok_starts, tok_starts + info[:, 1])
+    align = align_tokens_st if st_rules else align_tokens
+    tok_idx, tok_pos = align(offsets, special, tok_starts, tok_starts + info[:, 1])
     return _Span(ids=ids, special=special, tokens=tokens, tok_idx=tok_idx + span.start, tok_pos=tok_pos)
 
 
@@ -187,8 +216,10 @@ def encode_spans(
     filler_id: int,
     pad: Tuple[int, str] = (0, "[PAD]"),
     with_type_ids: bool = False,
+    st_rules: bool = False,
 ) -> EncodedBatch:
-    """Tokenize every span of every Doc, align tokens to rows, and cut model rows."""
+    """Tokenize every span of every Doc, align tokens to rows, and cut model rows.
+    ``st_rules``: align as spacy-transformers 1.4 does (:func:`align_tokens_st`)."""
     check_spans(docs, spans)
     texts = [doc.text[s.start_char : s.end_char] for doc, doc_spans in zip(docs, spans) for s in doc_spans]
     encodings = backend.encode_batch(texts, add_special_tokens=True) if texts else []
@@ -196,7 +227,7 @@ def encode_spans(
     k = 0
     for doc_i, (doc, doc_spans) in enumerate(zip(docs, spans)):
         char_info = doc.to_array([IDX, LENGTH]).astype("int64", copy=False).reshape((-1, 2))
-        encoded = [_encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id) for j, span in enumerate(doc_spans)]
+        encoded = [_encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id, st_rules) for j, span in enumerate(doc_spans)]
         k += len(doc_spans)
         length = max((e.ids.shape[0] for e in encoded), default=0)
         windowed = False

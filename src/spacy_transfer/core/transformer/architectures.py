@@ -79,16 +79,26 @@ def tok2vec_transformer(
 
 
 # ---------------------------------------------------------------------------- spacy-transformers 1.4 names
+# Same models; the old names align tokens by spacy-transformers' rule (whitespace tokens
+# get no wordpieces), so pipelines trained with it predict exactly what it predicted.
+
+
+def _st_alignment(model: Model) -> Model:
+    for node in model.walk():
+        if node.attrs.get("is_transformer_model"):
+            node.attrs["alignment"] = "spacy-transformers"
+    return model
+
 
 
 @registry.architectures("spacy-transformers.TransformerModel.v1")
 def transformer_model_st_v1(name: str, get_spans: Callable, tokenizer_config: dict = {}) -> Model[List[Doc], FullTransformerBatch]:
-    return transformer_model(name, get_spans, tokenizer_config)
+    return _st_alignment(transformer_model(name, get_spans, tokenizer_config))
 
 
 @registry.architectures("spacy-transformers.TransformerModel.v2")
 def transformer_model_st_v2(name: str, get_spans: Callable, tokenizer_config: dict = {}, transformer_config: dict = {}) -> Model[List[Doc], FullTransformerBatch]:
-    return transformer_model(name, get_spans, tokenizer_config, transformer_config)
+    return _st_alignment(transformer_model(name, get_spans, tokenizer_config, transformer_config))
 
 
 @registry.architectures("spacy-transformers.TransformerModel.v3")
@@ -100,7 +110,7 @@ def transformer_model_st_v3(
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
 ) -> Model[List[Doc], FullTransformerBatch]:
-    return transformer_model(name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config)
+    return _st_alignment(transformer_model(name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config))
 
 
 @registry.architectures("spacy-transformers.TransformerListener.v1")
@@ -110,14 +120,14 @@ def transformer_listener_st_v1(pooling: Model[Ragged, Floats2d], grad_factor: Gr
 
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v1")
 def tok2vec_transformer_st_v1(name: str, get_spans: Callable, tokenizer_config: dict, pooling: Model[Ragged, Floats2d], grad_factor: float = 1.0) -> Model[List[Doc], List[Floats2d]]:
-    return tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor)
+    return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor))
 
 
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v2")
 def tok2vec_transformer_st_v2(
     name: str, get_spans: Callable, tokenizer_config: dict, pooling: Model[Ragged, Floats2d], grad_factor: float = 1.0, transformer_config: dict = {}
 ) -> Model[List[Doc], List[Floats2d]]:
-    return tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config)
+    return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config))
 
 
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v3")
@@ -131,7 +141,7 @@ def tok2vec_transformer_st_v3(
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
 ) -> Model[List[Doc], List[Floats2d]]:
-    return tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config, mixed_precision, grad_scaler_config)
+    return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config, mixed_precision, grad_scaler_config))
 
 
 __all__ = ["transformer_model", "transformer_listener", "tok2vec_transformer", "replace_listener_cfg"]

@@ -15,11 +15,23 @@ from ..io import atomic_dir
 
 
 def st_components(path: Path) -> List[str]:
-    """Components of a saved pipeline whose transformer was written by spacy-transformers."""
+    """Components of a saved pipeline whose transformer was written by spacy-transformers
+    (a thinc model file whose shim holds a torch state dict)."""
+    import srsly
+
+    from .serialization import is_st_shim_message
+
     found = []
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
         model = sub / "model"
-        if model.is_file() and b"tokenizer" in model.read_bytes()[:1_000_000]:
+        if not model.is_file():
+            continue
+        try:
+            msg = srsly.msgpack_loads(model.read_bytes())
+            shims = [srsly.msgpack_loads(b) for node_shims in msg.get("shims", []) for b in node_shims]
+        except Exception:  # not a thinc model file: nothing of ours to say about it
+            continue
+        if any(is_st_shim_message(m) for m in shims):
             found.append(sub.name)
     return found
 

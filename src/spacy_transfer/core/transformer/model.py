@@ -297,8 +297,8 @@ def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tup
     counts: Dict[int, Any] = {}
     for d, members in enumerate(by_doc):
         n_spans, length = batch.n_spans(d), batch.padded_length(d)
-        if not members:  # a Doc without spans: no rows, but a known width
-            docs.append({"last_hidden_state": torch.zeros((0, 0, width), device=device)})
+        if not members:  # a Doc without spans: no outputs (spacy-transformers' TransformerData.empty())
+            docs.append({})
             continue
         if len(members) == 1 and n_spans == 1 and not batch.windowed[d]:
             g, j = where[members[0]]
@@ -411,11 +411,14 @@ def TransformerModel(
     """A Hugging Face encoder as a thinc layer. Nothing is loaded until ``initialize``
     (from ``name``: hub name or local folder) or ``from_disk``/``from_bytes``."""
     shim = HFShim(mixed_precision, grad_scaler_config)
+    # The encoder sits in a child layer, as in spacy-transformers (TransformerModel >
+    # "hf-pytorch"): the same thinc structure, so its saved pipelines load node for node.
+    holder: Model = Model("hf-pytorch", _holder_forward, shims=[shim])
     return Model(
         "transformer",
         forward,
         init=init,
-        shims=[shim],
+        layers=[holder],
         dims={"nO": None},
         attrs={
             "name": str(name),
@@ -424,12 +427,19 @@ def TransformerModel(
             "transformer_config": dict(transformer_config or {}),
             "max_batch_items": DEFAULT_MAX_BATCH_ITEMS,
             "is_transformer_model": True,
+            # "spacy-transfer": exact offsets, whitespace falls back to a neighbour;
+            # "spacy-transformers": 1.4's rule (the old names), so its pipelines give its outputs.
+            "alignment": "spacy-transfer",
         },
     )
 
 
 def _shim(model: Model) -> HFShim:
-    return model.shims[0]  # type: ignore[return-value]
+    return model.layers[0].shims[0]  # type: ignore[return-value]
+
+
+def _holder_forward(model: Model, X: Any, is_train: bool) -> Any:
+    raise NotImplementedError("the hf-pytorch layer only holds the encoder; TransformerModel runs it")
 
 
 def init(model: Model, X: Any = None, Y: Any = None) -> Model:
@@ -457,7 +467,10 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
         )
     docs = list(docs)
     spans = [list(s) for s in model.attrs["get_spans"](docs)]
-    encoded = encode_spans(shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id, shim.pad, shim.with_type_ids)
+    encoded = encode_spans(
+        shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id, shim.pad, shim.with_type_ids,
+        st_rules=model.attrs.get("alignment") == "spacy-transformers",
+    )
     doc_outputs, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))
     ops = model.ops
     doc_data = []
