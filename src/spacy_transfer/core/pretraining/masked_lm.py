@@ -271,9 +271,21 @@ class MaskedLMObjective(WholeBatchStep):
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
             # bf16 has float32's range: no loss scaling needed (fp16 GPUs train in float32)
             autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        with autocast:
-            out = mlm(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device),
-                      labels=torch.from_numpy(lab).to(device))
+        # Logits only where a label is: the hidden rows of picked wordpieces go to the head
+        # (a hook on the encoder), not the whole (windows x length x vocabulary) block.
+        picked = torch.from_numpy(lab != IGNORE).to(device)
+
+        def keep_picked(module: Any, args: Any, output: Any) -> Any:
+            output["last_hidden_state"] = output["last_hidden_state"][picked].unsqueeze(0)
+            return output
+
+        hook = mlm.base_model.register_forward_hook(keep_picked)
+        try:
+            with autocast:
+                out = mlm(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device),
+                          labels=torch.from_numpy(lab[lab != IGNORE]).to(device).unsqueeze(0))
+        finally:
+            hook.remove()
         out.loss.backward()
         return ShardGradients(loss=float(out.loss.detach().cpu()), grad_weight=share, loss_weight=share)
 

@@ -93,8 +93,13 @@ class TrainingDisplay:
             return
         loss_text = " ".join(f"{k}={v:.2f}" for k, v in losses.items())
         if self._bar is not None:
-            self._bar.update(1)
+            # Postfix first, so the redraw that update() makes (every 0.1 s) shows it; the
+            # first step redraws at once, so short runs show their speed too.
+            first = self._bar.n == self._bar.initial
             self._bar.set_postfix_str(f"epoch {epoch}, {words_per_s:,.0f} words/s, {loss_text}", refresh=False)
+            self._bar.update(1)
+            if first:
+                self._bar.refresh()
             return
         now = time.monotonic()
         if now - self._last_plain >= PLAIN_EVERY_S:
