@@ -146,6 +146,8 @@ def child_train(package: str, config_path: str, train: str, dev: str, model: str
     numpy.random.seed(0)
     torch.manual_seed(0)
     config = load_config(config_path, overrides={"paths.train": train, "paths.dev": dev, "paths.model": model}, interpolate=False)
+    # spaCy's defaults fill the rest of [training] (as `spacy init fill-config` would).
+    config = spacy.util.load_model_from_config(config, auto_fill=True, validate=True).config
     nlp = init_nlp(config)
     cfg = registry.resolve(nlp.config.interpolate()["training"], schema=None)
     train_corpus, dev_corpus = resolve_dot_names(nlp.config.interpolate(), [cfg["train_corpus"], cfg["dev_corpus"]])
@@ -157,6 +159,7 @@ def child_train(package: str, config_path: str, train: str, dev: str, model: str
             t0 = time.perf_counter()
             nlp.update(batch, sgd=optimizer, drop=cfg["dropout"], losses={})
             update_s += time.perf_counter() - t0
+            optimizer.step_schedules()  # as spaCy's loop does: the warmup advances
             words += sum(len(eg.predicted) for eg in batch)
             done += 1
             if done >= steps:

@@ -48,6 +48,7 @@ DEFAULT_CONFIG_STR = """
 [transformer]
 max_batch_items = 4096
 frozen = false
+quantize = null
 
 [transformer.set_extra_annotations]
 @annotation_setters = "spacy-transformers.null_annotation_setter.v1"
@@ -76,9 +77,11 @@ def make_transformer(
     set_extra_annotations: Callable[[List[Doc], FullTransformerBatch], None],
     max_batch_items: int,
     frozen: bool = False,
+    quantize: Optional[str] = None,
 ) -> "Transformer":
-    """A Hugging Face transformer shared by downstream components through listeners."""
-    return Transformer(nlp.vocab, model, set_extra_annotations, name=name, max_batch_items=max_batch_items, frozen=frozen)
+    """A Hugging Face transformer shared by downstream components through listeners.
+    ``quantize = "int8"``: CPU prediction with int8 dynamic quantization (training stays fp32)."""
+    return Transformer(nlp.vocab, model, set_extra_annotations, name=name, max_batch_items=max_batch_items, frozen=frozen, quantize=quantize)
 
 
 class _PendingUpdate:
@@ -130,6 +133,7 @@ class Transformer(TrainablePipe):
         name: str = "transformer",
         max_batch_items: int = 4096,
         frozen: bool = False,
+        quantize: Optional[str] = None,
     ) -> None:
         if not isinstance(model, Model):
             raise UserError(f"The transformer component needs a thinc Model, got {type(model).__name__}")
@@ -139,7 +143,12 @@ class Transformer(TrainablePipe):
         self.model = model
         self.name = name
         self.set_extra_annotations = set_extra_annotations
+        if quantize not in (None, "int8"):
+            raise UserError(f"quantize must be null or \"int8\", got {quantize!r}", rows=[("[components.transformer] quantize", repr(quantize))],
+                            hint='Use quantize = "int8" for faster CPU prediction, or leave it out.')
         self.cfg: Dict[str, Any] = {"max_batch_items": int(max_batch_items), "frozen": bool(frozen)}
+        # A load-time choice (spacy.load(..., config={...})), so not in the saved cfg.
+        self.quantize = quantize
         self.listener_map: Dict[str, List[TransformerListener]] = {}
         self._pending: Optional[_PendingUpdate] = None
         self._apply_cfg()
@@ -149,6 +158,8 @@ class Transformer(TrainablePipe):
         for node in self.model.walk():
             if "max_batch_items" in node.attrs:
                 node.attrs["max_batch_items"] = self.cfg["max_batch_items"]
+        for shim in _hf_shims(self.model):
+            shim.quantize = getattr(self, "quantize", None)
 
     @property
     def frozen(self) -> bool:

@@ -84,6 +84,8 @@ class HFShim(Shim):
         self.tokenizer: Any = None
         self.serialize_weights = True  # False while a component writes the weights as files
         self._grad_scaler: Any = None
+        self.quantize: Optional[str] = None  # "int8": CPU prediction through a dynamically quantized copy
+        self._quantized: Any = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -95,6 +97,7 @@ class HFShim(Shim):
         return self._model is not None
 
     def set_transformer(self, hf_model: Any, tokenizer: Any) -> None:
+        self._quantized = None
         device = self.device if self.loaded else None
         self._model = hf_model if device is None else hf_model.to(device)
         self.tokenizer = serialization.check_tokenizer(tokenizer, getattr(hf_model.config, "name_or_path", "model"))
@@ -120,12 +123,34 @@ class HFShim(Shim):
 
     # ------------------------------------------------------------------ precision
     def _autocast(self) -> Any:
+        """``mixed_precision``: bf16 autocast on GPUs that have it (else fp16 + scaler) and, opt-in
+        the same way, bf16 on the CPU; weights and their gradients stay float32."""
         import torch
 
-        if not (self.cfg["mixed_precision"] and self.device.type == "cuda"):
+        if not self.cfg["mixed_precision"]:
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast(device_type="cuda", dtype=dtype)
+        if self.device.type == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast(device_type="cuda", dtype=dtype)
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+
+    def _predictor(self) -> Any:
+        """The module prediction runs: the encoder, or its int8 copy (``quantize = "int8"``, CPU)."""
+        if self.quantize != "int8" or self.device.type != "cpu":
+            return self._model
+        if self._quantized is None:
+            import copy
+            import warnings
+
+            import torch
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            with warnings.catch_warnings():  # torch points to torchao; the kernels are still there
+                warnings.simplefilter("ignore")
+                # Per output channel: closer to fp32 than one scale per matrix, as fast.
+                spec = {torch.nn.Linear: per_channel_dynamic_qconfig}
+                self._quantized = quantize_dynamic(copy.deepcopy(self._model).eval(), spec, dtype=torch.qint8)
+        return self._quantized
 
     @property
     def grad_scaler(self) -> Any:
@@ -146,7 +171,7 @@ class HFShim(Shim):
         backward function taking per-Doc gradients of ``last_hidden_state``."""
         import torch
 
-        model = self._model
+        model = self._model if is_train else self._predictor()
         model.train(is_train)  # dropout only while training
         rows = batch.rows
         groups = length_buckets([r.ids.shape[0] for r in rows], max_batch_items)
@@ -157,7 +182,7 @@ class HFShim(Shim):
             for g, group in enumerate(groups):
                 for j, i in enumerate(group):
                     where[i] = (g, j)
-                results.append(self._forward_group([rows[i].ids for i in group]))
+                results.append(self._forward_group(model, [rows[i].ids for i in group]))
             doc_outputs, counts = assemble(batch, results, where, self.width)
 
         def backward(d_docs: Sequence[Optional[Any]]) -> None:
@@ -170,7 +195,7 @@ class HFShim(Shim):
 
         return doc_outputs, backward
 
-    def _forward_group(self, seqs: List[numpy.ndarray]) -> Dict[str, Any]:
+    def _forward_group(self, model: Any, seqs: List[numpy.ndarray]) -> Dict[str, Any]:
         """One padded forward pass; the outputs we keep, by ModelOutput key."""
         import torch
 
@@ -181,7 +206,7 @@ class HFShim(Shim):
             ids[j, : x.shape[0]] = x
             mask[j, : x.shape[0]] = 1
         device = self.device
-        out = self._model(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device))
+        out = model(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device))
         kept: Dict[str, Any] = {}
         for key in KEPT_OUTPUTS:
             value = out.get(key) if hasattr(out, "get") else getattr(out, key, None)
@@ -199,6 +224,7 @@ class HFShim(Shim):
         params = [(name, p) for name, p in self._model.named_parameters() if p.grad is not None]
         if not params:
             return
+        self._quantized = None  # the weights change: quantize again when predicting
         scaler = self.grad_scaler
         found_inf = scaler.unscale([p.grad for _, p in params]) if scaler._enabled else False
         if not found_inf:  # skip the step when fp16 gradients overflowed
@@ -214,8 +240,12 @@ class HFShim(Shim):
         if not self.loaded:
             yield
             return
-        with use_torch_params(self._model, self.id, params):
-            yield
+        self._quantized = None
+        try:
+            with use_torch_params(self._model, self.id, params):
+                yield
+        finally:
+            self._quantized = None
 
     def copy(self) -> "HFShim":
         import copy
