@@ -24,10 +24,10 @@ from typing import Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, loadavg, python_cmd, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._common import WORK, loadavg, python_cmd, ratio, run_measured, save_result  # type: ignore
     from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
 else:
-    from ._common import DATA, WORK, loadavg, python_cmd, ratio, run_measured, save_result
+    from ._common import WORK, loadavg, python_cmd, ratio, run_measured, save_result
     from .bench_transformer import THREADS, child_hf, read_sentences
 
 STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
@@ -41,17 +41,13 @@ VARIANTS = {
 
 
 def prepare() -> Dict[str, Path]:
-    from spacy_transfer.core.corpora import read_ud_with_ner, write_docbin
+    """UD English-EWT with UNER entities, 10 sentences per doc (the accuracy table's corpora)."""
+    from .accuracy import WORK_DIR as UD_DIR
+    from .accuracy import prepare_ud
 
-    ud, uner = DATA / "ud_english-ewt", DATA / "uner_english-ewt"
+    UD_DIR.mkdir(parents=True, exist_ok=True)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for split, iob in [("train", uner / "draft-2022-12-02/en_ewt-ud-train.iob2"), ("dev", uner / "en_ewt-ud-dev.iob2"), ("test", uner / "en_ewt-ud-test.iob2")]:
-        path = WORK_DIR / f"ud-{split}.spacy"
-        if not path.exists():
-            write_docbin(read_ud_with_ner(ud / f"en_ewt-ud-{split}.conllu", iob, n_sents=10), path)
-        out[split] = path
-    return out
+    return prepare_ud()
 
 
 def train(data: Dict[str, Path], model: str, steps: int) -> Path:

