@@ -165,3 +165,22 @@ def test_align_helpers_match_the_components_alignment(tiny_model):
     Y, backprop = apply_alignment(NumpyOps(), Ragged(numpy.asarray([0, 2, 2], dtype="i"), numpy.asarray([1, 2], dtype="i")), X)
     assert Y.dataXd.tolist() == [[0, 1], [4, 5], [4, 5]]
     assert backprop(Ragged(numpy.ones((3, 2), dtype="f"), Y.lengths))[2].tolist() == [2, 2]
+
+
+def test_init_fill_config_fills_the_old_names_defaults(tmp_path):
+    import subprocess
+    import sys
+
+    partial = tmp_path / "partial.cfg"
+    partial.write_text(
+        '[nlp]\nlang = "en"\npipeline = ["transformer"]\n\n[components]\n\n[components.transformer]\nfactory = "transformer"\n\n'
+        '[components.transformer.model]\n@architectures = "spacy-transformers.TransformerModel.v3"\nname = "roberta-base"\n'
+    )
+    out = tmp_path / "full.cfg"
+    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "init", "fill-config", str(partial), str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    filled = spacy.util.load_config(out)["components"]["transformer"]
+    assert filled["model"]["get_spans"] == {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96}
+    assert filled["model"]["tokenizer_config"] == {"use_fast": True}
+    assert filled["set_extra_annotations"] == {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"}
+    assert filled["max_batch_items"] == 4096
