@@ -19,6 +19,9 @@ _load_commands()
 
 
 def main() -> None:
+    from ..core.memory import bound_heap_growth
+
+    bound_heap_growth()
     app()
 
 
