@@ -70,6 +70,16 @@ def save_result(name: str, result: Dict[str, Any]) -> Path:
     return path
 
 
+def report(name: str, rows: List[Dict[str, Any]], notes: str, raw: Any = None) -> Dict[str, Any]:
+    """Save ``results/NAME.json`` and print the rows and notes; returns the result."""
+    result = {"rows": rows, "notes": notes, "raw": raw}
+    save_result(name, result)
+    for row in rows:
+        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row.get('target', '')})")
+    print(notes)
+    return result
+
+
 def loadavg() -> str:
     """The 1/5/15-minute load averages, printed beside every comparison (shared machines)."""
     try:

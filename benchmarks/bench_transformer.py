@@ -33,10 +33,10 @@ from typing import Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import DATA, loadavg, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._common import DATA, loadavg, ratio, report, run_measured  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, loadavg, ratio, run_measured, save_result
+    from ._common import DATA, loadavg, ratio, report, run_measured
 
 DEV = DATA / "ud_english-ewt" / "en_ewt-ud-dev.conllu"
 THREADS = 2
@@ -163,12 +163,7 @@ def main(repeats: Optional[int] = None) -> dict:
         + ", ".join(f"{k} {v:.0f}" for k, v in med.items())
         + "."
     )
-    result = {"rows": rows, "notes": notes, "raw": runs}
-    save_result("transformer", result)
-    for row in rows:
-        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row['target']})")
-    print(notes)
-    return result
+    return report("transformer", rows, notes, runs)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from typing import Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import WORK, loadavg, save_result  # type: ignore
+    from benchmarks._common import WORK, loadavg, report  # type: ignore
     from benchmarks.bench_transformer_precision import prepare  # type: ignore
     from benchmarks.bench_transformer_train import CONFIG, run_child  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import WORK, loadavg, save_result
+    from ._common import WORK, loadavg, report
     from .bench_transformer_precision import prepare
     from .bench_transformer_train import CONFIG, run_child
 
@@ -95,11 +95,7 @@ def main(steps: Optional[int] = None) -> dict:
         f"dev scores. Each run in its own process; spacy-transformers 1.4.0 + transformers 4.53.2 in its own venv. "
         f"Load average before/after: {load_before} / {loadavg()}."
     )
-    result = {"rows": rows, "notes": notes, "raw": runs}
-    save_result("transformer_parity", result)
-    for row in rows:
-        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ({row['target']})")
-    return result
+    return report("transformer_parity", rows, notes, runs)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from typing import Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import WORK, loadavg, python_cmd, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._common import WORK, loadavg, python_cmd, ratio, report, run_measured  # type: ignore
     from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
 else:
-    from ._common import WORK, loadavg, python_cmd, ratio, run_measured, save_result
+    from ._common import WORK, loadavg, python_cmd, ratio, report, run_measured
     from .bench_transformer import THREADS, child_hf, read_sentences
 
 STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
@@ -136,12 +136,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
         f"accuracy: EWT/UNER test. Medians of {repeats} alternating passes, each in its own process. CPU: avx512_bf16/avx512_vnni. "
         f"Load average before/after: {load_before} / {loadavg()}."
     )
-    result = {"rows": rows, "notes": notes, "raw": runs}
-    save_result("transformer_precision", result)
-    for row in rows:
-        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row['target']})")
-    print(notes)
-    return result
+    return report("transformer_precision", rows, notes, runs)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ from typing import Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import DATA, WORK, loadavg, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._common import DATA, WORK, loadavg, ratio, report, run_measured  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, WORK, loadavg, ratio, run_measured, save_result
+    from ._common import DATA, WORK, loadavg, ratio, report, run_measured
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", "120"))
@@ -221,12 +221,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
         f"medians of {repeats} alternating passes. Baseline: spacy-transformers 1.4.0 + transformers 4.53.2 in its own venv, same torch and loop. "
         f"Load average before/after: {load_before} / {loadavg()}."
     )
-    result = {"rows": rows, "notes": notes, "raw": runs}
-    save_result("transformer_train", result)
-    for row in rows:
-        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row['target']})")
-    print(notes)
-    return result
+    return report("transformer_train", rows, notes, runs)
 
 
 if __name__ == "__main__":
