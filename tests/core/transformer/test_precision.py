@@ -60,6 +60,12 @@ def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
         assert cos.mean() > 0.9 and cos.min() > 0.75 and numpy.abs(a - b).max() > 0
     hf = get_hf_model(nlp.get_pipe("transformer"))
     assert all(isinstance(m, torch.nn.Linear) for m in hf.modules() if "Linear" in type(m).__name__), "the fp32 encoder is untouched"
+    from spacy_transfer.core.transformer.model import _shim, find_transformer_model
+
+    quantized = _shim(find_transformer_model(nlp.get_pipe("transformer")))._quantized
+    kinds = {name: type(m).__name__ for name, m in quantized.named_modules() if "Linear" in type(m).__name__}
+    assert kinds["encoder.layer.0.intermediate.dense"] == "DynamicQuantizedLinear"
+    assert kinds["encoder.layer.0.output.dense"] == "Linear", "feed-forward down-projections stay fp32"
     nlp.to_disk(tmp_path / "p")
     # Dynamic quantization scales activations per forward pass, so compare the same batch.
     again = spacy.load(tmp_path / "p")  # the setting is in the saved config

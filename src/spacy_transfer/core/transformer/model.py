@@ -147,9 +147,17 @@ class HFShim(Shim):
 
             with warnings.catch_warnings():  # torch points to torchao; the kernels are still there
                 warnings.simplefilter("ignore")
-                # Per output channel: closer to fp32 than one scale per matrix, as fast.
-                spec = {torch.nn.Linear: per_channel_dynamic_qconfig}
-                self._quantized = quantize_dynamic(copy.deepcopy(self._model).eval(), spec, dtype=torch.qint8)
+                # Per output channel (closer to fp32 than one scale per matrix, as fast). The
+                # feed-forward down-projections (more inputs than outputs) stay fp32: their
+                # inputs are GELU activations whose outliers one int8 scale per pass cannot hold
+                # (measured on a MiniLM tagger + ner: NER F -0.63 with them quantized, -0.22 without).
+                model = copy.deepcopy(self._model).eval()
+                spec = {
+                    name: per_channel_dynamic_qconfig
+                    for name, module in model.named_modules()
+                    if isinstance(module, torch.nn.Linear) and module.in_features <= module.out_features
+                }
+                self._quantized = quantize_dynamic(model, spec, dtype=torch.qint8)
         return self._quantized
 
     @property
