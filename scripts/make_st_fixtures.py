@@ -146,9 +146,36 @@ def probe(nlp, name: str) -> dict:
     return out
 
 
+# spacy-transformers' API docs (Transformer component), as printed there.
+DOC_SNIPPET_CONFIGS = {
+    "default": None,
+    "custom": {
+        "model": {
+            "@architectures": "spacy-transformers.TransformerModel.v3",
+            "name": "bert-base-uncased",
+            "tokenizer_config": {"use_fast": True},
+            "transformer_config": {"output_attentions": True},
+            "mixed_precision": True,
+            "grad_scaler_config": {"init_scale": 32768},
+        }
+    },
+}
+
+
+def doc_snippets() -> dict:
+    """The component configs the documentation's add_pipe snippets produce (no weights load)."""
+    out = {}
+    for name, config in DOC_SNIPPET_CONFIGS.items():
+        nlp = spacy.blank("en")
+        nlp.add_pipe("transformer", config=config) if config else nlp.add_pipe("transformer")
+        out[name] = nlp.config["components"]["transformer"]
+    return out
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
+    (OUT / "doc_snippets.json").write_text(json.dumps(doc_snippets(), indent=1, sort_keys=True))
     with tempfile.TemporaryDirectory() as tmp:
         for arch, independent in (("bert", False), ("roberta", False), ("bert", True)):
             name = f"{arch}-tok2vec" if independent else arch

@@ -184,3 +184,19 @@ def test_init_fill_config_fills_the_old_names_defaults(tmp_path):
     assert filled["model"]["tokenizer_config"] == {"use_fast": True}
     assert filled["set_extra_annotations"] == {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"}
     assert filled["max_batch_items"] == 4096
+
+
+def test_the_documentations_add_pipe_snippets_fill_as_in_spacy_transformers():
+    import json
+    from pathlib import Path
+
+    from scripts.make_st_fixtures import DOC_SNIPPET_CONFIGS  # the snippets, run unchanged
+
+    theirs = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "st14" / "doc_snippets.json").read_text())
+    for name, config in DOC_SNIPPET_CONFIGS.items():
+        nlp = spacy.blank("en")
+        nlp.add_pipe("transformer", config=config) if config else nlp.add_pipe("transformer")
+        ours = dict(nlp.config["components"]["transformer"])
+        extra = {k: ours.pop(k) for k in ("frozen", "quantize")}  # our additions, at their defaults
+        assert extra == {"frozen": False, "quantize": None}
+        assert json.loads(json.dumps(ours, sort_keys=True)) == theirs[name], name
