@@ -19,9 +19,6 @@ _load_commands()
 
 
 def main() -> None:
-    from ..core.memory import bound_heap_growth
-
-    bound_heap_growth()
     app()
 
 
