@@ -78,15 +78,7 @@ def child_variant(pipeline: str, overrides_json: str, test: str) -> dict:
 
     import spacy_transfer  # noqa: F401
 
-    overrides = json.loads(overrides_json)
-    config: Dict = {}
-    for dotted, value in overrides.items():
-        node = config
-        *parents, last = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = value
-    nlp = spacy.load(pipeline, config=config)
+    nlp = spacy.load(pipeline, config=spacy.util.dot_to_dict(json.loads(overrides_json)))
     sents = read_sentences()
     texts = [t for t, _ in sents]
     with nlp.select_pipes(enable=["transformer"]):

@@ -1,5 +1,5 @@
-"""spacy-transformers' ``align`` module (its Cython code), reimplemented on spacy-transfer's
-offset alignment (``spacy_transfer.core.transformer.alignment``)."""
+"""spacy-transformers' ``align`` module (its Cython code), reimplemented on
+``spacy_transfer.core.transformer.alignment.align_tokens_st`` (its rule, vectorized)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from spacy.tokens import Span, Token
 from thinc.api import Ops
 from thinc.types import Floats2d, Ragged
 
-from spacy_transfer.core.transformer.alignment import align_tokens
+from spacy_transfer.core.transformer.alignment import align_tokens_st
 
 
 def apply_alignment(ops: Ops, align: Ragged, X: Floats2d) -> Tuple[Ragged, Callable]:
@@ -44,8 +44,9 @@ def get_token_positions(spans: List[Span]) -> Dict[Token, int]:
 
 
 def get_alignment_via_offset_mapping(spans: List[Span], offset_mapping: Any) -> Ragged:
-    """Per token, the indices into the flattened (spans x padded length) wordpieces whose
-    character offsets overlap it. ``offset_mapping`` is (spans, padded length, 2)."""
+    """Per token, the indices into the flattened (spans x padded length) wordpieces that own
+    one of its characters (spacy-transformers' rule: whitespace tokens get none).
+    ``offset_mapping`` is (spans, padded length, 2)."""
     if len(spans) != len(offset_mapping):
         raise ValueError("Cannot align batches of different sizes.")
     positions = get_token_positions(spans)
@@ -56,7 +57,7 @@ def get_alignment_via_offset_mapping(spans: List[Span], offset_mapping: Any) -> 
         special = offsets[:, 1] <= offsets[:, 0]
         starts = numpy.asarray([t.idx - span.start_char for t in span], dtype="int64")
         ends = starts + numpy.asarray([len(t) for t in span], dtype="int64")
-        tok_idx, wp = align_tokens(offsets, special, starts, ends)
+        tok_idx, wp = align_tokens_st(offsets, special, starts, ends)
         for i, j in zip(tok_idx.tolist(), wp.tolist()):
             rows[positions[span[i]]].add(wp_start + j)
         wp_start += offsets.shape[0]

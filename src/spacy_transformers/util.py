@@ -6,13 +6,12 @@ tables (what public ``--code`` files import); the helpers behave as in 1.4.
 
 from __future__ import annotations
 
-import contextlib
 import random
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
+
+from spacy.util import make_tempdir  # noqa: F401  (spacy-transformers' own was the same)
 
 from spacy_transfer.registry import registry
 
@@ -80,15 +79,6 @@ def log_gpu_memory(logger: Any, context: str) -> None:
 def log_batch_size(logger: Any, token_data: Any, is_train: bool) -> None:
     shape = getattr(getattr(token_data, "input_ids", None), "shape", None)
     logger.info(f"{'train' if is_train else 'predict'} batch: {shape}")
-
-
-@contextlib.contextmanager
-def make_tempdir() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp())
-    try:
-        yield d
-    finally:
-        shutil.rmtree(str(d), ignore_errors=True)
 
 
 __all__ = [

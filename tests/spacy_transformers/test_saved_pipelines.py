@@ -18,6 +18,7 @@ import pytest
 import spacy
 
 import spacy_transfer  # noqa: F401
+from scripts.make_st_fixtures import doc_vector_setter  # the setter the fixtures ran, unchanged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "st14"
 NAMES = ["bert", "roberta", "bert-tok2vec"]
@@ -25,17 +26,6 @@ NAMES = ["bert", "roberta", "bert-tok2vec"]
 
 def expected(name: str) -> dict:
     return json.loads((FIXTURES / name / "outputs.json").read_text())
-
-
-def doc_vector_setter(docs, trf_data) -> None:
-    """The annotation setter the fixture script ran under spacy-transformers, unchanged."""
-    for doc, data in zip(docs, trf_data.doc_data):
-        if not data.tensors:  # a Doc without spans (an empty text)
-            doc.user_data["trf_vector"] = []
-            continue
-        rows = data.tensors[0].reshape(-1, data.width)
-        doc.user_data["trf_vector"] = rows[data.align.dataXd].mean(axis=0).tolist() if len(data.align.dataXd) else []
-        doc.user_data["batch_shape"] = list(trf_data.tensors[0].shape)
 
 
 def check_same_outputs(nlp, want: dict) -> None:
@@ -123,4 +113,15 @@ def test_a_corrupt_weights_blob_names_the_file(tmp_path):
     assert proc.returncode == 1
     text = proc.stdout + proc.stderr
     assert "Traceback" not in text and "state dict" in text and "transformer/model" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_file_that_is_not_a_model_names_the_file(tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(FIXTURES / "bert", broken)
+    (broken / "transformer" / "model").write_bytes(b"\x00 not a thinc model at all")
+    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(broken), str(tmp_path / "out")], capture_output=True, text=True)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in text
+    assert "transformer/model" in text and "does not fit" in text
     assert not (tmp_path / "out").exists()

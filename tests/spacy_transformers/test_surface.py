@@ -149,7 +149,7 @@ def test_align_helpers_match_the_components_alignment(tiny_model):
     from spacy_transfer.core.transformer import get_tokenizer
 
     nlp = _pipeline(tiny_model("bert"), get_spans={"@span_getters": "spacy-transformers.doc_spans.v1"})
-    docs = [nlp(t) for t in CORPUS[:3]]
+    docs = [nlp(t) for t in CORPUS[:3] + ["Tabs\tand  double  spaces, emoji 🙂 and café."]]  # whitespace tokens too
     spans = [doc[:] for doc in docs]
     tokens = huggingface_tokenize(get_tokenizer(nlp.get_pipe("transformer")), [s.text for s in spans])
     assert tokens["input_texts"][0][0] == "[CLS]"

@@ -159,7 +159,7 @@ class Transformer(TrainablePipe):
             if "max_batch_items" in node.attrs:
                 node.attrs["max_batch_items"] = self.cfg["max_batch_items"]
         for shim in _hf_shims(self.model):
-            shim.quantize = getattr(self, "quantize", None)
+            shim.quantize = self.quantize
 
     @property
     def frozen(self) -> bool:
@@ -344,45 +344,26 @@ def save_model_dir(model: Model, path: Union[str, Path]) -> None:
             shim.serialize_weights = True
 
 
-def load_st_model_bytes(model: Model, data: bytes, source: str = "the pipeline") -> None:
-    """Load a TransformerModel that spacy-transformers 1.x saved (``model.to_bytes()``: a
-    thinc msgpack of the same structure whose shim holds config, tokenizer files and a
-    torch state dict, read with ``weights_only=True``)."""
-    try:
-        msg = srsly.msgpack_loads(data)
-        shim_msgs = [srsly.msgpack_loads(b) for node_shims in msg.get("shims", []) for b in node_shims]
-    except Exception as err:
-        raise UserError(f"{source} is not a saved transformer model (not thinc msgpack)", hint="Re-save the pipeline; the file is corrupt.") from err
-    found = [m for m in shim_msgs if serialization.is_st_shim_message(m) or (isinstance(m, dict) and "hf_files" in m)]
-    if not found:
-        raise UserError(
-            f"{source} is not a transformer model saved by spacy-transfer or spacy-transformers 1.x",
-            hint="Expected thinc.bin + hf0/ (spacy-transfer) or a spacy-transformers 1.x model file holding the "
-            "encoder's config, tokenizer files and torch state dict.",
-        )
-    load_model_bytes(model, data, source)
-
-
 def load_model_bytes(model: Model, data: bytes, source: str = "the pipeline") -> None:
-    """``model.from_bytes``, naming ``source`` in errors (ours or spacy-transformers 1.x's format)."""
+    """``model.from_bytes`` (our format or spacy-transformers 1.x's, which has the same thinc
+    structure), naming ``source`` in errors."""
     try:
         model.from_bytes(data)
     except UserError as err:
         raise UserError(f"{err.message} ({source})", hint=err.hint, rows=err.rows) from err
-    except ValueError as err:
-        if "mismatched structure" not in str(err):
-            raise
+    except ValueError as err:  # thinc's "mismatched structure", or msgpack's on bytes that are not a model
         raise UserError(
             f"{source} does not fit this pipeline's transformer model",
             hint="It was saved with another architecture or an unknown spacy-transformers version (1.x is read), "
-            "or by spacy-transfer 0.1; retrain, or re-save it with the version that wrote it.",
+            "by spacy-transfer 0.1, or it is corrupt; retrain, or re-save it with the version that wrote it.",
+            rows=[("error", str(err).splitlines()[0][:200] if str(err) else type(err).__name__)],
         ) from err
 
 
 def load_model_dir(model: Model, path: Union[str, Path]) -> None:
     path = Path(path)
     if path.is_file():  # spacy-transformers 1.x writes the model as one file
-        load_st_model_bytes(model, path.read_bytes(), str(path))
+        load_model_bytes(model, path.read_bytes(), str(path))
         return
     if not (path / "thinc.bin").exists():
         raise UserError(
@@ -399,4 +380,4 @@ def load_model_dir(model: Model, path: Union[str, Path]) -> None:
                 shim.to_device("gpu", model.ops.device_id)
 
 
-__all__ = ["Transformer", "make_transformer", "DEFAULT_CONFIG", "save_model_dir", "load_model_dir", "load_model_bytes", "load_st_model_bytes"]
+__all__ = ["Transformer", "make_transformer", "DEFAULT_CONFIG", "save_model_dir", "load_model_dir", "load_model_bytes"]

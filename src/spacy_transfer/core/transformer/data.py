@@ -382,8 +382,7 @@ def _concat_wordpieces(pieces: Sequence[WordpieceBatch], length: int) -> Wordpie
     pieces = [p for p in pieces if len(p)]
     if not pieces:
         return WordpieceBatch.empty()
-    pad = [s[-1] if len(s) > n else "" for p in pieces for s, n in zip(p.strings, p.lengths)]
-    pad_string = next((x for x in pad if x), "")
+    pad_string = next((s[n] for p in pieces for s, n in zip(p.strings, p.lengths) if len(s) > n), "")
     strings = [list(s) + [pad_string] * (length - len(s)) for p in pieces for s in p.strings]
     types = [p.token_type_ids for p in pieces]
     return WordpieceBatch(

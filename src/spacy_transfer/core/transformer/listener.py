@@ -144,15 +144,16 @@ def pool_transformer_data(pooling: Model[Ragged, Floats2d], grad_factor: Any = 1
 
 def pool_init(model: Model, X: Optional[List[TransformerData]] = None, Y: Any = None) -> Model:
     if X:
-        width = next((_width(d) for d in X if _width(d)), 0)
+        width = _batch_width(X, 0)
         if width:
             model.set_dim("nO", width, force=True)
         model.layers[0].initialize(X=_gather(model, X, width))
     return model
 
 
-def _width(data: TransformerData) -> int:
-    return data.width if "last_hidden_state" in data.model_output else 0
+def _batch_width(datas: Sequence[TransformerData], default: int) -> int:
+    """The width of the first Doc that has outputs (a Doc without spans has none)."""
+    return next((d.width for d in datas if "last_hidden_state" in d.model_output), default)
 
 
 def _rows(data: TransformerData) -> Any:
@@ -185,7 +186,7 @@ def pool_forward(model: Model, datas: List[TransformerData], is_train: bool) -> 
                 f"A transformer listener expected TransformerData in doc._.trf_data, got {type(d).__name__}",
                 hint="Put a transformer component (spacy-transfer.TransformerModel.v1 or a spacy-transformers name) before this one.",
             )
-    width = next((_width(d) for d in datas if _width(d)), model.get_dim("nO") if model.has_dim("nO") else 0)
+    width = _batch_width(datas, model.get_dim("nO") if model.has_dim("nO") else 0)
     X = _gather(model, datas, width)
     Y, bp_pool = pooling(X, is_train)
     n_tokens = [int(d.align.lengths.shape[0]) for d in datas]

@@ -108,7 +108,7 @@ class HFShim(Shim):
         self.max_length = max_positions(hf_model.config, tokenizer)
         self.pad_id = _first_int(tokenizer.pad_token_id, 0)
         self.filler_id = _first_int(tokenizer.cls_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id, self.pad_id)
-        self.pad = (self.pad_id, str(tokenizer.pad_token or ""))
+        self.pad_token = str(tokenizer.pad_token or "")
         # spacy-transformers' wordpieces carry token_type_ids where the tokenizer makes them.
         self.with_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
 
@@ -283,11 +283,21 @@ class HFShim(Shim):
 
     def from_bytes(self, data: bytes) -> "HFShim":
         msg = srsly.msgpack_loads(data)
+        if not isinstance(msg, dict):
+            msg = {}
         if "hf_files" in msg:
-            self.set_transformer(*serialization.from_bytes(data))
-        elif serialization.is_st_shim_message(msg) and msg["config"]:
-            # Written by spacy-transformers 1.x (a Tok2VecTransformer, or a component's model).
-            self.set_transformer(*serialization.from_st_message(msg))
+            self.set_transformer(*serialization.from_message(msg))
+        elif serialization.is_st_shim_message(msg):
+            # Written by spacy-transformers 1.x (a Tok2VecTransformer, or a component's model);
+            # an empty config is a model saved before its weights were loaded.
+            if msg["config"]:
+                self.set_transformer(*serialization.from_st_message(msg))
+        elif not (msg.get("empty") or msg.get("by_reference")):
+            raise UserError(
+                "The saved transformer is neither spacy-transfer's nor spacy-transformers 1.x's format",
+                hint="Expected the encoder's files (spacy-transfer) or its config, tokenizer files and torch state dict "
+                "(spacy-transformers 1.x); the data is corrupt or from an unknown version.",
+            )
         return self
 
 
@@ -318,9 +328,6 @@ def length_buckets(lengths: Sequence[int], max_items: int, max_padding: float = 
     return groups
 
 
-length_batches = length_buckets  # the name before 0.2
-
-
 def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], width: int) -> Tuple[List[Dict[str, Any]], Dict[int, Any]]:
     """Per Doc, its outputs shaped (spans, padded length, width) (pooler: (spans, width)).
     Rows seen by several windows of a long span are averaged; returns those counts too."""
@@ -329,8 +336,10 @@ def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tup
     by_doc: List[List[int]] = [[] for _ in batch.wordpieces]
     for i, row in enumerate(batch.rows):
         by_doc[row.doc].append(i)
-    keys = list(results[0].keys()) if results else ["last_hidden_state"]
-    device = results[0]["last_hidden_state"].device if results else None
+    if not results:  # no Doc has a span
+        return [{} for _ in by_doc], {}
+    keys = list(results[0].keys())
+    device = results[0]["last_hidden_state"].device
     docs: List[Dict[str, Any]] = []
     counts: Dict[int, Any] = {}
     for d, members in enumerate(by_doc):
@@ -342,7 +351,7 @@ def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tup
             g, j = where[members[0]]
             docs.append({k: _row_view(results[g][k], j, length) for k in keys})
             continue
-        out = {k: _zeros_like_output(results[0][k], n_spans, length, width, device) for k in keys} if results else {}
+        out = {k: _zeros_like_output(results[0][k], n_spans, length, width, device) for k in keys}
         if batch.windowed[d]:
             cnt = torch.zeros((n_spans, length), device=device)
             pool_cnt = torch.zeros((n_spans, 1), device=device)
@@ -351,12 +360,9 @@ def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tup
             n = row.ids.shape[0]
             for k in keys:
                 _place(out[k], results[g][k], j, n, row)
-            if row.targets is not None:
+            if row.targets is not None:  # unwindowed spans keep count 0, which divides as 1
                 targets = torch.from_numpy(row.targets).to(device)
                 cnt[row.span].index_add_(0, targets, torch.ones((n,), device=device))
-                pool_cnt[row.span] += 1
-            elif batch.windowed[d]:
-                cnt[row.span, :n] += 1
                 pool_cnt[row.span] += 1
         if batch.windowed[d]:
             for k in keys:
@@ -425,9 +431,8 @@ def _group_gradients(
         if g not in grads:
             grads[g] = torch.zeros_like(out)
         n = row.ids.shape[0]
-        if row.targets is None:
-            scale = 1.0 / counts[row.doc][row.span, :n].clamp(min=1).unsqueeze(-1) if row.doc in counts else None
-            grads[g][j, :n] = src[:n] if scale is None else src[:n] * scale
+        if row.targets is None:  # seen once: its gradient as is
+            grads[g][j, :n] = src[:n]
         else:
             targets = torch.from_numpy(row.targets).to(out.device)
             grads[g][j, :n] = src[targets] / counts[row.doc][row.span][targets].clamp(min=1).unsqueeze(-1)
@@ -506,7 +511,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
     docs = list(docs)
     spans = [list(s) for s in model.attrs["get_spans"](docs)]
     encoded = encode_spans(
-        shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id, shim.pad, shim.with_type_ids,
+        shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id, (shim.pad_id, shim.pad_token), shim.with_type_ids,
         st_rules=model.attrs.get("alignment") == "spacy-transformers",
     )
     doc_outputs, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))
@@ -576,7 +581,6 @@ __all__ = [
     "TransformerModel",
     "HFShim",
     "max_positions",
-    "length_batches",
     "length_buckets",
     "assemble",
     "find_transformer_model",

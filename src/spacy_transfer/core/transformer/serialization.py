@@ -99,13 +99,22 @@ def to_bytes(model: Any, tokenizer: Any) -> bytes:
 
 
 def from_bytes(data: bytes) -> Tuple[Any, Any]:
-    msg = srsly.msgpack_loads(data)
+    return from_message(srsly.msgpack_loads(data))
+
+
+def from_message(msg: Dict[str, Any]) -> Tuple[Any, Any]:
+    """Encoder and tokenizer from the decoded map :func:`to_bytes` writes."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, content in msg["hf_files"].items():
-            if "/" in name or name.startswith("."):
-                raise UserError("Corrupt transformer data: unexpected file name", rows=[("file", name)])
-            (Path(tmp) / name).write_bytes(content)
+        write_files(tmp, msg["hf_files"], "transformer data")
         return load_dir(tmp)
+
+
+def write_files(folder: Union[str, Path], files: Dict[str, Any], source: str) -> None:
+    """Write ``{file name: bytes}`` into ``folder``; names are plain file names, nothing else."""
+    for name, content in files.items():
+        if not isinstance(name, str) or "/" in name or name.startswith(".") or not isinstance(content, bytes):
+            raise UserError(f"Corrupt {source}: unexpected file entry", rows=[("file", str(name)[:80])])
+        (Path(folder) / name).write_bytes(content)
 
 
 # ---------------------------------------------------------------------------- spacy-transformers 1.x
@@ -130,10 +139,7 @@ def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[
     tok_kwargs.pop("use_fast", None)
     with tempfile.TemporaryDirectory() as tmp:
         srsly.write_json(Path(tmp) / "config.json", msg["config"])
-        for name, content in tok_files.items():
-            if "/" in name or name.startswith(".") or not isinstance(content, bytes):
-                raise UserError(f"Corrupt spacy-transformers data in {source}: unexpected tokenizer entry", rows=[("entry", str(name)[:80])])
-            (Path(tmp) / name).write_bytes(content)
+        write_files(tmp, tok_files, f"spacy-transformers data in {source}")
         try:
             config = AutoConfig.from_pretrained(tmp, local_files_only=True)
             model = AutoModel.from_config(config, dtype=torch.float32)
@@ -176,4 +182,4 @@ def _load_state(model: Any, state: Dict[str, Any], source: str) -> None:
     model.eval()
 
 
-__all__ = ["is_st_shim_message", "from_st_message", "load_pretrained", "save_dir", "load_dir", "to_bytes", "from_bytes", "WEIGHTS_FILE"]
+__all__ = ["is_st_shim_message", "from_st_message", "from_message", "write_files", "load_pretrained", "save_dir", "load_dir", "to_bytes", "from_bytes", "WEIGHTS_FILE"]
