@@ -51,8 +51,6 @@ def migrate_pipeline(source: Union[str, Path], output: Union[str, Path], force: 
     converted = st_components(source)
     try:
         nlp = spacy.load(source)
-    except UserError:
-        raise
     except (OSError, ValueError, KeyError) as err:
         raise UserError(f"Could not load the pipeline {source}", rows=[("error", str(err).splitlines()[0][:200])]) from err
     with atomic_dir(output) as tmp:
