@@ -236,9 +236,14 @@ class HFShim(Shim):
         scaler = self.grad_scaler
         found_inf = scaler.unscale([p.grad for _, p in params]) if scaler._enabled else False
         if not found_inf:  # skip the step when fp16 gradients overflowed
-            for name, p in params:
-                param, _ = optimizer((self.id, name), torch2xp(p.data), torch2xp(p.grad))
-                p.data = xp2torch(param, device=p.device)
+            from . import torch_adam  # imports torch, which this module leaves until needed
+
+            if torch_adam.supports(optimizer, [p for _, p in params]):
+                torch_adam.step(optimizer, [((self.id, name), p) for name, p in params])
+            else:
+                for name, p in params:
+                    param, _ = optimizer((self.id, name), torch2xp(p.data), torch2xp(p.grad))
+                    p.data = xp2torch(param, device=p.device)
         for _, p in params:
             p.grad = None  # untouched next time unless a listener sends gradients again
         scaler.update()

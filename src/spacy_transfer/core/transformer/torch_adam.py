@@ -1,0 +1,133 @@
+"""thinc's Adam, applied to a torch module's parameters in a few fused torch kernels.
+
+Why: thinc's ``Optimizer`` updates one parameter per call, in a single-threaded loop
+(gradient clip, Adam, weight decay and gradient zeroing are separate passes over memory),
+which was 10% of a transformer training step. Here the same update runs as one
+``torch._fused_adam_`` call (vectorised, multi-threaded) plus ``_foreach`` passes for the
+clip and the decay, about 3x faster on MiniLM's 22.7M weights.
+
+The math is thinc's ``Optimizer.__call__`` for Adam (clip each parameter's gradient to
+``grad_clip``, Adam with thinc's bias correction, decoupled weight decay after the step,
+parameter averages), equal to it within float32 rounding. The state stays in the thinc
+optimizer (``mom1``/``mom2``/``nr_update``/``averages`` under the same keys, moments as
+1-D arrays that the torch tensors view), so checkpoints, resume and ``use_params`` see no
+difference. Anything else (RAdam, SGD, a subclass, non-float32 weights) takes thinc's
+own per-parameter path: :func:`supports` says which.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Dict, Hashable, List, Sequence, Tuple
+
+import numpy
+import torch
+from thinc.api import Optimizer
+from thinc.util import xp2torch
+
+Key = Tuple[Hashable, str]
+
+
+def supports(optimizer: Any, params: Sequence[torch.Tensor]) -> bool:
+    """Whether :func:`step` computes exactly what ``optimizer`` would."""
+    return (
+        type(optimizer) is Optimizer
+        and not optimizer.use_radam
+        and optimizer.b1 > 0.0
+        and optimizer.b2 > 0.0
+        and all(p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32 for p in params)
+    )
+
+
+def step(optimizer: Optimizer, keyed: Sequence[Tuple[Key, torch.nn.Parameter]]) -> None:
+    """One Adam update of every ``(key, parameter)`` with a gradient, as thinc does it."""
+    keyed = [(key, p) for key, p in keyed if p.numel() > 0]  # thinc skips empty gradients
+    if not keyed:
+        return
+    params = [p.data for _, p in keyed]
+    grads = [p.grad for _, p in keyed]
+    if optimizer.L2 != 0 and not optimizer.L2_is_weight_decay:
+        torch._foreach_add_(grads, params, alpha=optimizer.L2)
+    if optimizer.grad_clip:
+        _clip(grads, float(optimizer.grad_clip))
+    groups: Dict[int, List[int]] = defaultdict(list)
+    for i, (key, p) in enumerate(keyed):
+        optimizer.nr_update[key] += 1
+        groups[optimizer.nr_update[key]].append(i)
+    lr = float(optimizer.learn_rate)
+    for nr_upd, idx in groups.items():
+        _adam([keyed[i] for i in idx], [grads[i] for i in idx], optimizer, nr_upd, lr)
+    if optimizer.L2 != 0 and optimizer.L2_is_weight_decay:
+        torch._foreach_mul_(params, 1.0 - lr * optimizer.L2)
+    if optimizer.averages is not None:
+        for nr_upd, idx in groups.items():
+            _average([keyed[i] for i in idx], optimizer, nr_upd)
+
+
+def _clip(grads: List[torch.Tensor], threshold: float) -> None:
+    """Scale each gradient whose L2 norm is at least ``threshold`` down to it."""
+    norms = torch.stack(torch._foreach_norm(grads)).tolist()
+    scales = [threshold / norm if norm >= threshold else 1.0 for norm in norms]
+    torch._foreach_mul_(grads, scales)
+
+
+def _adam(keyed: List[Tuple[Key, torch.nn.Parameter]], grads: List[torch.Tensor], optimizer: Optimizer, nr_upd: int, lr: float) -> None:
+    b1, b2 = float(optimizer.b1), float(optimizer.b2)
+    # thinc's kernel takes the betas as float32 (so 1 - beta2 is 0.00099998713, not 0.001)
+    # but corrects the bias in double precision: w -= lr * sqrt(fix2)/fix1 * m / (sqrt(v) + eps).
+    # torch corrects with the betas it is given and divides sqrt(v) by sqrt(fix2) before
+    # adding eps, so its lr and eps are rescaled to give thinc's update.
+    b1_32, b2_32 = float(numpy.float32(b1)), float(numpy.float32(b2))
+    fix1, fix2 = 1.0 - b1**nr_upd, 1.0 - b2**nr_upd
+    fix1_32, fix2_32 = 1.0 - b1_32**nr_upd, 1.0 - b2_32**nr_upd
+    torch._fused_adam_(
+        [p.data for _, p in keyed],
+        grads,
+        [_moment(optimizer.mom1, key, p) for key, p in keyed],
+        [_moment(optimizer.mom2, key, p) for key, p in keyed],
+        [],
+        [torch.tensor(float(nr_upd), device=p.device) for _, p in keyed],
+        lr=lr * (fix2**0.5 / fix1) * (fix1_32 / fix2_32**0.5),
+        beta1=b1_32,
+        beta2=b2_32,
+        weight_decay=0.0,
+        eps=float(optimizer.eps) / fix2_32**0.5,
+        amsgrad=False,
+        maximize=False,
+    )
+
+
+def _average(keyed: List[Tuple[Key, torch.nn.Parameter]], optimizer: Optimizer, nr_upd: int) -> None:
+    decay = min((1.0 + nr_upd) / (10.0 + nr_upd), 0.9999)  # thinc's update_averages
+    averages = []
+    for key, p in keyed:
+        if key not in optimizer.averages:
+            optimizer.averages[key] = _zeros(p, tuple(p.shape))  # thinc keeps these shaped
+        averages.append(_view(optimizer.averages, key, p))
+    torch._foreach_lerp_(averages, [p.data for _, p in keyed], 1.0 - decay)
+
+
+def _moment(store: Dict[Key, Any], key: Key, p: torch.Tensor) -> torch.Tensor:
+    if key not in store:
+        store[key] = _zeros(p, (p.numel(),))  # thinc keeps moments flat
+    return _view(store, key, p)
+
+
+def _view(store: Dict[Key, Any], key: Key, p: torch.Tensor) -> torch.Tensor:
+    """A torch view of the optimizer's array for ``key`` (made writable and contiguous
+    first: arrays restored from a checkpoint may be neither)."""
+    array = store[key]
+    if isinstance(array, numpy.ndarray) and not (array.flags.writeable and array.flags.c_contiguous and array.dtype == numpy.float32):
+        array = store[key] = numpy.array(array, dtype=numpy.float32, order="C")
+    tensor = torch.from_numpy(array) if isinstance(array, numpy.ndarray) else xp2torch(array)
+    if tensor.device != p.device or tensor.numel() != p.numel():
+        raise ValueError(f"optimizer state for {key} does not match the parameter {tuple(p.shape)} on {p.device}")
+    return tensor.view(p.shape)
+
+
+def _zeros(p: torch.Tensor, shape: Tuple[int, ...]) -> Any:
+    if p.device.type == "cpu":
+        return numpy.zeros(shape, dtype=numpy.float32)
+    import cupy  # thinc keeps GPU optimizer state as cupy arrays
+
+    return cupy.zeros(shape, dtype=cupy.float32)
