@@ -1,4 +1,5 @@
-"""``spacy-transfer convert``: CoNLL-U (+ UNER NER) or IOB2 files to ``.spacy`` corpora."""
+"""``spacy-transfer convert``: corpus files to ``.spacy``: CoNLL-U (+ UNER NER), UNER IOB2,
+and every format of ``spacy convert`` (through spaCy's own converters)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ EPILOG = """Examples:
   spacy-transfer convert en_ewt-ud-dev.conllu dev.spacy --ner en_ewt-ud-dev.iob2
 
   spacy-transfer convert en_ewt-ud-dev.iob2 ner-dev.spacy --n-sents 10 --limit 500
+
+  spacy-transfer convert eng.train train.spacy --converter ner      (CoNLL-2003 style)
 """
 
 
 @app.command("convert", epilog=EPILOG)
 def convert_cli(
-    source: Path = typer.Argument(..., help="A .conllu or .iob2 file (gzipped is fine)."),
+    source: Path = typer.Argument(..., help="A corpus file: .conllu, .iob2, or a spacy convert format (gzipped is fine)."),
     output: Path = typer.Argument(..., help="The .spacy file to write."),
+    converter: str = typer.Option("auto", "--converter", "-c", help="auto (by extension), iob2 (UNER columns), or one of spacy convert's: conllu, conllubio, conll, ner, iob, json."),
     ner: Optional[Path] = typer.Option(None, "--ner", help="UNER-style .iob2 file whose entities are attached to the matching CoNLL-U sentences."),
     n_sents: int = typer.Option(10, "--n-sents", "-n", help="Sentences per document."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many sentences."),
@@ -34,5 +38,5 @@ def convert_cli(
     from ..core.corpora import convert_file
 
     with handle_errors(verbose):
-        stats = convert_file(source, output, ner=ner, n_sents=n_sents, limit=limit)
-        msg.good(f"Wrote {stats['docs']} docs ({stats['sents']} sentences, {stats['words']} words, {stats['ents']} entities) to {output}")
+        stats = convert_file(source, output, converter=converter, ner=ner, n_sents=n_sents, limit=limit)
+        msg.good(f"Wrote {stats['docs']} docs with the {stats['converter']} converter ({stats['sents']} sentences, {stats['words']} words, {stats['ents']} entities) to {output}")

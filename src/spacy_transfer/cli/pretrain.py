@@ -47,6 +47,7 @@ def pretrain_cli(
     epoch_resume: Optional[int] = typer.Option(None, "--epoch-resume", "-er", help="Epoch to continue counting from (read from the file's name or resume state if omitted)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
     skip_last: bool = typer.Option(False, "--skip-last", "-L", help="Do not write model-last.bin."),
+    keep_states: int = typer.Option(1, "--keep-states", help="Resume states kept, beside the newest N epoch weights (model-last keeps its own); -1 keeps one beside every file. Each state is several times the size of its weights."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank)."),
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -64,16 +65,17 @@ def pretrain_cli(
         with distributed.rank_errors():
             dist_ctx = distributed.init_from_env(use_gpu=gpu_id >= 0)
             try:
-                _pretrain(ctx, config_path, output_dir, code, resume_path, epoch_resume, gpu_id, skip_last, dist_ctx)
+                _pretrain(ctx, config_path, output_dir, code, resume_path, epoch_resume, gpu_id, skip_last, keep_states, dist_ctx)
             finally:
                 distributed.shutdown()
 
 
 def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Optional[Path], resume_path: Optional[Path],
-              epoch_resume: Optional[int], gpu_id: int, skip_last: bool, dist_ctx: Optional["DistContext"]) -> None:
+              epoch_resume: Optional[int], gpu_id: int, skip_last: bool, keep_states: int,
+              dist_ctx: Optional["DistContext"]) -> None:
     from wasabi import Printer
 
-    from ..core.config import check_registered_names, import_code, load_config
+    from ..core.config import check_registered_names, check_unknown_settings, import_code, load_config
     from ..core.pretraining import pretrain
     from ..core.pretraining.parallel import DistributedSync, LocalSync
     from ..errors import UserError
@@ -87,6 +89,7 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
     where = "standard input" if config_path == "-" else config_path
     config = load_config(config_path, overrides)
     check_registered_names(config, where=where)  # typos get the closest known names
+    check_unknown_settings(config, where=where)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights.")
     if output_dir.exists() and any(output_dir.iterdir()):
@@ -106,6 +109,7 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
         epoch_resume=epoch_resume,
         use_gpu=gpu_id,
         skip_last=skip_last,
+        keep_states=keep_states,
         printer=printer,
         where=where,
         sync=sync,

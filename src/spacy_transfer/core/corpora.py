@@ -37,6 +37,50 @@ def _require_file(path: PathLike, what: str) -> Path:
     return p
 
 
+def docbin_problem(path: PathLike) -> Optional[str]:
+    """What keeps spaCy's ``Corpus`` from reading ``path`` (a .spacy file or a folder of
+    them), or None. spaCy itself reads a .conllu or a broken file as "no data" or E1014,
+    without naming the file."""
+    p = Path(path)
+    if not p.exists():
+        return f"{p} does not exist"
+    if p.is_file() and not p.name.endswith(".spacy"):
+        return (f"{p} is not a .spacy file (spaCy's corpus reader reads only .spacy); "
+                f"convert it: spacy-transfer convert {p} {p.with_suffix('.spacy').name}")
+    files = [p] if p.is_file() else [f for f in sorted(p.rglob("*.spacy")) if not f.name.startswith(".")]
+    if not files:
+        return f"{p} holds no .spacy files"
+    for f in files:
+        if not _looks_like_docbin(f):
+            return f"{f} is not a .spacy (DocBin) file: it is damaged, or another format renamed"
+    if all(_is_empty_docbin(f) for f in files):
+        return f"{p} has no documents"
+    return None
+
+
+def _looks_like_docbin(path: Path) -> bool:
+    """A DocBin file is zlib-compressed msgpack: its first bytes must inflate."""
+    import zlib
+
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        zlib.decompressobj().decompress(head)
+    except zlib.error:
+        return False
+    return True
+
+
+def _is_empty_docbin(path: Path) -> bool:
+    # Only small files can be empty DocBins; larger ones are not worth reading here.
+    if path.stat().st_size > 4096:
+        return False
+    try:
+        return len(DocBin().from_disk(path)) == 0
+    except Exception:
+        return False  # not ours to judge: spaCy's reader reports a damaged file
+
+
 def open_text(path: PathLike) -> IO[str]:
     """Open a text file, transparently gunzipping ``.gz``."""
     p = Path(path)
@@ -226,35 +270,91 @@ def iter_raw_texts(path: PathLike, *, min_chars: int = 1) -> Iterator[str]:
                 yield text
 
 
+# spaCy's converters (``spacy convert -c NAME``), used as they are where we add nothing.
+SPACY_CONVERTERS = ("conllu", "conllubio", "conll", "ner", "iob", "json")
+CONVERTERS = ("auto", "iob2", *SPACY_CONVERTERS)
+
+
+def pick_converter(source: PathLike, converter: str) -> str:
+    """The converter for ``source``: as given, or by file extension (and, for spaCy's NER
+    formats, by looking at the text, as ``spacy convert`` does)."""
+    if converter not in CONVERTERS:
+        raise UserError(f"Unknown converter '{converter}'", rows=[("--converter", converter)],
+                        hint=f"Use one of: {', '.join(CONVERTERS)} (auto picks by file extension).")
+    if converter != "auto":
+        return converter
+    name = Path(source).name.removesuffix(".gz")
+    suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+    if suffix in ("conllu", "iob2", "json"):
+        return suffix
+    if suffix in ("conll", "iob", "ner", "txt", "tsv"):
+        from spacy.cli.convert import autodetect_ner_format
+
+        with open_text(source) as f:
+            detected = autodetect_ner_format(f.read(200_000))
+        if detected in ("ner", "iob"):
+            return detected
+        if suffix == "iob":
+            return "iob2"  # a token-per-line column file (ID TOKEN TAG), UNER style
+    raise UserError(f"Unknown corpus format: {source}", rows=[("source", name)],
+                    hint=f"Give a .conllu, .iob2, .iob, .conll or .json file (optionally .gz), or pass --converter, "
+                    f"one of: {', '.join(CONVERTERS[1:])}.")
+
+
+def _spacy_convert(source: Path, converter: str, n_sents: int, limit: Optional[int]) -> List[Doc]:
+    import importlib
+
+    converters = importlib.import_module("spacy.cli.convert").CONVERTERS
+    with open_text(source) as f:
+        text = f.read()
+    if limit is not None and converter != "json":
+        text = "\n\n".join(text.strip().split("\n\n")[:limit]) + "\n\n"
+    try:
+        if converter == "json":
+            return list(converters[converter](text, no_print=True))
+        return list(converters[converter](text, n_sents=n_sents, no_print=True, append_morphology=converter == "conllubio"))
+    except UserError:
+        raise
+    except Exception as e:  # spaCy's converters raise ValueError/KeyError/IndexError on bad lines
+        raise UserError(f"Could not convert {source} with the '{converter}' converter", rows=[(str(source), " ".join(str(e).split())[:200])],
+                        hint="Check that the file is in that format, or pass another --converter.") from None
+
+
 def convert_file(
     source: PathLike,
     output: PathLike,
     *,
+    converter: str = "auto",
     ner: Optional[PathLike] = None,
     n_sents: int = 10,
     limit: Optional[int] = None,
 ) -> dict:
-    """Convert ``.conllu`` (optionally with UNER ``ner``) or ``.iob2`` to ``.spacy``."""
-    name = Path(source).name.removesuffix(".gz")
+    """Convert a corpus file to ``.spacy``: ``.conllu`` (optionally with UNER ``ner``),
+    UNER ``.iob2``, or any format of ``spacy convert`` (through spaCy's converters)."""
     if n_sents < 1:
         raise UserError(f"--n-sents must be at least 1, got {n_sents}")
-    if name.endswith(".conllu"):
-        if ner is not None:
-            docs = read_ud_with_ner(source, ner, n_sents=n_sents, limit=limit)
-        else:
-            docs = read_conllu(source, n_sents=n_sents, limit=limit)
-    elif name.endswith((".iob2", ".iob")):
-        if ner is not None:
-            raise UserError("--ner only applies to .conllu sources", hint="An .iob2 source already holds the entities.")
-        docs = read_iob2(source, n_sents=n_sents, limit=limit)
+    kind = pick_converter(source, converter)
+    src = _require_file(source, "Corpus file")
+    out = Path(output)
+    if out.is_dir():
+        raise UserError(f"The output {out} is a folder", hint=f"Give the .spacy file to write, e.g. {out}/train.spacy.")
+    if ner is not None and kind != "conllu":
+        raise UserError("--ner only applies to CoNLL-U sources", hint="Other NER formats already hold the entities.")
+    if kind == "conllu" and ner is not None:
+        docs = read_ud_with_ner(src, ner, n_sents=n_sents, limit=limit)
+    elif kind == "conllu":
+        docs = read_conllu(src, n_sents=n_sents, limit=limit)
+    elif kind == "iob2":
+        docs = read_iob2(src, n_sents=n_sents, limit=limit)
     else:
-        raise UserError(f"Unknown corpus format: {source}", hint="Give a .conllu or .iob2 file (optionally .gz).")
+        docs = _spacy_convert(src, kind, n_sents, limit)
     if not docs:
-        raise UserError(f"No sentences found in {source}", hint="Is the file empty?")
-    write_docbin(docs, output)
+        raise UserError(f"No sentences found in {source}", hint="Is the file empty, or in another format (--converter)?")
+    write_docbin(docs, out)
     return {
         "docs": len(docs),
-        "sents": sum(len(list(d.sents)) for d in docs),
+        "sents": sum(len(list(d.sents)) if d.has_annotation("SENT_START") else 1 for d in docs),
         "words": sum(len(d) for d in docs),
         "ents": sum(len(d.ents) for d in docs),
+        "converter": kind,
     }

@@ -6,6 +6,7 @@ import srsly
 from thinc.api import Model
 
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
+from spacy_transfer.core.pretraining.state import find_state, read_state
 
 from .conftest import tiny_config
 
@@ -18,21 +19,44 @@ def test_characters_objective_writes_weights_per_epoch(tmp_path, raw_jsonl):
     out = tmp_path / "out"
     result = pretrain(tiny_config(raw_jsonl), out)
     names = sorted(p.name for p in out.iterdir())
+    # Weights for every epoch, as spaCy; one resume state, for the newest weights
+    # (model1 and model-last are the same weights, so they share model-last's).
     assert names == [
         "config.cfg",
         "log.jsonl",
         "model-last.bin",
         "model-last.state.safetensors",
         "model0.bin",
-        "model0.state.safetensors",
         "model1.bin",
-        "model1.state.safetensors",
     ]
+    assert find_state(out / "model1.bin") == out / "model-last.state.safetensors"
+    assert find_state(out / "model0.bin") is None
     log = _log(out)
     assert [row["epoch"] for row in log] == [0, 1, 2]  # spaCy logs model-last as epoch max_epochs
     assert log[-1]["nr_word"] == result.words > 1000
     # The per-epoch loss falls as the layer learns the characters of the words.
     assert log[1]["epoch_loss"] < log[0]["epoch_loss"]
+
+
+def test_keep_states_keeps_the_newest_n_and_minus_one_keeps_all(tmp_path, raw_jsonl):
+    config = tiny_config(raw_jsonl, {"pretraining.max_epochs": 4})
+    pretrain(config, tmp_path / "two", keep_states=2)
+    states = sorted(p.name for p in (tmp_path / "two").glob("*.safetensors"))
+    assert states == ["model-last.state.safetensors", "model2.state.safetensors"]  # model3's is model-last's
+    pretrain(config, tmp_path / "all", keep_states=-1)
+    for epoch in range(3):
+        _, meta = read_state(find_state(tmp_path / "all" / f"model{epoch}.bin"))
+        assert (meta["epoch"], meta["batches_done"]) == (epoch, None)
+    pretrain(config, tmp_path / "none", skip_last=True, keep_states=0)
+    assert not list((tmp_path / "none").glob("*.safetensors"))
+
+
+def test_a_resumed_run_replaces_the_states_of_the_run_it_continues(tmp_path, raw_jsonl):
+    out = tmp_path / "out"
+    pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 2}), out, skip_last=True)
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["model1.state.safetensors"]
+    pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 4}), out, resume_path=out / "model1.bin", skip_last=True)
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["model3.state.safetensors"]
 
 
 def test_weights_file_is_the_layer_as_spacy_writes_it(tmp_path, raw_jsonl):

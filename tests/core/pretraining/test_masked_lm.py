@@ -13,7 +13,7 @@ from spacy_transfer.core.config.generate import ConfigRequest, generate_config
 from spacy_transfer.core.corpora import read_conllu, write_docbin
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
 from spacy_transfer.core.pretraining.masked_lm import IGNORE, WordpieceMasker
-from spacy_transfer.core.pretraining.weights import init_nlp_with_init_tok2vec
+from spacy_transfer.core.training.initialize import init_nlp_with_init_tok2vec
 from spacy_transfer.core.transformer.model import get_hf_model, get_tokenizer
 from spacy_transfer.errors import UserError
 

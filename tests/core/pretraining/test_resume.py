@@ -9,7 +9,7 @@ from wasabi import Printer
 
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
 from spacy_transfer.core.pretraining.corpus import iter_docs
-from spacy_transfer.core.pretraining.state import read_state
+from spacy_transfer.core.pretraining.state import find_state, read_state
 
 from .conftest import tiny_config
 
@@ -44,8 +44,8 @@ def test_resume_after_an_epoch_equals_uninterrupted(tmp_path, raw_jsonl):
     pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 3}), part, resume_path=part / "model1.bin")
     _same_files(full, part, ["model2.bin", "model-last.bin"])
     # The head and optimizer moments are equal too, not only the saved layer.
-    full_arrays, _ = read_state(full / "model2.state.safetensors")
-    part_arrays, _ = read_state(part / "model2.state.safetensors")
+    full_arrays, _ = read_state(find_state(full / "model2.bin"))
+    part_arrays, _ = read_state(find_state(part / "model2.bin"))
     assert full_arrays.keys() == part_arrays.keys()
     assert any(k.startswith("mom1/") for k in full_arrays)
     for key in full_arrays:

@@ -9,7 +9,7 @@ from spacy.training.initialize import init_nlp
 
 from spacy_transfer.core.corpora import read_conllu, write_docbin
 from spacy_transfer.core.pretraining import pretrain
-from spacy_transfer.core.pretraining.weights import init_nlp_with_init_tok2vec
+from spacy_transfer.core.training.initialize import init_nlp_with_init_tok2vec
 from spacy_transfer.errors import UserError
 
 from ...conftest import DATA

@@ -70,6 +70,9 @@ def q(value: object) -> str:
 
 
 def validate_request(req: ConfigRequest) -> None:
+    from .validation import check_language
+
+    check_language(req.lang, "--lang")
     bad = [p for p in req.pipeline if p not in PIPES]
     if bad or not req.pipeline:
         raise UserError(

@@ -12,7 +12,7 @@ from confection import ConfigValidationError
 from thinc.api import Config
 
 from ...errors import UserError
-from .validation import check_registered_names, config_errors
+from .validation import check_registered_names, check_unknown_settings, config_errors
 
 PathLike = Union[str, Path]
 
@@ -96,6 +96,7 @@ def load_training_config(path: PathLike, overrides: Optional[Dict[str, Any]] = N
     import_code(code)
     config = load_config(path, overrides, interpolate=False)
     check_registered_names(config, where=str(path))
+    check_unknown_settings(config, where=str(path))
     with config_errors(str(path)):
         return config.interpolate()
 

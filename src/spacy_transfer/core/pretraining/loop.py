@@ -4,8 +4,10 @@ Per epoch the corpus is streamed, batched by ``[pretraining.batcher]`` and each 
 updates the layer and the objective's output layer. ``model{N}.bin`` (the layer's
 averaged weights, spaCy's format) is written after epochs (every ``n_save_epoch``, and
 the last), ``model{N}.temp.bin`` every ``n_save_every`` batches, ``model-last.bin`` at the
-end (also when interrupted) unless ``skip_last``; each with a resume state beside it
-(see :mod:`.state`) and a line in ``log.jsonl``.
+end (also when interrupted) unless ``skip_last``; each with a line in ``log.jsonl``. A
+resume state (see :mod:`.state`, several times the weights' size) is kept beside the
+newest ``keep_states`` epoch files and model-last (one state when model-last follows an
+epoch's save directly); older files keep their weights only, as spaCy writes them.
 
 Differences from spaCy's ``pretrain``, all deliberate: learning-rate schedules advance
 once per batch (spaCy never steps them); masks come from a seeded generator that is saved;
@@ -36,7 +38,7 @@ from thinc.api import Config, Optimizer, fix_random_seed
 from wasabi import Printer
 
 from ...errors import UserError
-from ..config import config_errors
+from ..config import check_vectors_path, config_errors
 from ..io import atomic_write_bytes, atomic_write_text
 from . import state as st
 from .corpus import iter_docs, resolve_pretraining_corpus
@@ -47,6 +49,8 @@ from .target import check_tok2vec_layer, find_target
 
 ROW_SETTINGS = {"widths": (3, 10, 10, 6, 6), "aligns": ("r", "r", "r", "r", "r")}
 MODEL_NAME = re.compile(r"model(\d+)\.bin$")
+STATE_NAME = re.compile(r"model(\d+)(\.temp)?\.state")
+LAST = "model-last"
 
 
 @dataclass
@@ -143,6 +147,7 @@ def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config
     config = Config(config).copy()
     with config_errors(where):
         interpolated = config.interpolate()
+    check_vectors_path(interpolated)
     training = interpolated.get("training", {})
     seed = training.get("seed", interpolated.get("system", {}).get("seed"))
     setup_pretraining_device(use_gpu, training.get("gpu_allocator"))
@@ -186,9 +191,14 @@ def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config
 
 def check_corpus_not_empty(setup: PretrainSetup) -> None:
     if next(iter_docs(setup.corpus, setup.nlp), None) is None:
+        corpus = str(setup.settings["corpus"])
+        try:
+            path = dot_to_object(setup.nlp.config.interpolate(), corpus).get("path")
+        except (KeyError, AttributeError):
+            path = None
         raise UserError(
-            "The pretraining corpus has no documents",
-            rows=[("[pretraining] corpus", str(setup.settings["corpus"]))],
+            "The pretraining corpus has no documents" + (f": {path}" if path else ""),
+            rows=[("[pretraining] corpus", corpus)] + ([(f"[{corpus}] path", str(path))] if path else []),
             hint="Check the raw text file (one JSON object with a \"text\" key per line, or one text per line) "
             "and the reader's min_length/max_length/limit settings.",
         )
@@ -198,14 +208,16 @@ class Checkpointer:
     """Writes weights, resume states and log lines into the output folder."""
 
     def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker, config_text: str = "",
-                 sync: Optional[LocalSync] = None) -> None:
+                 sync: Optional[LocalSync] = None, keep_states: int = 1) -> None:
         self.config_text = config_text
+        self.keep_states = keep_states  # resume states kept beside the newest epoch weights; < 0: all
         self.setup = setup
         self.sync = sync or LocalSync()
         self.output_dir = output_dir
         self.tracker = tracker
         self.schedule_steps = 0
         self.saved: List[Path] = []
+        self._saved_at: Optional[int] = None  # schedule_steps of the newest epoch save
 
     def save(self, name: str, position: Position, log_epoch: int, *, collective: bool = True) -> Path:
         """Write ``name``.bin and its state (rank 0); every rank calls it at the same point.
@@ -225,6 +237,8 @@ class Checkpointer:
             # The config as given (not interpolated), as spaCy does; with the first weights,
             # so a run that fails before training leaves nothing behind.
             atomic_write_text(self.output_dir / "config.cfg", self.config_text)
+        # model-last right after an epoch's save holds the same weights: one state serves both.
+        same_as = self.saved[-1].name if name == LAST and self.saved and self._saved_at == self.schedule_steps else None
         keys = st.stable_keys(obj.model)
         arrays = {**st.model_arrays(obj.model), **st.optimizer_arrays(optimizer, keys), **st.rng_arrays()}
         meta = {
@@ -236,6 +250,7 @@ class Checkpointer:
             "masker": obj.masker.get_state() if obj.masker is not None else None,
             "tracker": self.tracker.to_json(),
             "objective": obj.kind,
+            "same_as": same_as,
         }
         # State first: a weights file on disk always has its state beside it.
         st.write_state(st.state_path(weights_path), arrays, meta)
@@ -245,16 +260,43 @@ class Checkpointer:
         log_path = self.output_dir / "log.jsonl"
         previous = log_path.read_text(encoding="utf8") if log_path.exists() else ""
         atomic_write_text(log_path, previous + srsly.json_dumps(log) + "\n")
+        if same_as is not None:
+            st.state_path(self.output_dir / same_as).unlink(missing_ok=True)  # found through model-last's
+        elif name != LAST:
+            self._saved_at = self.schedule_steps
+            self._prune_states(weights_path)
         self.saved.append(weights_path)
         return weights_path
+
+    def _prune_states(self, newest: Path) -> None:
+        """Keep the resume states of the newest ``keep_states`` epoch files (and model-last's):
+        each is several times the size of its weights, and resuming needs only the newest."""
+        if self.keep_states < 0:
+            return
+        ours = [st.state_path(p) for p in self.saved if p.name != f"{LAST}.bin"] + [st.state_path(newest)]
+        earlier = sorted((p for p in self.output_dir.glob(f"model*{st.STATE_SUFFIX}")
+                          if p not in ours and not p.name.startswith(LAST)), key=_state_order)
+        for path in (earlier + ours)[: -self.keep_states or None]:
+            path.unlink(missing_ok=True)
+
+
+def _state_order(path: Path) -> Tuple[int, int]:
+    """Training order of model{N}.temp / model{N} states: epoch, then the mid-epoch one first."""
+    match = STATE_NAME.match(path.name)
+    return (int(match.group(1)), 0 if match.group(2) else 1) if match else (-1, 0)
 
 
 def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int], tracker: ProgressTracker,
            checkpointer: Checkpointer, printer: Printer) -> Tuple[int, int]:
     """Restore from ``resume_path``; returns (epoch to start at, batches of it to skip)."""
-    if resume_path.is_dir() or not resume_path.exists():
-        raise UserError(f"--resume-path must be a weights file written by pretrain: {resume_path}",
-                        hint="Give e.g. OUTPUT/model3.bin.")
+    if not resume_path.exists():
+        near = sorted(p.name for p in resume_path.parent.glob("model*.bin")) if resume_path.parent.is_dir() else []
+        raise UserError(f"--resume-path not found: {resume_path}",
+                        hint=f"Weights files in {resume_path.parent}: {', '.join(near)}." if near
+                        else "Give a weights file that pretrain wrote, e.g. OUTPUT/model3.bin.")
+    if resume_path.is_dir():
+        raise UserError(f"--resume-path must be a weights file written by pretrain, not a folder: {resume_path}",
+                        hint=f"Give e.g. {resume_path}/model3.bin.")
     state_file = st.find_state(resume_path)
     obj = setup.objective
     if state_file is None:
@@ -325,6 +367,7 @@ def pretrain(
     epoch_resume: Optional[int] = None,
     use_gpu: int = -1,
     skip_last: bool = False,
+    keep_states: int = 1,
     printer: Optional[Printer] = None,
     progress: Optional[bool] = None,
     where: str = "config",
@@ -347,7 +390,8 @@ def pretrain(
         output_dir.mkdir(parents=True, exist_ok=True)
     P = setup.settings
     tracker = ProgressTracker()
-    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str(), sync=sync)
+    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str(), sync=sync,
+                                keep_states=keep_states)
     start_epoch, skip = 0, 0
     sync.start(setup.objective.model)  # same seed, same weights; made certain
     sync.reseed(setup.seed, 0)
@@ -395,6 +439,6 @@ def pretrain(
         # Also after an interruption (resumable), but not before anything was trained.
         # After an error other ranks may be gone: rank 0 writes without asking them.
         if not skip_last and checkpointer.schedule_steps > 0:
-            checkpointer.save("model-last", position, P["max_epochs"], collective=not failed or sync.world_size == 1)
+            checkpointer.save(LAST, position, P["max_epochs"], collective=not failed or sync.world_size == 1)
     return PretrainResult(output_dir=output_dir, saved=checkpointer.saved, words=tracker.run_words,
                           words_per_second=tracker.words_per_second, start_epoch=start_epoch, end_epoch=max(position.epoch, start_epoch))

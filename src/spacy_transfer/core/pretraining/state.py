@@ -212,5 +212,22 @@ def read_state(path: Path) -> Tuple[Dict[str, numpy.ndarray], Dict[str, Any]]:
 
 
 def find_state(weights_path: Path) -> Optional[Path]:
+    """The resume state of a weights file: its own, or model-last's when that was saved
+    right after it (same weights, so the run keeps one state for both)."""
     p = state_path(weights_path)
-    return p if p.exists() else None
+    if p.exists():
+        return p
+    last = weights_path.with_name("model-last" + STATE_SUFFIX)
+    if weights_path.name != "model-last.bin" and last.exists() and _meta(last).get("same_as") == weights_path.name:
+        return last
+    return None
+
+
+def _meta(path: Path) -> Dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return json.loads((f.metadata() or {}).get("state", "{}"))
+    except Exception:
+        return {}  # a damaged state is reported when it is read

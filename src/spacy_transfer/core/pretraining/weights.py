@@ -153,22 +153,3 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
 def _tied(encoder: Any, key: str) -> bool:
     # Buffers such as position_ids are not saved by every version; they are not weights.
     return key.endswith("position_ids") or key.endswith("token_type_ids")
-
-
-def init_nlp_with_init_tok2vec(config: Config, *, use_gpu: int = -1, load: bool = True) -> Language:
-    """spaCy's ``init_nlp``, with ``[initialize] init_tok2vec`` loaded by
-    :func:`load_init_tok2vec` (checked, with or without a [pretraining] block) instead of
-    by spaCy (unchecked, and only with one). ``load=False`` skips it (a resumed run
-    restores its own weights)."""
-    from spacy.training.initialize import init_nlp
-
-    deferred = Config(config).copy()
-    original = (deferred.get("initialize") or {}).get("init_tok2vec")
-    if "initialize" in deferred:
-        deferred["initialize"]["init_tok2vec"] = None
-    nlp = init_nlp(deferred, use_gpu=use_gpu)
-    if "initialize" in nlp.config:
-        nlp.config["initialize"]["init_tok2vec"] = original  # the config keeps what the user wrote
-    if load:
-        load_init_tok2vec(nlp, config)
-    return nlp

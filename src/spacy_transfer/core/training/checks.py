@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 from spacy.training import Example
 
 from ...errors import UserError
+from ..corpora import docbin_problem
 
 
 def _section(config: Dict[str, Any], dot_name: str) -> Optional[Dict[str, Any]]:
@@ -21,6 +22,20 @@ def _section(config: Dict[str, Any], dot_name: str) -> Optional[Dict[str, Any]]:
             return None
         node = node[part]
     return node if isinstance(node, dict) else None
+
+
+def check_sections(config: Dict[str, Any], where: str) -> None:
+    """A training config has [nlp], [training] and [corpora]: the guide's snippets alone
+    (components only) are partial configs that ``init fill-config`` completes."""
+    missing = [name for name in ("nlp", "training", "corpora") if not isinstance(config.get(name), dict)]
+    if missing:
+        raise UserError(
+            f"The config {where} is partial: it has no {', '.join(f'[{m}]' for m in missing)} section",
+            rows=[(f"[{m}]", "missing") for m in missing],
+            header=("section", "problem"),
+            hint=f"Fill in every default first: spacy-transfer init fill-config {where} config.cfg, "
+            "then train with config.cfg.",
+        )
 
 
 def check_corpus_paths(config: Dict[str, Any]) -> None:
@@ -42,22 +57,19 @@ def check_corpus_paths(config: Dict[str, Any]) -> None:
         if path in (None, "", "null"):
             rows.append((setting, "is not set (e.g. [paths] train/dev is null)"))
             continue
-        p = Path(str(path))
-        if not p.exists():
-            rows.append((setting, f"{p} does not exist"))
-        elif section.get("@readers") == "spacy.Corpus.v1":
-            files = [p] if p.is_file() else [f for f in p.rglob("*.spacy") if not f.name.startswith(".")]
-            if not files:
-                rows.append((setting, f"{p} holds no .spacy files"))
-            elif all(_is_empty_docbin(f) for f in files):
-                rows.append((setting, f"{p} has no documents"))
+        if section.get("@readers") == "spacy.Corpus.v1":
+            problem = docbin_problem(str(path))
+            if problem:
+                rows.append((setting, problem))
+        elif not Path(str(path)).exists():
+            rows.append((setting, f"{path} does not exist"))
     if rows:
         raise UserError(
             "The training or evaluation data cannot be read",
             rows=rows,
             header=("setting", "problem"),
             hint="Pass the .spacy files as overrides, e.g. --paths.train train.spacy --paths.dev dev.spacy "
-            "(convert CoNLL-U / IOB with 'python -m spacy convert').",
+            "(make them with 'spacy-transfer convert').",
         )
 
 
@@ -83,18 +95,6 @@ def check_static_vectors(config: Dict[str, Any]) -> None:
             hint="Make a vectors pipeline with `spacy-transfer init vectors LANG VECTORS DIR` and pass "
             "--paths.vectors DIR (or set [initialize] vectors), or set include_static_vectors = false.",
         )
-
-
-def _is_empty_docbin(path: Path) -> bool:
-    # Only small files can be empty DocBins; larger ones are not worth reading here.
-    if path.stat().st_size > 4096:
-        return False
-    from spacy.tokens import DocBin
-
-    try:
-        return len(DocBin().from_disk(path)) == 0
-    except Exception:
-        return False  # not ours to judge: spaCy's reader reports a damaged file
 
 
 def check_not_empty(examples: Iterable[Example], what: str, setting: str) -> None:

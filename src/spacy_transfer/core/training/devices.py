@@ -29,7 +29,7 @@ def setup_device(gpu_id: int, allocator: Optional[str] = None) -> str:
             f"GPU {gpu_id} was asked for (--gpu-id {gpu_id}) but is not usable",
             rows=[("reason", " ".join(str(e).split()) or type(e).__name__)],
             hint="Install the CUDA extra (pip install 'spacy-transfer[cuda12x]'), check 'nvidia-smi', "
-            "or leave out --gpu-id to train on the CPU.",
+            "or run on the CPU: leave out --gpu-id (or pass --gpu-id -1).",
         ) from None
     try:
         set_gpu_allocator(allocator or "pytorch")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ...errors import UserError
+from ..corpora import docbin_problem
 
 # The headline metrics, in the order and with the names spaCy's evaluate table uses.
 HEADLINE = {
@@ -69,6 +70,10 @@ def evaluate_pipeline(model: str, data_path: Path, *, gold_preproc: bool = False
     data_path = Path(data_path)
     if not data_path.exists():
         raise UserError(f"Evaluation data not found: {data_path}", hint="Pass a .spacy file or a folder of them.")
+    problem = docbin_problem(data_path)
+    if problem:
+        raise UserError(f"The evaluation data cannot be read: {data_path}", rows=[("data_path", problem)],
+                        hint="Pass a .spacy file or a folder of them ('spacy-transfer convert' makes them).")
     model_path = Path(model)
     if not model_path.exists() and not spacy.util.is_package(model):
         raise UserError(f"Pipeline not found: {model}", hint="Pass the folder of a trained pipeline, e.g. training/model-best.")

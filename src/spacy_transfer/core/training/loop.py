@@ -1,6 +1,7 @@
 """The training loop: spaCy's semantics, plus full resume, progress, metrics and plots.
 
-Built on spaCy's own pieces (``init_nlp``, ``nlp.update``, corpora, batchers, scorers);
+Built on spaCy's own pieces (``nlp.update``, corpora, batchers, scorers, and ``init_nlp``'s
+steps in :mod:`.initialize`);
 the loop itself is ours so it can checkpoint and resume exactly. What it keeps from
 ``spacy train``: a seed fixed before the corpus is read, shuffling with Python's
 ``random`` at every epoch, evaluation at step 0 and every ``eval_frequency`` steps with
@@ -28,18 +29,18 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
 from spacy.training import Example
-from ..pretraining.weights import init_nlp_with_init_tok2vec
 from spacy.util import registry, resolve_dot_names
 from thinc.api import Config, Model, Optimizer, fix_random_seed
 
 from ...errors import UserError
-from ..config import config_errors
+from ..config import check_vectors_path, config_errors
 from ..io import atomic_dir, atomic_write_text
 from . import checks
 from .batches import TrainBatches
 from .checkpoint import Checkpoint, save_checkpoint
 from .devices import mixed_precision_note, setup_device
 from .evaluate import make_evaluator, numeric_scores
+from .initialize import annotating_sentence_setters, init_nlp_with_init_tok2vec
 from .plots import write_plot
 from .progress import TrainingDisplay, metrics_row, write_metrics
 from .state import TrainState, python_rng_state, reseed_cupy, set_python_rng_state, should_stop
@@ -205,14 +206,16 @@ class Trainer:
         if resume and self.output is None:
             raise UserError("--resume needs --output: the folder of the run to continue", hint="Pass the same --output as the interrupted run.")
         self.checkpoint = Checkpoint(self.output / DIR_CHECKPOINT) if resume and self.output is not None else None
+        checks.check_sections(config, where)
         with config_errors(where):
             interpolated = config.interpolate()
         checks.check_corpus_paths(interpolated)
         checks.check_static_vectors(interpolated)
+        check_vectors_path(interpolated)
         self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
         with config_errors(where), _missing_labels_as_user_error():
-            # init_nlp, with [initialize] init_tok2vec loaded and checked by core.pretraining
-            self.nlp = init_nlp_with_init_tok2vec(config, use_gpu=use_gpu, load=self.checkpoint is None)
+            # spaCy's init_nlp steps, with [initialize] init_tok2vec loaded and checked
+            self.nlp = init_nlp_with_init_tok2vec(config, use_gpu=use_gpu, load=self.checkpoint is None, where=where)
         if self.checkpoint is not None:
             self.checkpoint.check_config(self.nlp.config)
             self.checkpoint.restore_model(self.nlp)
@@ -226,11 +229,15 @@ class Trainer:
             # As spacy train: seed, then build optimizer, batcher and corpora afresh.
             if self.seed is not None:
                 fix_random_seed(self.seed)
+        with config_errors(self.where, section="training"):
             T = registry.resolve(config["training"], schema=ConfigSchemaTraining)
+        with config_errors(self.where):
             self.train_corpus, self.dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
         self.T = T
         self.frozen: List[str] = list(T["frozen_components"])
         self.annotating: List[str] = list(T["annotating_components"])
+        self.sentence_setters = annotating_sentence_setters(nlp, self.frozen, self.annotating)
+        self.annotating += self.sentence_setters
         checks.check_frozen_listeners(nlp, self.frozen, self.annotating)
         self.optimizer: Optimizer = T["optimizer"]
         self.score_weights: Dict[str, Any] = dict(T["score_weights"])
@@ -404,6 +411,9 @@ class Trainer:
             d.info(f"Frozen components: {self.frozen}")
         if self.annotating:
             d.info(f"Set annotations on update for: {self.annotating}")
+        if self.sentence_setters:
+            d.info(f"Sentence boundaries for the transformer: {self.sentence_setters} run on each training batch "
+                   "(as at prediction time), as if listed in [training] annotating_components")
         d.info(f"Device: {self.device}; initial learn rate: {self.optimizer.learn_rate}")
         note = mixed_precision_note(self.nlp, self.use_gpu >= 0)
         if note:

@@ -41,6 +41,7 @@ def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], tr
     local = Path(name).expanduser()
     kwargs: Dict[str, Any] = {"local_files_only": True} if local.is_dir() else {}
     source = str(local) if local.is_dir() else name
+    _check_local_name(name, local)
     tok_cfg = dict(tokenizer_config)
     if tok_cfg.pop("use_fast", True) is False:
         warnings.warn("tokenizer_config use_fast = false is ignored: alignment needs a fast tokenizer's offsets")
@@ -53,9 +54,35 @@ def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], tr
             f"Could not load the transformer '{name}'",
             hint="Give a local folder with config.json, weights and tokenizer files, or a Hugging Face hub "
             "name that is cached or reachable (set HF_HUB_OFFLINE=1 to use the cache only).",
-            rows=[("model.name", str(err).splitlines()[0][:200])],
+            rows=[("model.name", str(err).splitlines()[0][:200])]
+            + ([("local folder", f"{local} does not exist either")] if "/" in name and not local.exists() else []),
         ) from err
     return model, check_tokenizer(tokenizer, name)
+
+
+def _looks_like_path(name: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else with a path shape is a folder.
+    return name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or "\\" in name
+
+
+def _check_local_name(name: str, local: Path) -> None:
+    """A name that is (or looks like) a local folder: it must exist and be a model folder."""
+    if local.is_file():
+        raise UserError(f"The transformer name '{name}' is a file, not a model folder",
+                        rows=[("model.name", f"{local} is a file")],
+                        hint="Give the folder that holds config.json, the weights and the tokenizer files.")
+    if local.is_dir():
+        if not (local / "config.json").exists():
+            raise UserError(f"The transformer folder '{name}' has no config.json",
+                            rows=[("model.name", f"{local} holds: {', '.join(sorted(p.name for p in local.iterdir())[:8]) or 'nothing'}")],
+                            hint="Give a folder written by save_pretrained (config.json, weights, tokenizer files).")
+        return
+    if _looks_like_path(name):
+        parent = next((p for p in local.parents if p.exists()), None)
+        raise UserError(f"The transformer folder '{name}' does not exist",
+                        rows=[("model.name", f"{local} does not exist" + (f" (the nearest existing folder is {parent})" if parent else ""))],
+                        hint="Check the path (relative paths start from where you run the command), or give a "
+                        "Hugging Face hub name such as 'roberta-base'.")
 
 
 def check_tokenizer(tokenizer: Any, name: str) -> Any:

@@ -30,8 +30,10 @@ def get_sent_spans(docs: Iterable[Doc]) -> List[List[Span]]:
         if len(doc) and not (doc.has_annotation("SENT_START") or doc.has_annotation("DEP")):
             raise UserError(
                 "The sent_spans span getter needs sentence boundaries, but a Doc has none",
-                hint="Put a 'senter', 'sentencizer' or 'parser' before the transformer, or use "
-                "spacy-transfer.strided_spans.v1 / doc_spans.v1 instead.",
+                hint="Put a 'sentencizer' (or a trained 'senter' or 'parser') before the transformer in "
+                "[nlp] pipeline. spacy-transfer train runs it on each training batch by itself; with "
+                "'spacy train', also list it in [training] annotating_components. Or use "
+                "spacy-transfer.strided_spans.v1 / doc_spans.v1, which need no sentences.",
                 rows=[("doc", doc.text[:60])],
             )
         out.append(list(doc.sents) if len(doc) else [doc[:]])

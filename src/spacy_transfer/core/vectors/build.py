@@ -139,18 +139,10 @@ def build_nlp(lang: str, table: Table, *, mode: str, attr: str, name: Optional[s
 
 def blank_nlp(lang: str):
     import spacy
-    from spacy.util import get_lang_class
 
-    try:
-        get_lang_class(lang)
-    except (ImportError, KeyError):
-        import difflib
+    from ..config import check_language
 
-        from spacy.util import registry
-
-        known = sorted(registry.languages.get_all().keys()) if hasattr(registry, "languages") else []
-        close = difflib.get_close_matches(lang, known, n=3)
-        raise UserError(f"Unknown language '{lang}'", hint=(f"Did you mean: {', '.join(close)}? " if close else "") + "Use a spaCy language code such as en, de, xx.") from None
+    check_language(lang)
     return spacy.blank(lang)
 
 

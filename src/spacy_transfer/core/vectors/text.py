@@ -132,7 +132,11 @@ def read_text(
     first = next(lines, None)
     if first is None or not first.strip():
         raise UserError(f"{source.where} is empty", hint="Give a vectors file with one word and its numbers per line.")
-    rows, dims, floret = parse_header(first.rstrip(b"\r"), mode)
+    try:
+        rows, dims, floret = parse_header(first.rstrip(b"\r"), mode)
+    except UserError as e:
+        e.message = f"{e.message} ({source.where})"  # the file it is about
+        raise
     has_header = rows is not None
     if rows is None:
         # Headerless: count the lines first so the matrix is allocated once, exactly.
