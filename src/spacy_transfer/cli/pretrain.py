@@ -77,11 +77,11 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
 
     from ..core.config import check_registered_names, check_unknown_settings, import_code, load_config
     from ..core.pretraining import pretrain
-    from ..core.pretraining.parallel import DistributedSync, LocalSync
+    from ..core.distributed import DistributedStrategy, LocalStrategy
     from ..errors import UserError
 
-    sync = DistributedSync(dist_ctx) if dist_ctx is not None else LocalSync()
-    printer = msg if sync.is_main else Printer(no_print=True)  # rank 0 alone prints
+    strategy = DistributedStrategy(dist_ctx) if dist_ctx is not None else LocalStrategy()
+    printer = msg if strategy.is_main else Printer(no_print=True)  # rank 0 alone prints
     if dist_ctx is not None and gpu_id >= 0:
         gpu_id = dist_ctx.local_rank  # one GPU per rank
     import_code(code)
@@ -112,7 +112,7 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
         keep_states=keep_states,
         printer=printer,
         where=where,
-        sync=sync,
+        strategy=strategy,
     )
     printer.good(
         f"Pretrained {result.words:,} words in epochs {result.start_epoch}-{result.end_epoch} "

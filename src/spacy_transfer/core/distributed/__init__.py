@@ -9,11 +9,13 @@ applies the same update and holds identical weights after every step.
 from .context import DistContext, current, init_from_env, shutdown
 from .gradients import allreduce_gradients, broadcast_parameters, parameter_checksum, shard
 from .launch import launch, launched_by_torchrun, rank_errors, relaunch
-from .strategy import DistributedStrategy
+from .strategy import DistributedStrategy, LocalStrategy, derived_seed
 
 __all__ = [
     "DistContext",
     "DistributedStrategy",
+    "LocalStrategy",
+    "derived_seed",
     "launch",
     "launched_by_torchrun",
     "rank_errors",

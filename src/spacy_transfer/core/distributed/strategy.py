@@ -1,4 +1,12 @@
-"""The training loop's multi-process strategy: torch.distributed behind the loop's seams."""
+"""The one multi-process strategy that ``train`` and ``pretrain`` both run under.
+
+The loops never talk to other processes themselves. They ask their strategy for this
+rank's share of a batch, to combine gradients (and losses) before the optimizer step,
+whether this rank writes and logs, for rank 0's decisions (scores, stop) so every rank
+agrees, to start from and check identical weights, and to re-derive the random streams
+of ranks > 0 at a checkpoint. :class:`LocalStrategy` is one process (every hook is the
+identity); :class:`DistributedStrategy` is torch.distributed (gloo on CPU, NCCL on GPU).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,67 @@ from typing import Any, Dict, List, Optional, Sequence, TypeVar
 
 from thinc.api import Model
 
-from ..training.strategy import LocalStrategy
+from ...errors import UserError
 from .context import DistContext
-from .gradients import allreduce_gradients, broadcast_parameters, shard
+from .gradients import allreduce_gradients, broadcast_parameters, parameter_checksum, shard
 
 T = TypeVar("T")
+# Streams of ranks > 0 derive from (seed, step, rank) with these (large, coprime) factors.
+SEED_STRIDE = 1_000_003
+STEP_STRIDE = 7_919
+
+
+def derived_seed(seed: Optional[int], step: int, rank: int = 0) -> int:
+    """A 32-bit seed for (seed, step, rank): different for every rank and checkpoint."""
+    return ((seed or 0) * SEED_STRIDE + step * (STEP_STRIDE if rank else 1) + rank) % (2**32)
+
+
+class LocalStrategy:
+    """One process: the whole batch is this process's, nothing to combine."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this rank evaluates, prints, and writes pipelines and checkpoints."""
+        return self.rank == 0
+
+    def shard(self, batch: Sequence[T]) -> List[T]:
+        """This rank's share of a batch."""
+        return list(batch)
+
+    def shard_indices(self, n_items: int) -> Optional[List[int]]:
+        """Indices of this rank's items in a batch of ``n_items`` (None: all of them)."""
+        return None
+
+    def reduce_gradients(self, models: List[Model], scale: Optional[float] = None) -> None:
+        """Sum the gradients of ``models`` across ranks (each scaled by ``scale``, this
+        rank's share of the loss's normaliser) before the optimizer step."""
+
+    def reduce_loss(self, loss: float, weight: float = 1.0) -> float:
+        """The combined batch's loss: the ranks' losses, each weighted by its share."""
+        return loss
+
+    def reduce_stats(self, stats: Dict[str, float]) -> Dict[str, float]:
+        """Sum per-rank numbers (losses, words) for logging."""
+        return stats
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank (evaluation results, stop decisions)."""
+        return value
+
+    def barrier(self) -> None:
+        """Wait for every rank (e.g. while rank 0 writes a checkpoint)."""
+
+    def sync_weights(self, models: List[Model]) -> None:
+        """Make every rank start from rank 0's weights."""
+
+    def check_identical(self, models: List[Model], where: str) -> None:
+        """Fail when the ranks' weights differ."""
+
+    def reseed(self, seed: Optional[int], step: int) -> None:
+        """Re-derive this rank's random streams at a checkpoint (and on resume)."""
 
 
 class DistributedStrategy(LocalStrategy):
@@ -24,8 +88,13 @@ class DistributedStrategy(LocalStrategy):
     def shard(self, batch: Sequence[T]) -> List[T]:
         return shard(batch, self.ctx)
 
-    def reduce_gradients(self, models: List[Model]) -> None:
-        allreduce_gradients(models, self.ctx)
+    def shard_indices(self, n_items: int) -> Optional[List[int]]:
+        # Round robin, as `shard`: sizes differ by at most one. A rank whose share is empty
+        # (a batch smaller than the world) still joins the reduce.
+        return list(range(self.rank, n_items, self.world_size))
+
+    def reduce_gradients(self, models: List[Model], scale: Optional[float] = None) -> None:
+        allreduce_gradients(models, self.ctx, scale=1.0 if scale is None else scale)
         self._sync_python_random()
 
     def _sync_python_random(self) -> None:
@@ -39,6 +108,16 @@ class DistributedStrategy(LocalStrategy):
         import random
 
         random.setstate(self.broadcast(random.getstate()))
+
+    def reduce_loss(self, loss: float, weight: float = 1.0) -> float:
+        import torch
+        import torch.distributed as dist
+
+        total = torch.tensor([loss * weight], dtype=torch.float64)  # float64: only for the log
+        if self.ctx.backend == "nccl":
+            total = total.cuda()
+        dist.all_reduce(total)
+        return float(total.item())
 
     def reduce_stats(self, stats: Dict[str, float]) -> Dict[str, float]:
         import torch
@@ -69,6 +148,17 @@ class DistributedStrategy(LocalStrategy):
     def sync_weights(self, models: List[Model]) -> None:
         broadcast_parameters(models, self.ctx)
 
+    def check_identical(self, models: List[Model], where: str) -> None:
+        import torch.distributed as dist
+
+        sums: List[Optional[str]] = [None] * self.world_size
+        dist.all_gather_object(sums, parameter_checksum(models))
+        if len(set(sums)) > 1:
+            rows = [(f"rank {r}", str(s)[:16]) for r, s in enumerate(sums)]
+            raise UserError(f"The ranks' weights differ at {where}: the data-parallel run lost its lockstep", rows=rows,
+                            hint="Every rank must build the same network from the same seed and config; "
+                            "report this with the config if it does.")
+
     def reseed(self, seed: Optional[int], step: int) -> None:
         """Give ranks > 0 their own dropout streams, derived from (seed, rank, step).
 
@@ -81,6 +171,6 @@ class DistributedStrategy(LocalStrategy):
         import numpy
         import torch
 
-        derived = ((seed or 0) * 1_000_003 + step * 7_919 + self.rank) % (2**32)
+        derived = derived_seed(seed, step, self.rank)
         numpy.random.seed(derived)
         torch.manual_seed(derived)

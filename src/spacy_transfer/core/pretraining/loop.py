@@ -14,7 +14,8 @@ once per batch (spaCy never steps them); masks come from a seeded generator that
 on CPU, matrix multiplications use numpy's BLAS rather than blis (same math, faster on
 most CPUs); raw-text readers stream ``.txt``/``.gz``/``.spacy`` as well as JSONL.
 
-Data-parallel runs (``pretrain --nproc N`` / torchrun) go through a :mod:`.parallel` sync:
+Data-parallel runs (``pretrain --nproc N`` / torchrun) run under a
+:class:`~spacy_transfer.core.distributed.DistributedStrategy`, as ``train`` does:
 every rank reads every batch, trains on its shard, the gradients are combined between
 the backward pass and the optimizer step, and rank 0 alone prints and writes.
 """
@@ -39,12 +40,12 @@ from wasabi import Printer
 
 from ...errors import UserError
 from ..config import check_vectors_path, config_errors
+from ..distributed.strategy import LocalStrategy
 from ..io import atomic_write_bytes, atomic_write_text
 from . import state as st
 from .corpus import iter_docs, resolve_pretraining_corpus
 from .devices import setup_pretraining_device
 from .objectives import build_tok2vec_objective
-from .parallel import LocalSync
 from .target import check_tok2vec_layer, find_target
 
 ROW_SETTINGS = {"widths": (3, 10, 10, 6, 6), "aligns": ("r", "r", "r", "r", "r")}
@@ -208,11 +209,11 @@ class Checkpointer:
     """Writes weights, resume states and log lines into the output folder."""
 
     def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker, config_text: str = "",
-                 sync: Optional[LocalSync] = None, keep_states: int = 1) -> None:
+                 strategy: Optional[LocalStrategy] = None, keep_states: int = 1) -> None:
         self.config_text = config_text
         self.keep_states = keep_states  # resume states kept beside the newest epoch weights; < 0: all
         self.setup = setup
-        self.sync = sync or LocalSync()
+        self.strategy = strategy or LocalStrategy()
         self.output_dir = output_dir
         self.tracker = tracker
         self.schedule_steps = 0
@@ -229,9 +230,9 @@ class Checkpointer:
         obj, optimizer = self.setup.objective, self.setup.optimizer
         weights_path = self.output_dir / f"{name}.bin"
         if collective:
-            self.sync.check_identical(obj.model, f"{weights_path.name} (step {self.schedule_steps})")
-            self.sync.reseed(self.setup.seed, self.schedule_steps)
-        if not self.sync.is_main:
+            self.strategy.check_identical([obj.model], f"{weights_path.name} (step {self.schedule_steps})")
+            self.strategy.reseed(self.setup.seed, self.schedule_steps)
+        if not self.strategy.is_main:
             return weights_path
         if self.config_text and not self.saved:
             # The config as given (not interpolated), as spaCy does; with the first weights,
@@ -320,7 +321,7 @@ def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int],
         tracker.epoch_loss = 0.0  # the uninterrupted run resets it after saving an epoch
     checkpointer.schedule_steps = meta["schedule_steps"]
     # Ranks > 0 restored rank 0's random states: give them the streams they had after the save.
-    checkpointer.sync.reseed(setup.seed, meta["schedule_steps"])
+    checkpointer.strategy.reseed(setup.seed, meta["schedule_steps"])
     start, skip = Position(meta["epoch"], meta["batches_done"]).next_start()
     if epoch_resume is not None and epoch_resume != start:
         printer.warn(f"--epoch-resume {epoch_resume} differs from the state's position (epoch {start}"
@@ -342,13 +343,16 @@ def _epoch_from_name(path: Path, epoch_resume: Optional[int]) -> int:
     return int(match.group(1)) + 1
 
 
-def train_step(setup: PretrainSetup, docs: List[Doc], sync: LocalSync) -> float:
+def train_step(setup: PretrainSetup, docs: List[Doc], strategy: LocalStrategy) -> float:
     """One optimizer step on a batch (this rank's shard of it); returns the batch's loss."""
     objective = setup.objective
-    grads = objective.backward(docs, sync.keep(len(docs)))
+    grads = objective.backward(docs, strategy.shard_indices(len(docs)))
     if not grads.active:  # nothing to learn from in the whole batch: every rank skips alike
         return 0.0
-    loss = sync.reduce(objective.model, grads)  # between backward and the step
+    # Between backward and the step: each rank's gradient weighted by its share of the
+    # objective's normaliser (see ShardGradients).
+    strategy.reduce_gradients([objective.model], scale=grads.grad_weight)
+    loss = strategy.reduce_loss(grads.loss, grads.loss_weight)
     objective.step(setup.optimizer)
     return loss
 
@@ -371,14 +375,14 @@ def pretrain(
     printer: Optional[Printer] = None,
     progress: Optional[bool] = None,
     where: str = "config",
-    sync: Optional[LocalSync] = None,
+    strategy: Optional[LocalStrategy] = None,
 ) -> PretrainResult:
     """Pretrain the layer ``config``'s [pretraining] block names; write into ``output_dir``.
 
-    ``sync`` makes this process one rank of a data-parallel run (see :mod:`.parallel`).
+    ``strategy`` makes this process one rank of a data-parallel run.
     """
-    sync = sync or LocalSync()
-    if not sync.is_main:  # rank 0 alone prints
+    strategy = strategy or LocalStrategy()
+    if not strategy.is_main:  # rank 0 alone prints
         printer, progress = Printer(no_print=True), False
     printer = printer or Printer(no_print=True)
     output_dir = Path(output_dir)
@@ -386,18 +390,18 @@ def pretrain(
         progress = sys.stderr.isatty()
     setup = setup_pretraining(config, use_gpu=use_gpu, where=where)
     check_corpus_not_empty(setup)
-    if sync.is_main:
+    if strategy.is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
     P = setup.settings
     tracker = ProgressTracker()
-    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str(), sync=sync,
+    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str(), strategy=strategy,
                                 keep_states=keep_states)
     start_epoch, skip = 0, 0
-    sync.start(setup.objective.model)  # same seed, same weights; made certain
-    sync.reseed(setup.seed, 0)
+    strategy.sync_weights([setup.objective.model])  # same seed, same weights; made certain
+    strategy.reseed(setup.seed, 0)
     if resume_path is not None:
         start_epoch, skip = resume(setup, Path(resume_path), epoch_resume, tracker, checkpointer, printer)
-        sync.check_identical(setup.objective.model, f"the resume from {Path(resume_path).name}")
+        strategy.check_identical([setup.objective.model], f"the resume from {Path(resume_path).name}")
     tracker.run_start = tracker.last_time = time.perf_counter()
     what = "masked-LM" if setup.objective.kind == "masked-lm" else "tok2vec layer"
     saving = f" - saving every {P['n_save_epoch']} epoch" if P["n_save_epoch"] else ""
@@ -414,7 +418,7 @@ def pretrain(
                 if batch_id < skip:  # already trained on before the interruption
                     continue
                 docs: List[Doc] = list(batch)
-                loss = train_step(setup, docs, sync)
+                loss = train_step(setup, docs, strategy)
                 setup.optimizer.step_schedules()
                 checkpointer.schedule_steps += 1
                 position = Position(epoch, batch_id + 1)
@@ -439,6 +443,6 @@ def pretrain(
         # Also after an interruption (resumable), but not before anything was trained.
         # After an error other ranks may be gone: rank 0 writes without asking them.
         if not skip_last and checkpointer.schedule_steps > 0:
-            checkpointer.save(LAST, position, P["max_epochs"], collective=not failed or sync.world_size == 1)
+            checkpointer.save(LAST, position, P["max_epochs"], collective=not failed or strategy.world_size == 1)
     return PretrainResult(output_dir=output_dir, saved=checkpointer.saved, words=tracker.run_words,
                           words_per_second=tracker.words_per_second, start_epoch=start_epoch, end_epoch=max(position.epoch, start_epoch))

@@ -3,7 +3,7 @@
 from .checkpoint import Checkpoint, save_checkpoint, stable_keys
 from .evaluate import evaluate_pipeline, weighted_score
 from .loop import Trainer, TrainResult, apply_gradients, compute_gradients, train
-from .strategy import LocalStrategy
+from ..distributed.strategy import LocalStrategy
 
 __all__ = [
     "Checkpoint",

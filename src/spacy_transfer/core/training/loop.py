@@ -10,7 +10,7 @@ evaluation, ``max_steps``/``max_epochs`` (0 = no limit, -1 = stream the corpus),
 ``accumulate_gradient`` by splitting batches, losses summed between evaluations, and
 ``model-best``/``model-last`` with ``meta.json["performance"]``.
 
-Multi-process training plugs in through :class:`~.strategy.LocalStrategy`: sharding a
+Multi-process training plugs in through :class:`~spacy_transfer.core.distributed.LocalStrategy`: sharding a
 batch, combining gradients between :func:`compute_gradients` and
 :func:`apply_gradients`, and which rank writes.
 """
@@ -34,6 +34,7 @@ from thinc.api import Config, Model, Optimizer, fix_random_seed
 
 from ...errors import UserError
 from ..config import check_vectors_path, config_errors
+from ..distributed.strategy import LocalStrategy
 from ..io import atomic_dir, atomic_write_text
 from . import checks
 from .batches import TrainBatches
@@ -44,7 +45,6 @@ from .initialize import annotating_sentence_setters, init_nlp_with_init_tok2vec
 from .plots import write_plot
 from .progress import TrainingDisplay, metrics_row, write_metrics
 from .state import TrainState, python_rng_state, reseed_cupy, set_python_rng_state, should_stop
-from .strategy import LocalStrategy
 
 DIR_BEST = "model-best"
 DIR_LAST = "model-last"

@@ -12,6 +12,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy
 
+from ..distributed.strategy import derived_seed
+
 
 @dataclass
 class TrainState:
@@ -117,6 +119,6 @@ def reseed_cupy(seed: Optional[int], step: int) -> None:
     except ImportError:
         return
     try:
-        cupy.random.seed(((seed or 0) * 1_000_003 + step) % (2**32))
+        cupy.random.seed(derived_seed(seed, step))
     except Exception:  # no usable device: nothing draws from cupy then
         pass
