@@ -10,7 +10,7 @@ from thinc.api import Config
 
 from ...errors import UserError
 from ...templates import template_path
-from .validation import check_registered_names, config_errors
+from ..validation import check_registered_names, config_errors
 
 
 def pretraining_defaults(config: Config) -> Config:

@@ -70,7 +70,7 @@ def q(value: object) -> str:
 
 
 def validate_request(req: ConfigRequest) -> None:
-    from .validation import check_language
+    from ..validation import check_language
 
     check_language(req.lang, "--lang")
     bad = [p for p in req.pipeline if p not in PIPES]

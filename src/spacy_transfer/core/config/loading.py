@@ -12,7 +12,7 @@ from confection import ConfigValidationError
 from thinc.api import Config
 
 from ...errors import UserError
-from .validation import check_registered_names, check_unknown_settings, config_errors
+from ..validation import check_registered_names, check_unknown_settings, config_errors
 
 PathLike = Union[str, Path]
 

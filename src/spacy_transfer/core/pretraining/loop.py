@@ -39,7 +39,7 @@ from thinc.api import Config, Optimizer, fix_random_seed
 from wasabi import Printer
 
 from ...errors import UserError
-from ..config import check_vectors_path, config_errors
+from ..validation import check_vectors_path, config_errors
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_write_bytes, atomic_write_text
 from . import state as st

@@ -27,7 +27,7 @@ from spacy.util import fix_random_seed, load_model_from_config, registry, resolv
 from thinc.api import Config, Model, set_gpu_allocator
 
 from ...errors import UserError
-from ..config import config_errors
+from ..validation import config_errors
 
 logger = logging.getLogger("spacy")
 STREAMED_SAMPLE = 100  # examples read to initialize from a streamed corpus (max_epochs = -1), as spaCy

@@ -33,7 +33,7 @@ from spacy.util import registry, resolve_dot_names
 from thinc.api import Config, Model, Optimizer, fix_random_seed
 
 from ...errors import UserError
-from ..config import check_vectors_path, config_errors
+from ..validation import check_vectors_path, config_errors
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_dir, atomic_write_text
 from . import checks

@@ -140,7 +140,7 @@ def build_nlp(lang: str, table: Table, *, mode: str, attr: str, name: Optional[s
 def blank_nlp(lang: str):
     import spacy
 
-    from ..config import check_language
+    from ..validation import check_language
 
     check_language(lang)
     return spacy.blank(lang)

@@ -18,7 +18,7 @@ import catalogue
 from confection import ConfigValidationError
 from spacy import util
 
-from ...errors import UserError
+from ..errors import UserError
 
 FILL_HINT = "Run 'spacy-transfer init fill-config CONFIG CONFIG' to add missing defaults, then check the values."
 
