@@ -5,7 +5,7 @@ two packages import each other (also through lazy imports inside functions).
     core.config
     core.training, core.pretraining, core.vectors
     core.transformer, core.distributed, core.state
-    core.validation, core.corpora, core.io, core.memory, core.info, errors, registry, templates
+    core.validation, core.upstream, core.devices, core.precision, core.corpora, core.io, core.memory, core.info, errors, registry, templates
 
 Packages of one layer may import each other as long as that makes no cycle.
 """
@@ -26,7 +26,7 @@ LAYERS: List[List[str]] = [
     ["core.config"],
     ["core.training", "core.pretraining", "core.vectors"],
     ["core.transformer", "core.distributed", "core.state"],
-    ["core.validation", "core.corpora", "core.io", "core.memory", "core.info", "core", "errors", "registry", "templates"],
+    ["core.validation", "core.upstream", "core.devices", "core.precision", "core.corpora", "core.io", "core.memory", "core.info", "core", "errors", "registry", "templates"],
 ]
 LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}
 

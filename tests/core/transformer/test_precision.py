@@ -60,9 +60,9 @@ def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
         assert cos.mean() > 0.9 and cos.min() > 0.75 and numpy.abs(a - b).max() > 0
     hf = get_hf_model(nlp.get_pipe("transformer"))
     assert all(isinstance(m, torch.nn.Linear) for m in hf.modules() if "Linear" in type(m).__name__), "the fp32 encoder is untouched"
-    from spacy_transfer.core.transformer.model import _shim, find_transformer_model
+    from spacy_transfer.core.transformer.model import find_transformer_model, hf_shim
 
-    quantized = _shim(find_transformer_model(nlp.get_pipe("transformer")))._quantized
+    quantized = hf_shim(find_transformer_model(nlp.get_pipe("transformer")))._quantized
     modules = dict(quantized.named_modules())
     int8_linear = torch.ao.nn.quantized.dynamic.Linear
     assert isinstance(modules["encoder.layer.0.intermediate.dense"], int8_linear)

@@ -9,6 +9,7 @@ import numpy
 import torch
 from thinc.api import Model, torch2xp, xp2torch
 
+from ..upstream import shim_module
 from .context import DistContext
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ def unique_models(models: Iterable[Model]) -> List[Model]:
 
 def _torch_modules(node: Model) -> Iterator[torch.nn.Module]:
     for shim in node.shims:
-        module = getattr(shim, "_model", None)
+        module = shim_module(shim)
         if isinstance(module, torch.nn.Module):
             yield module
 

@@ -39,12 +39,14 @@ from thinc.api import Config, Optimizer, fix_random_seed
 from wasabi import Printer
 
 from ...errors import UserError
+from ..upstream import link_components
+from ..state import load_model_arrays, model_arrays, optimizer_arrays, optimizer_counters, restore_optimizer, restore_rng, rng_state, stable_keys
 from ..validation import check_vectors_path, config_errors
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_write_bytes, atomic_write_text
 from . import state as st
 from .corpus import iter_docs, resolve_pretraining_corpus
-from .devices import setup_pretraining_device
+from ..devices import setup_device
 from .objectives import build_tok2vec_objective
 from .target import check_tok2vec_layer, find_target
 
@@ -52,6 +54,7 @@ ROW_SETTINGS = {"widths": (3, 10, 10, 6, 6), "aligns": ("r", "r", "r", "r", "r")
 MODEL_NAME = re.compile(r"model(\d+)\.bin$")
 STATE_NAME = re.compile(r"model(\d+)(\.temp)?\.state")
 LAST = "model-last"
+RESUME_HINT = "Resume with the config the run started with (the output folder has a copy, config.cfg)."
 
 
 @dataclass
@@ -151,7 +154,7 @@ def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config
     check_vectors_path(interpolated)
     training = interpolated.get("training", {})
     seed = training.get("seed", interpolated.get("system", {}).get("seed"))
-    setup_pretraining_device(use_gpu, training.get("gpu_allocator"))
+    setup_device(use_gpu, training.get("gpu_allocator"), numpy_blas=True)
     if seed is not None:
         fix_random_seed(seed)
     # The weights are what we are about to create: never load old ones into the layer.
@@ -169,7 +172,7 @@ def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config
         corpus = resolve_pretraining_corpus(corpus_section)
         with nlp.select_pipes(enable=[]):
             nlp.initialize()  # loads [initialize] vectors, which the vectors objective needs
-    nlp._link_components()  # listeners know their upstream from here on
+    link_components(nlp)  # listeners know their upstream from here on
     target = find_target(nlp, P["component"], P["layer"])
     create = P["objective"]
     objective_name = str(filled["pretraining"]["objective"].get("@architectures", "objective"))
@@ -240,14 +243,15 @@ class Checkpointer:
             atomic_write_text(self.output_dir / "config.cfg", self.config_text)
         # model-last right after an epoch's save holds the same weights: one state serves both.
         same_as = self.saved[-1].name if name == LAST and self.saved and self._saved_at == self.schedule_steps else None
-        keys = st.stable_keys(obj.model)
-        arrays = {**st.model_arrays(obj.model), **st.optimizer_arrays(optimizer, keys), **st.rng_arrays()}
+        keys = stable_keys(obj.model)
+        rng_arrays, rng_meta = rng_state()
+        arrays = {**model_arrays(obj.model), **optimizer_arrays(optimizer, keys), **rng_arrays}
         meta = {
             "epoch": position.epoch,
             "batches_done": position.batches_done,
             "schedule_steps": self.schedule_steps,
-            "optimizer": st.optimizer_meta(optimizer, keys),
-            "rng": st.rng_meta(),
+            "optimizer": optimizer_counters(optimizer, keys),
+            "rng": rng_meta,
             "masker": obj.masker.get_state() if obj.masker is not None else None,
             "tracker": self.tracker.to_json(),
             "objective": obj.kind,
@@ -311,9 +315,9 @@ def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int],
     if meta.get("objective") != obj.kind:
         raise UserError(f"{resume_path} was written with another objective ({meta.get('objective')}, this config: {obj.kind})",
                         hint="Resume with the config the run started with.")
-    st.load_model_arrays(obj.model, arrays)
-    st.restore_optimizer(setup.optimizer, st.stable_keys(obj.model), arrays, meta["optimizer"], meta["schedule_steps"])
-    st.restore_rng(arrays, meta["rng"])
+    load_model_arrays(obj.model, arrays, hint=RESUME_HINT)
+    restore_optimizer(setup.optimizer, stable_keys(obj.model), arrays, meta["optimizer"], meta["schedule_steps"], hint=RESUME_HINT)
+    restore_rng(arrays, meta["rng"])
     if obj.masker is not None and meta.get("masker") is not None:
         obj.masker.set_state(meta["masker"])
     tracker.load_json(meta["tracker"])

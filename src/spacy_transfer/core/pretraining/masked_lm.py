@@ -30,9 +30,10 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Model, Optimizer
 from thinc.shims import Shim
-from thinc.util import torch2xp, xp2torch
 
 from ...errors import UserError
+from .. import precision
+from ..upstream import scaler_enabled, shim_module
 from .objectives import ShardGradients, WholeBatchStep
 from .state import canonical_safetensors
 from .target import PretrainTarget
@@ -64,6 +65,7 @@ class MaskedLMObjectiveFactory:
         if not 0.0 < self.mask_prob < 1.0:
             raise UserError(f"mask_prob must be between 0 and 1, got {self.mask_prob}", rows=[("[pretraining.objective] mask_prob", str(self.mask_prob))])
         from ..transformer.model import find_transformer_model, get_hf_model, get_tokenizer, max_positions
+        from ..transformer.model import hf_shim
 
         trf_model = find_transformer_model(target.model)
         trf_model.initialize()  # loads the encoder from its `name` if not loaded yet
@@ -74,7 +76,8 @@ class MaskedLMObjectiveFactory:
         mlm = masked_lm_module(encoder, str(trf_model.attrs["name"]))
         limit = min(self.max_length, max_positions(encoder.config, tokenizer))
         masker = WordpieceMasker(tokenizer, mask_prob=self.mask_prob, whole_word=self.whole_word, max_length=limit, seed=seed)
-        shim = TorchModuleShim(mlm)
+        settings = hf_shim(trf_model).cfg  # the transformer's own precision settings
+        shim = TorchModuleShim(mlm, settings["mixed_precision"], settings["grad_scaler_config"])
         model = Model("masked-lm", _not_callable, shims=[shim])
         return MaskedLMObjective(model=model, shim=shim, encoder=encoder, target=target, masker=masker)
 
@@ -203,13 +206,26 @@ class TorchModuleShim(Shim):
     def __call__(self, inputs: Any, is_train: bool) -> Any:  # pragma: no cover - run by the objective
         raise NotImplementedError
 
+    def __init__(self, module: Any, mixed_precision: bool = False, grad_scaler_config: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(module, config={"mixed_precision": bool(mixed_precision), "grad_scaler_config": dict(grad_scaler_config or {})})
+        self._grad_scaler: Any = None
+
+    @property
+    def grad_scaler(self) -> Any:
+        """thinc's gradient scaler, enabled when the precision policy autocasts to fp16."""
+        if self._grad_scaler is None:
+            from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
+
+            device = next(self._model.parameters()).device.type
+            fp16 = precision.needs_grad_scaler(precision.autocast_dtype(device, self.cfg["mixed_precision"]))
+            cfg = {**self.cfg["grad_scaler_config"], "enabled": fp16 and bool(self.cfg["grad_scaler_config"].get("enabled", True))}
+            self._grad_scaler = PyTorchGradScaler(**cfg)
+        return self._grad_scaler
+
     def finish_update(self, optimizer: Optimizer) -> None:
-        for name, p in self._model.named_parameters():
-            if p.grad is None:
-                continue
-            param, _ = optimizer((self.id, name), torch2xp(p.data), torch2xp(p.grad))
-            p.data = xp2torch(param, device=p.device)
-            p.grad = None
+        from ..transformer.torch_adam import apply_optimizer
+
+        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler)
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):
@@ -257,7 +273,7 @@ class MaskedLMObjective(WholeBatchStep):
             # Nothing picked here (tiny batches, an empty shard): no loss; the batch is
             # stepped on only if another rank's shard had something to learn from.
             return ShardGradients(loss=0.0, grad_weight=0.0, loss_weight=0.0, active=total > 0)
-        mlm = self.shim._model
+        mlm = shim_module(self.shim)
         mlm.train()
         device = next(mlm.parameters()).device
         width = max(len(x) for x in inputs)
@@ -267,10 +283,9 @@ class MaskedLMObjective(WholeBatchStep):
         mask = numpy.zeros((len(inputs), width), dtype="int64")
         for i, (x, y) in enumerate(zip(inputs, labels)):
             ids[i, : len(x)], lab[i, : len(y)], mask[i, : len(x)] = x, y, 1
-        autocast = contextlib.nullcontext()
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            # bf16 has float32's range: no loss scaling needed (fp16 GPUs train in float32)
-            autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        # The transformer's own mixed_precision setting, under core.precision's policy; the
+        # shim's gradient scaler (enabled for fp16 only) scales the loss and unscales in step.
+        autocast = precision.autocast(device.type, self.shim.cfg["mixed_precision"])
         # Logits only where a label is: the hidden rows of picked wordpieces go to the head
         # (a hook on the encoder), not the whole (windows x length x vocabulary) block.
         picked = torch.from_numpy(lab != IGNORE).to(device)
@@ -286,7 +301,8 @@ class MaskedLMObjective(WholeBatchStep):
                           labels=torch.from_numpy(lab[lab != IGNORE]).to(device).unsqueeze(0))
         finally:
             hook.remove()
-        out.loss.backward()
+        scaler = self.shim.grad_scaler
+        (scaler.scale(out.loss) if scaler_enabled(scaler) else out.loss).backward()
         return ShardGradients(loss=float(out.loss.detach().cpu()), grad_weight=share, loss_weight=share)
 
     def step(self, optimizer: Optimizer) -> None:

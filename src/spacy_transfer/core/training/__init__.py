@@ -1,6 +1,7 @@
 """Training: our loop on spaCy's pieces, checkpoints and resume, devices, progress, plots."""
 
-from .checkpoint import Checkpoint, save_checkpoint, stable_keys
+from ..state import stable_keys
+from .checkpoint import Checkpoint, save_checkpoint
 from .evaluate import evaluate_pipeline, weighted_score
 from .loop import Trainer, TrainResult, apply_gradients, compute_gradients, train
 from ..distributed.strategy import LocalStrategy

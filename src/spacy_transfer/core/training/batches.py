@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 from spacy.training import Example
 
 from ...errors import UserError
-from .state import python_rng_state, set_python_rng_state
+from ..state import python_rng_json, set_python_rng_json
 
 Batch = List[Example]
 
@@ -43,7 +43,7 @@ class TrainBatches:
     def load(self) -> List[Example]:
         """Read the corpus into memory (``max_epochs >= 0``); fails clearly when empty."""
         if self.examples is None and self.max_epochs >= 0:
-            self.corpus_rng = python_rng_state()
+            self.corpus_rng = python_rng_json()
             self.examples = list(self.corpus(self.nlp))
             if not self.examples:
                 raise UserError(f"The {self.corpus_name} corpus has no examples", hint="Check [paths] / [corpora]: the .spacy file(s) are empty.")
@@ -53,9 +53,9 @@ class TrainBatches:
         self.load()
         while self.max_epochs < 1 or self.epoch != self.max_epochs:
             if self.epoch < len(self._replay_rngs):
-                set_python_rng_state(self._replay_rngs[self.epoch])
+                set_python_rng_json(self._replay_rngs[self.epoch])
             if len(self.epoch_rngs) <= self.epoch:
-                self.epoch_rngs.append(python_rng_state())
+                self.epoch_rngs.append(python_rng_json())
             if self.max_epochs >= 0:
                 random.shuffle(self.examples)  # type: ignore[arg-type]
                 stream: Iterable[Example] = self.examples  # type: ignore[assignment]
@@ -86,7 +86,7 @@ class TrainBatches:
         The caller restores the checkpoint's random states afterwards.
         """
         if position.get("corpus_rng") is not None:
-            set_python_rng_state(position["corpus_rng"])
+            set_python_rng_json(position["corpus_rng"])
         self.load()
         target = (int(position["epoch"]), int(position["batches_in_epoch"]))
         # Each epoch starts from its recorded random state, which makes its shuffle

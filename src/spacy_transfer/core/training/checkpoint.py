@@ -5,140 +5,51 @@ sees a complete checkpoint)::
 
     checkpoint/
       model/                 the pipeline with its current (not averaged) weights
-      optimizer.safetensors  Adam moments and parameter averages, by stable key
-      rng.safetensors        torch generator states
+      optimizer.safetensors  Adam moments, parameter averages and fp16 grad scalers, by stable key
+      rng.safetensors        NumPy's key and torch's generator states
       state.json             step, epoch, results, losses, history, optimizer counters,
-                             Python/NumPy random states, corpus position
+                             Python's random state and NumPy's position, corpus position
       config.cfg             the filled config the run trains
 
-thinc's optimizer keys its state by ``(model.id, param name)``, and model ids are
-counters that differ between processes. We store each entry under a stable key
-(component name / index of the node in ``model.walk()`` / param name, plus the shim index
-for torch parameters) and map back to the new ids when loading.
+The names, the optimizer's state and the random streams are :mod:`spacy_transfer.core.state`'s,
+the same scheme as pretraining's resume states.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
-
 import json
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
 
 import numpy
-from thinc.api import Config, Model, Optimizer, get_current_ops
+from thinc.api import Config, Optimizer
 
 from ...errors import UserError
 from ..io import atomic_dir
-from .state import (
-    TrainState,
-    numpy_rng_state,
-    python_rng_state,
-    set_numpy_rng_state,
-    set_python_rng_state,
-    set_torch_rng_states,
-    torch_rng_states,
-)
+from ..state import optimizer_arrays, optimizer_counters, pipeline_models, restore_optimizer, restore_rng, rng_state, stable_keys, to_numpy
+from ..upstream import scaler_state, set_scaler_state, shim_grad_scaler
+from .state import TrainState
 
-FORMAT_VERSION = 1
-KeyT = Tuple[int, str]
+# 2: optimizer arrays named "<table>/<key>" and all random streams in rng.safetensors
+# (core.state's scheme, shared with pretraining); 1 ("<table>::<key>", NumPy's state in
+# state.json) still loads.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 # Settings that may change between a run and its resume: they only move the finish line.
 RESUMABLE_CHANGES = ("training.max_steps", "training.patience", "training.logger")
-
-
-def _shim_param_names(shim: Any) -> Iterator[str]:
-    module = getattr(shim, "_model", None)
-    named = getattr(module, "named_parameters", None)
-    if callable(named):
-        for name, _ in named():
-            yield name
-
-
-def _components(nlp: Any) -> Iterator[Tuple[str, Any]]:
-    # nlp.components includes disabled ones: their models still own optimizer state.
-    yield from nlp.components
-
-
-def stable_keys(nlp: Any) -> Dict[KeyT, str]:
-    """Map each ``(id, param)`` optimizer key of the pipeline to a process-independent name."""
-    mapping: Dict[KeyT, str] = {}
-    for comp_name, proc in _components(nlp):
-        model = getattr(proc, "model", None)
-        if not isinstance(model, Model):
-            continue
-        for i, node in enumerate(model.walk()):
-            for name in node.param_names:
-                mapping.setdefault((node.id, name), f"{comp_name}/{i}/{name}")
-            for j, shim in enumerate(node.shims):
-                for pname in _shim_param_names(shim):
-                    mapping.setdefault((shim.id, pname), f"{comp_name}/{i}/shim{j}/{pname}")
-    return mapping
+OPTIMIZER_HINT = "The pipeline's architecture or optimizer changed since the checkpoint; train without --resume."
 
 
 def _grad_scalers(nlp: Any) -> Iterator[Tuple[str, Any]]:
+    """``(stable shim name, scaler)`` of every enabled fp16 gradient scaler, once each."""
     seen = set()
-    for comp_name, proc in _components(nlp):
-        model = getattr(proc, "model", None)
-        if not isinstance(model, Model):
-            continue
+    for comp_name, model in pipeline_models(nlp):
         for i, node in enumerate(model.walk()):
             for j, shim in enumerate(node.shims):
-                scaler = getattr(shim, "_grad_scaler", None)
-                if scaler is not None and getattr(scaler, "_enabled", False) and id(scaler) not in seen:
+                scaler = shim_grad_scaler(shim)
+                if scaler is not None and id(scaler) not in seen:
                     seen.add(id(scaler))
                     yield f"{comp_name}/{i}/shim{j}", scaler
-
-
-def _to_numpy(array: Any) -> numpy.ndarray:
-    if hasattr(array, "get"):  # cupy
-        array = array.get()
-    return numpy.ascontiguousarray(array)
-
-
-def optimizer_state(optimizer: Optimizer, keys: Dict[KeyT, str]) -> Tuple[Dict[str, numpy.ndarray], Dict[str, Any]]:
-    """The optimizer's arrays (by stable key) and its counters as JSON."""
-    arrays: Dict[str, numpy.ndarray] = {}
-    for table in ("mom1", "mom2", "averages"):
-        for key, value in (getattr(optimizer, table) or {}).items():
-            if key in keys:
-                arrays[f"{table}::{keys[key]}"] = _to_numpy(value)
-    counters = {
-        "nr_update": {keys[k]: int(v) for k, v in optimizer.nr_update.items() if k in keys},
-        "last_seen": {keys[k]: int(v) for k, v in optimizer.last_seen.items() if k in keys},
-        "radam_buffer": [[None if x is None else float(x) for x in row] for row in optimizer._radam_buffer],
-    }
-    return arrays, counters
-
-
-def restore_optimizer(optimizer: Optimizer, keys: Dict[KeyT, str], arrays: Dict[str, numpy.ndarray], counters: Dict[str, Any], schedule_steps: int) -> None:
-    """Load saved state into a freshly built optimizer for the (rebuilt) pipeline."""
-    by_name = {name: key for key, name in keys.items()}
-    ops = get_current_ops()
-    missing = []
-    for full, value in arrays.items():
-        table, name = full.split("::", 1)
-        key = by_name.get(name)
-        if key is None:
-            missing.append(name)
-            continue
-        target = getattr(optimizer, table)
-        if target is None:  # averages off in this config: the config check catches that
-            continue
-        target[key] = ops.asarray(value.copy())
-    for table in ("nr_update", "last_seen"):
-        target = getattr(optimizer, table)
-        for name, n in counters.get(table, {}).items():
-            if name in by_name:
-                target[by_name[name]] = int(n)
-    optimizer._radam_buffer = [list(row) for row in counters.get("radam_buffer", optimizer._radam_buffer)]
-    if missing:
-        raise UserError(
-            "The checkpoint's optimizer state does not fit this pipeline",
-            rows=[("checkpoint", f"{len(missing)} parameters not found, e.g. {missing[0]}")],
-            hint="The pipeline's architecture changed since the checkpoint; train without --resume.",
-        )
-    # thinc's schedules are generators: replaying them lands on the same values.
-    for _ in range(schedule_steps):
-        optimizer.step_schedules()
 
 
 def save_checkpoint(
@@ -152,22 +63,23 @@ def save_checkpoint(
     from safetensors.numpy import save_file
 
     keys = stable_keys(nlp)
-    arrays, counters = optimizer_state(optimizer, keys)
-    scalers = {}
+    arrays = optimizer_arrays(optimizer, keys)
     for name, scaler in _grad_scalers(nlp):
-        scalers[f"scaler::{name}::scale"] = _to_numpy(scaler._scale.detach().cpu().numpy())
-        scalers[f"scaler::{name}::growth"] = _to_numpy(scaler._growth_tracker.detach().cpu().numpy())
+        scale, growth = scaler_state(scaler)
+        arrays[f"scaler::{name}::scale"] = to_numpy(scale)
+        arrays[f"scaler::{name}::growth"] = to_numpy(growth)
+    rng_arrays, rng_meta = rng_state()
     payload = {
         "format": FORMAT_VERSION,
         "state": state.to_json(),
         "position": position,
-        "optimizer": counters,
-        "rng": {"python": python_rng_state(), "numpy": numpy_rng_state()},
+        "optimizer": optimizer_counters(optimizer, keys),
+        "rng": rng_meta,
     }
     with atomic_dir(path) as tmp:
         nlp.to_disk(tmp / "model")
-        save_file({**arrays, **scalers} or {"empty": numpy.zeros(0, dtype="f")}, str(tmp / "optimizer.safetensors"))
-        save_file(torch_rng_states(), str(tmp / "rng.safetensors"))
+        save_file(arrays or {"empty": numpy.zeros(0, dtype="f")}, str(tmp / "optimizer.safetensors"))
+        save_file(rng_arrays, str(tmp / "rng.safetensors"))
         (tmp / "config.cfg").write_text(nlp.config.to_str(), encoding="utf8")
         # The stdlib's json: it round-trips floats exactly (srsly's ujson rounds them).
         (tmp / "state.json").write_text(json.dumps(payload), encoding="utf8")
@@ -188,7 +100,7 @@ class Checkpoint:
             self.payload = json.loads(state_file.read_text(encoding="utf8"))
         except ValueError as e:
             raise UserError(f"The checkpoint in {self.path} is damaged: {e}", hint="Train without --resume.") from None
-        if self.payload.get("format") != FORMAT_VERSION:
+        if self.payload.get("format") not in READABLE_FORMATS:
             raise UserError(f"The checkpoint in {self.path} has an unknown format", hint="It was written by another version; train without --resume.")
         self.state = TrainState.from_json(self.payload["state"])
         self.position: Dict[str, Any] = self.payload["position"]
@@ -223,21 +135,20 @@ class Checkpoint:
         arrays.pop("empty", None)
         scaler_arrays = {k: v for k, v in arrays.items() if k.startswith("scaler::")}
         arrays = {k: v for k, v in arrays.items() if not k.startswith("scaler::")}
-        restore_optimizer(optimizer, stable_keys(nlp), arrays, self.payload["optimizer"], self.state.schedule_steps)
+        restore_optimizer(optimizer, stable_keys(nlp), arrays, self.payload["optimizer"], self.state.schedule_steps,
+                          hint=OPTIMIZER_HINT)
         if scaler_arrays:
             import torch
 
             for name, scaler in _grad_scalers(nlp):
                 if f"scaler::{name}::scale" in scaler_arrays:
-                    scaler._scale.copy_(torch.from_numpy(scaler_arrays[f"scaler::{name}::scale"]))
-                    scaler._growth_tracker.copy_(torch.from_numpy(scaler_arrays[f"scaler::{name}::growth"]))
+                    set_scaler_state(scaler, torch.from_numpy(scaler_arrays[f"scaler::{name}::scale"]),
+                                     torch.from_numpy(scaler_arrays[f"scaler::{name}::growth"]))
 
     def restore_rng(self) -> None:
         from safetensors.numpy import load_file
 
-        set_python_rng_state(self.payload["rng"]["python"])
-        set_numpy_rng_state(self.payload["rng"]["numpy"])
-        set_torch_rng_states(load_file(str(self.path / "rng.safetensors")))
+        restore_rng(load_file(str(self.path / "rng.safetensors")), self.payload["rng"])
 
 
 def _flatten(config: Any, prefix: str = "") -> Dict[str, Any]:

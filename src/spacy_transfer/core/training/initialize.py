@@ -27,6 +27,7 @@ from spacy.util import fix_random_seed, load_model_from_config, registry, resolv
 from thinc.api import Config, Model, set_gpu_allocator
 
 from ...errors import UserError
+from ..upstream import link_components
 from ..validation import config_errors
 
 logger = logging.getLogger("spacy")
@@ -60,7 +61,7 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
     if resumed:
         with nlp.select_pipes(enable=resumed):
             nlp.resume_training(sgd=T["optimizer"])
-    nlp._link_components()  # listeners find their upstream components
+    link_components(nlp)  # listeners find their upstream components
     check_listeners(nlp)
     ready = [name for name in frozen if name not in sourced and is_transformer(nlp.get_pipe(name))]
     if ready:

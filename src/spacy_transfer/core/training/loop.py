@@ -39,12 +39,13 @@ from ..io import atomic_dir, atomic_write_text
 from . import checks
 from .batches import TrainBatches
 from .checkpoint import Checkpoint, save_checkpoint
-from .devices import mixed_precision_note, setup_device
+from ..devices import mixed_precision_note, setup_device
 from .evaluate import make_evaluator, numeric_scores
 from .initialize import annotating_sentence_setters, init_nlp_with_init_tok2vec
 from .plots import write_plot
 from .progress import TrainingDisplay, metrics_row, write_metrics
-from .state import TrainState, python_rng_state, reseed_cupy, set_python_rng_state, should_stop
+from ..state import python_rng_json, reseed_cupy, set_python_rng_json
+from .state import TrainState, should_stop
 
 DIR_BEST = "model-best"
 DIR_LAST = "model-last"
@@ -269,11 +270,11 @@ class Trainer:
 
     def _check_dev(self) -> None:
         # Reading the dev set must not move the random state the training run depends on.
-        rng = python_rng_state()
+        rng = python_rng_json()
         try:
             checks.check_not_empty(self.dev_corpus(self.nlp), "dev", "[training] dev_corpus")
         finally:
-            set_python_rng_state(rng)
+            set_python_rng_json(rng)
 
     def _config_logger(self, T: Dict[str, Any], stdout: IO, stderr: IO) -> Optional[tuple]:
         """A logger from the config other than spaCy's console one (ours replaces that)."""

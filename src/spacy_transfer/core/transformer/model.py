@@ -31,6 +31,8 @@ from thinc.types import Ragged
 from thinc.util import torch2xp, xp2torch
 
 from ...errors import UserError
+from .. import precision
+from ..upstream import scaler_enabled
 from . import serialization
 from .alignment import EncodedBatch, encode_spans
 from .data import FullTransformerBatch, TransformerData, doc_gradients, model_output
@@ -123,16 +125,9 @@ class HFShim(Shim):
 
     # ------------------------------------------------------------------ precision
     def _autocast(self) -> Any:
-        """``mixed_precision``: bf16 autocast on GPUs that have it (else fp16 + scaler) and, opt-in
-        the same way, bf16 on the CPU; weights and their gradients stay float32."""
-        import torch
-
-        if not self.cfg["mixed_precision"]:
-            return contextlib.nullcontext()
-        if self.device.type == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast(device_type="cuda", dtype=dtype)
-        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        """``mixed_precision``: core.precision's policy (bf16 autocast where the device has
+        it, fp16 + scaler on older GPUs, bf16 opt-in on the CPU); weights stay float32."""
+        return precision.autocast(self.device.type, self.cfg["mixed_precision"])
 
     def _predictor(self) -> Any:
         """The module prediction runs: the encoder, or its int8 copy (``quantize = "int8"``, CPU)."""
@@ -166,8 +161,7 @@ class HFShim(Shim):
             import torch
             from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 
-            # Only fp16 needs loss scaling; bf16 has float32's range.
-            fp16 = self.cfg["mixed_precision"] and self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+            fp16 = precision.needs_grad_scaler(precision.autocast_dtype(self.device.type, self.cfg["mixed_precision"]))
             cfg = {"enabled": fp16, **self.cfg["grad_scaler_config"]}
             cfg["enabled"] = bool(cfg["enabled"]) and fp16
             self._grad_scaler = PyTorchGradScaler(**cfg)
@@ -197,7 +191,7 @@ class HFShim(Shim):
             tensors, grads = _group_gradients(batch, results, where, counts, d_docs)
             if not tensors:
                 return  # no listener wants to train the transformer: leave .grad untouched
-            if self.grad_scaler._enabled:
+            if scaler_enabled(self.grad_scaler):
                 grads = self.grad_scaler.scale(grads)
             torch.autograd.backward(tensors, grads)
 
@@ -229,24 +223,11 @@ class HFShim(Shim):
     def finish_update(self, optimizer: Optimizer) -> None:
         if not self.loaded:
             return
-        params = [(name, p) for name, p in self._model.named_parameters() if p.grad is not None]
-        if not params:
-            return
-        self._quantized = None  # the weights change: quantize again when predicting
-        scaler = self.grad_scaler
-        found_inf = scaler.unscale([p.grad for _, p in params]) if scaler._enabled else False
-        if not found_inf:  # skip the step when fp16 gradients overflowed
-            from . import torch_adam  # imports torch, which this module leaves until needed
+        from .torch_adam import apply_optimizer  # imports torch, which this module leaves until needed
 
-            if torch_adam.supports(optimizer, [p for _, p in params]):
-                torch_adam.step(optimizer, [((self.id, name), p) for name, p in params])
-            else:
-                for name, p in params:
-                    param, _ = optimizer((self.id, name), torch2xp(p.data), torch2xp(p.grad))
-                    p.data = xp2torch(param, device=p.device)
-        for _, p in params:
-            p.grad = None  # untouched next time unless a listener sends gradients again
-        scaler.update()
+        if any(p.grad is not None for p in self._model.parameters()):
+            self._quantized = None  # the weights change: quantize again when predicting
+        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler)
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):
@@ -482,7 +463,7 @@ def TransformerModel(
     )
 
 
-def _shim(model: Model) -> HFShim:
+def hf_shim(model: Model) -> HFShim:
     return model.layers[0].shims[0]  # type: ignore[return-value]
 
 
@@ -491,7 +472,7 @@ def _holder_forward(model: Model, X: Any, is_train: bool) -> Any:
 
 
 def init(model: Model, X: Any = None, Y: Any = None) -> Model:
-    shim = _shim(model)
+    shim = hf_shim(model)
     if not shim.loaded:
         hf_model, tokenizer = serialization.load_pretrained(model.attrs["name"], model.attrs["tokenizer_config"], model.attrs["transformer_config"])
         shim.set_transformer(hf_model, tokenizer)
@@ -503,11 +484,11 @@ def init(model: Model, X: Any = None, Y: Any = None) -> Model:
 def _to_model_device(model: Model) -> None:
     ops = model.ops
     if ops.device_type == "gpu":
-        _shim(model).to_device("gpu", ops.device_id)
+        hf_shim(model).to_device("gpu", ops.device_id)
 
 
 def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransformerBatch, Callable]:
-    shim = _shim(model)
+    shim = hf_shim(model)
     if not shim.loaded:
         raise UserError(
             f"The transformer '{model.attrs['name']}' has no weights yet",
@@ -563,7 +544,7 @@ def get_tokenizer(obj: Any) -> Any:
 def set_hf_model(obj: Any, hf_model: Any, tokenizer: Any = None) -> None:
     """Replace the encoder (e.g. with pretrained/adapted weights); keeps the tokenizer unless given."""
     model = find_transformer_model(obj)
-    shim = _shim(model)
+    shim = hf_shim(model)
     shim.set_transformer(hf_model, tokenizer if tokenizer is not None else shim.tokenizer)
     model.set_dim("nO", shim.width, force=True)
 
@@ -576,7 +557,7 @@ def save_hf_model(obj: Any, path: Union[str, Path]) -> None:
 
 def _loaded_shim(obj: Any) -> HFShim:
     model = find_transformer_model(obj)
-    shim = _shim(model)
+    shim = hf_shim(model)
     if not shim.loaded:
         raise UserError("The transformer has no weights yet", hint="Call nlp.initialize() or load the pipeline first.")
     return shim

@@ -131,3 +131,30 @@ def _zeros(p: torch.Tensor, shape: Tuple[int, ...]) -> Any:
     import cupy  # thinc keeps GPU optimizer state as cupy arrays
 
     return cupy.zeros(shape, dtype=cupy.float32)
+
+
+def apply_optimizer(optimizer: Optimizer, shim_id: Any, module: Any, scaler: Any = None) -> None:
+    """What a torch-backed shim's ``finish_update`` does: unscale fp16 gradients (skipping
+    the step when they overflowed), update every parameter that has a gradient (this
+    module's fused step when it computes what ``optimizer`` would, else thinc's per
+    parameter), and clear the gradients. Parameters without one are left untouched."""
+    from thinc.util import torch2xp
+
+    from ..upstream import scaler_enabled
+
+    params = [(name, p) for name, p in module.named_parameters() if p.grad is not None]
+    if not params:
+        return
+    enabled = scaler is not None and scaler_enabled(scaler)
+    found_inf = scaler.unscale([p.grad for _, p in params]) if enabled else False
+    if not found_inf:
+        if supports(optimizer, [p for _, p in params]):
+            step(optimizer, [((shim_id, name), p) for name, p in params])
+        else:
+            for name, p in params:
+                param, _ = optimizer((shim_id, name), torch2xp(p.data), torch2xp(p.grad))
+                p.data = xp2torch(param, device=p.device)
+    for _, p in params:
+        p.grad = None  # untouched next time unless gradients arrive again
+    if enabled:
+        scaler.update()

@@ -63,7 +63,7 @@ class Table:
             keep.append(i)
         table.stats.lines = len(words)
         if len(keep) != len(words):
-            table._compact(numpy.asarray(keep, dtype=numpy.int64))
+            table.compact(numpy.asarray(keep, dtype=numpy.int64))
         return table
 
     def __len__(self) -> int:
@@ -80,12 +80,12 @@ class Table:
             return -1
         row = len(self.words)
         if row >= self.matrix.shape[0]:
-            self._grow(max(row + 1, int(self.matrix.shape[0] * 1.5)))
+            self.grow(max(row + 1, int(self.matrix.shape[0] * 1.5)))
         self.index[word] = row
         self.words.append(word)
         return row
 
-    def _grow(self, rows: int) -> None:
+    def grow(self, rows: int) -> None:
         self.matrix = _resized(self.matrix, rows)
 
     def finish_reading(self) -> None:
@@ -93,7 +93,7 @@ class Table:
         if self.matrix.shape[0] != len(self.words):
             self.matrix = _resized(self.matrix, len(self.words))
 
-    def _compact(self, keep: numpy.ndarray) -> None:
+    def compact(self, keep: numpy.ndarray) -> None:
         """Move rows ``keep`` (ascending) to the front in place, then shrink the matrix."""
         step = 4096
         for start in range(0, len(keep), step):
@@ -147,7 +147,7 @@ class Table:
         new_index[keep] = numpy.arange(len(keep))
         self.key_rows = new_index[owner].tolist()
         self.stats.shared_rows = n - len(keep)
-        self._compact(keep)
+        self.compact(keep)
 
     def rows_of_words(self) -> List[int]:
         return self.key_rows if self.key_rows is not None else list(range(len(self.words)))

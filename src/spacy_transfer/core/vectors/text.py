@@ -194,7 +194,7 @@ def read_text(
                 # floret rows are numbered 0..bucket-1; keep them in file order.
                 row = matrix_rows
                 if row >= table.matrix.shape[0]:
-                    table._grow(row + 1)
+                    table.grow(row + 1)
                 table.words.append(word)
             else:
                 row = table.slot(word)

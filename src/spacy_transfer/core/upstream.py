@@ -1,0 +1,66 @@
+"""Every private attribute of thinc, torch and spaCy that spacy-transfer relies on, here
+and nowhere else, each with the reason it is needed. ``tests/core/test_upstream.py`` checks
+each one on the real objects, so an upstream rename fails that test by name rather than a
+resume or a listener somewhere later.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, List, Optional, Tuple
+
+
+def shim_module(shim: Any) -> Optional[Any]:
+    """The torch module behind a thinc shim (``PyTorchShim`` and our ``HFShim`` keep it in
+    ``_model``; thinc has no public accessor), or None."""
+    module = getattr(shim, "_model", None)
+    return module if hasattr(module, "named_parameters") else None
+
+
+def shim_parameters(shim: Any) -> Iterator[Tuple[str, Any]]:
+    """``(name, tensor)`` of a shim's torch parameters (none for other shims)."""
+    module = shim_module(shim)
+    if module is not None:
+        yield from module.named_parameters()
+
+
+def shim_grad_scaler(shim: Any) -> Optional[Any]:
+    """A shim's ``PyTorchGradScaler`` (thinc keeps it in ``_grad_scaler``), when enabled."""
+    scaler = getattr(shim, "_grad_scaler", None)
+    return scaler if scaler is not None and scaler_enabled(scaler) else None
+
+
+def shim_mixed_precision(shim: Any) -> bool:
+    """Whether a shim was configured for mixed precision: thinc's ``PyTorchShim`` keeps the
+    flag in ``_mixed_precision`` (our transformer shim in its public ``cfg``)."""
+    return bool(getattr(shim, "_mixed_precision", False) or (getattr(shim, "cfg", None) or {}).get("mixed_precision"))
+
+
+def scaler_enabled(scaler: Any) -> bool:
+    """Whether a thinc ``PyTorchGradScaler`` scales (``_enabled``: no public flag)."""
+    return bool(getattr(scaler, "_enabled", False))
+
+
+def scaler_state(scaler: Any) -> Tuple[Any, Any]:
+    """The scale and growth counter of a thinc ``PyTorchGradScaler`` (tensors it keeps in
+    ``_scale`` / ``_growth_tracker``): an exact resume of fp16 training needs both."""
+    return scaler._scale, scaler._growth_tracker
+
+
+def set_scaler_state(scaler: Any, scale: Any, growth: Any) -> None:
+    scaler._scale.copy_(scale)
+    scaler._growth_tracker.copy_(growth)
+
+
+def radam_buffer(optimizer: Any) -> List[List[Any]]:
+    """thinc's RAdam step-size cache (``Optimizer._radam_buffer``): part of its state."""
+    return [[None if x is None else float(x) for x in row] for row in optimizer._radam_buffer]
+
+
+def set_radam_buffer(optimizer: Any, rows: List[List[Any]]) -> None:
+    optimizer._radam_buffer = [list(row) for row in rows]
+
+
+def link_components(nlp: Any) -> None:
+    """Connect listeners to their upstream ``tok2vec``/``transformer`` components: spaCy's
+    ``Language._link_components``, which ``init_nlp`` calls and exposes no public name for."""
+    nlp._link_components()
