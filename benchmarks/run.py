@@ -11,7 +11,6 @@ import importlib
 import json
 import sys
 import traceback
-from pathlib import Path
 
 from ._common import RESULTS, ROOT
 

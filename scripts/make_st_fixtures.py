@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy  # noqa: E402
 import spacy  # noqa: E402
-import spacy_transformers  # noqa: E402, F401
 import torch  # noqa: E402
 from spacy.training import Example  # noqa: E402
 from thinc.api import Adam  # noqa: E402
 
+import spacy_transformers  # noqa: E402, F401
 from tests.core.transformer.tiny import make_tiny_model_dir  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "st14"
@@ -185,7 +185,7 @@ def main() -> None:
             model_dir = make_tiny_model_dir(Path(tmp), arch, max_len=64)
             nlp = build(model_dir, independent)
             egs = examples(nlp)
-            nlp.initialize(lambda: egs)
+            nlp.initialize(lambda egs=egs: egs)
             optimizer = Adam(0.005)  # enough for the tiny models to predict more than one tag
             for _ in range(40):
                 nlp.update(egs, sgd=optimizer, drop=0.0, losses={})

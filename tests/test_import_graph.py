@@ -17,8 +17,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Set
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "spacy_transfer"
 LAYERS: List[List[str]] = [

@@ -16,7 +16,17 @@ from spacy_transfer.core.transformer import (  # noqa: F401
 )
 from spacy_transfer.core.transformer.data import install_extensions  # noqa: F401
 
-from . import align, annotation_setters, architectures, data_classes, layers, pipeline_component, span_getters, truncate, util  # noqa: F401
+from . import (  # noqa: F401
+    align,
+    annotation_setters,
+    architectures,
+    data_classes,
+    layers,
+    pipeline_component,
+    span_getters,
+    truncate,
+    util,
+)
 from .data_classes import WordpieceBatch, WordpieceData  # noqa: F401
 from .util import registry  # noqa: F401
 

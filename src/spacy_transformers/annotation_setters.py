@@ -1,5 +1,8 @@
 """spacy-transformers' ``annotation_setters`` module, backed by spacy-transfer."""
 
-from spacy_transfer.core.transformer.annotation_setters import configure_null_annotation_setter, null_annotation_setter  # noqa: F401
+from spacy_transfer.core.transformer.annotation_setters import (  # noqa: F401
+    configure_null_annotation_setter,
+    null_annotation_setter,
+)
 
 __all__ = ["null_annotation_setter", "configure_null_annotation_setter"]

@@ -3,11 +3,23 @@
 
 from spacy_transfer.core.transformer.architectures import (  # noqa: F401
     tok2vec_transformer_st_v1 as transformer_tok2vec_v1,
+)
+from spacy_transfer.core.transformer.architectures import (
     tok2vec_transformer_st_v2 as transformer_tok2vec_v2,
+)
+from spacy_transfer.core.transformer.architectures import (
     tok2vec_transformer_st_v3 as transformer_tok2vec_v3,
+)
+from spacy_transfer.core.transformer.architectures import (
     transformer_listener_st_v1 as transformer_listener_tok2vec_v1,
+)
+from spacy_transfer.core.transformer.architectures import (
     transformer_model_st_v1 as create_TransformerModel_v1,
+)
+from spacy_transfer.core.transformer.architectures import (
     transformer_model_st_v2 as create_TransformerModel_v2,
+)
+from spacy_transfer.core.transformer.architectures import (
     transformer_model_st_v3 as create_TransformerModel_v3,
 )
 

@@ -20,7 +20,7 @@ def huggingface_from_pretrained(source: Union[Path, str], config: Dict[str, Any]
     """(tokenizer, model) for a hub name or local folder (deprecated in 1.4 as well)."""
     from spacy_transfer.core.transformer.serialization import load_pretrained
 
-    warnings.warn("spacy_transformers.util.huggingface_from_pretrained is deprecated; the pipeline loads weights itself", DeprecationWarning)
+    warnings.warn("spacy_transformers.util.huggingface_from_pretrained is deprecated; the pipeline loads weights itself", DeprecationWarning, stacklevel=2)
     model, tokenizer = load_pretrained(str(source), dict(config), {})
     return tokenizer, model
 

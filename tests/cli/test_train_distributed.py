@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy
 import pytest
 
-from ..conftest import DATA, REPO, pipeline_params as params
+from ..conftest import DATA, REPO
+from ..conftest import pipeline_params as params
 
 TINY = [
     "--components.tok2vec.model.embed.width", "32",

@@ -3,11 +3,11 @@
 import gzip
 
 import pytest
+from spacy.tokens import DocBin
+from spacy.vocab import Vocab
 
 from spacy_transfer.core.corpora import iter_raw_texts, read_conllu, read_iob2, write_docbin
 from spacy_transfer.errors import UserError
-from spacy.tokens import DocBin
-from spacy.vocab import Vocab
 
 
 def test_conllu_keeps_tags_heads_and_sentences(shared_data):

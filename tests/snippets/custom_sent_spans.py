@@ -1,5 +1,7 @@
 # The spec's custom span getter, verbatim apart from this comment.
 import spacy_transformers
+
+
 @spacy_transformers.registry.span_getters("custom_sent_spans")
 def configure_custom_sent_spans(max_length: int):
     def get_custom_sent_spans(docs):

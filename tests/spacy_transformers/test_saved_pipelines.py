@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
+from scripts.make_st_fixtures import doc_vector_setter  # the setter the fixtures ran, unchanged
 
 import spacy_transfer  # noqa: F401
-from scripts.make_st_fixtures import doc_vector_setter  # the setter the fixtures ran, unchanged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "st14"
 NAMES = ["bert", "roberta", "bert-tok2vec"]

@@ -16,8 +16,10 @@ from thinc.types import Ragged
 import spacy_transformers
 from spacy_transformers.data_classes import FullTransformerBatch, TransformerData, WordpieceBatch
 
-from ..core.transformer.conftest import CORPUS  # noqa: F401  (tiny_model fixture lives there)
-from ..core.transformer.conftest import tiny_model  # noqa: F401
+from ..core.transformer.conftest import (
+    CORPUS,  # noqa: F401  (tiny_model fixture lives there)
+    tiny_model,  # noqa: F401
+)
 
 SURFACE = {
     "spacy_transformers": ["Transformer", "TransformerModel", "TransformerData", "FullTransformerBatch", "registry", "install_extensions"],
@@ -143,10 +145,9 @@ def test_trf_data_survives_docbin_and_doc_bytes(tiny_model):
 
 
 def test_align_helpers_match_the_components_alignment(tiny_model):
+    from spacy_transfer.core.transformer import get_tokenizer
     from spacy_transformers.align import apply_alignment, get_alignment_via_offset_mapping
     from spacy_transformers.util import huggingface_tokenize
-
-    from spacy_transfer.core.transformer import get_tokenizer
 
     nlp = _pipeline(tiny_model("bert"), get_spans={"@span_getters": "spacy-transformers.doc_spans.v1"})
     docs = [nlp(t) for t in CORPUS[:3] + ["Tabs\tand  double  spaces, emoji 🙂 and café."]]  # whitespace tokens too

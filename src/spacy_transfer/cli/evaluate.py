@@ -36,8 +36,8 @@ def evaluate_cli(
     from wasabi import msg
 
     from ..core.config import import_code
-    from ..core.io import atomic_write_text
     from ..core.devices import setup_device
+    from ..core.io import atomic_write_text
     from ..core.training.evaluate import evaluate_pipeline, headline_rows, json_scores, per_type_tables
 
     with handle_errors(verbose):

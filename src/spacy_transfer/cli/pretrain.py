@@ -76,8 +76,8 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
     from wasabi import Printer
 
     from ..core.config import check_registered_names, check_unknown_settings, import_code, load_config
-    from ..core.pretraining import pretrain
     from ..core.distributed import DistributedStrategy, LocalStrategy
+    from ..core.pretraining import pretrain
     from ..errors import UserError
 
     strategy = DistributedStrategy(dist_ctx) if dist_ctx is not None else LocalStrategy()

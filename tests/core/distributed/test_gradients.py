@@ -6,7 +6,6 @@ import os
 import socket
 
 import numpy
-import pytest
 import torch.multiprocessing as mp
 
 from spacy_transfer.core.distributed import DistContext, shard

@@ -12,8 +12,8 @@ import torch
 from thinc.api import Adam, Linear, PyTorchWrapper, chain
 
 from spacy_transfer.core.state import (
-    model_arrays,
     load_model_arrays,
+    model_arrays,
     optimizer_arrays,
     optimizer_counters,
     restore_optimizer,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 
 from spacy_transfer.core.config import load_training_config
-from spacy_transfer.core.training import Trainer
-from spacy_transfer.core.training import progress
+from spacy_transfer.core.training import Trainer, progress
 from spacy_transfer.core.training.plots import render_png
 
 from .data import TINY_SHARED

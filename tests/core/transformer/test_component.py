@@ -17,6 +17,7 @@ import spacy_transfer  # noqa: F401  (registers the component)
 from spacy_transfer.core.transformer import TransformerData, get_hf_model
 from spacy_transfer.errors import UserError
 
+
 def _ents(text, *pairs):
     return [(text.index(w), text.index(w) + len(w), label) for w, label in pairs]
 

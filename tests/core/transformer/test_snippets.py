@@ -64,11 +64,10 @@ def test_custom_span_getter_from_the_spec_gives_short_spans(tiny_model):
 
 def test_compat_package_is_what_the_spec_imports():
     import spacy_transformers
+    from spacy_transfer.core.transformer import Transformer as Ours
     from spacy_transformers import FullTransformerBatch, Transformer, TransformerData, TransformerModel  # noqa: F401
     from spacy_transformers.annotation_setters import null_annotation_setter  # noqa: F401
     from spacy_transformers.span_getters import get_doc_spans
-
-    from spacy_transfer.core.transformer import Transformer as Ours
 
     assert Transformer is Ours
     assert spacy_transformers.registry is spacy.util.registry

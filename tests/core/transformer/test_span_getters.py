@@ -6,7 +6,12 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from spacy_transfer.core.transformer.span_getters import get_doc_spans, get_sent_spans, get_strided_spans, strided_spans
+from spacy_transfer.core.transformer.span_getters import (
+    get_doc_spans,
+    get_sent_spans,
+    get_strided_spans,
+    strided_spans,
+)
 from spacy_transfer.errors import UserError
 from spacy_transfer.registry import registry
 

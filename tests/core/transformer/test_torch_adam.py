@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy
 import pytest
 import torch
-from thinc.api import Adam, Optimizer, RAdam, SGD, torch2xp, xp2torch
+from thinc.api import SGD, Adam, Optimizer, RAdam, torch2xp, xp2torch
 
 from spacy_transfer.core.transformer import torch_adam
 

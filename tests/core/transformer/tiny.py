@@ -48,7 +48,16 @@ _KIND = {
 
 
 def train_tokenizer(kind: str, specials: Dict[str, str], vocab_size: int = 400):
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     order = [specials["pad"], specials["unk"], specials["cls"], specials["sep"], specials["mask"]]
     if kind == "wordpiece":

@@ -1,10 +1,16 @@
 """The config system every command shares: read, override, import code, fill, validate."""
 
+from ..validation import (
+    check_language,
+    check_registered_names,
+    check_unknown_settings,
+    check_vectors_path,
+    config_errors,
+)
 from .fill import config_diff, fill_config, pretraining_defaults
 from .generate import ConfigRequest, build_config_text
 from .loading import import_code, load_config, load_training_config, read_config_text
 from .overrides import parse_overrides
-from ..validation import check_language, check_registered_names, check_unknown_settings, check_vectors_path, config_errors
 
 __all__ = [
     "ConfigRequest",

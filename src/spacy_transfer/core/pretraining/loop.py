@@ -39,14 +39,23 @@ from thinc.api import Config, Optimizer, fix_random_seed
 from wasabi import Printer
 
 from ...errors import UserError
-from ..upstream import link_components
-from ..state import load_model_arrays, model_arrays, optimizer_arrays, optimizer_counters, restore_optimizer, restore_rng, rng_state, stable_keys
-from ..validation import check_vectors_path, config_errors
+from ..devices import setup_device
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_write_bytes, atomic_write_text
+from ..state import (
+    load_model_arrays,
+    model_arrays,
+    optimizer_arrays,
+    optimizer_counters,
+    restore_optimizer,
+    restore_rng,
+    rng_state,
+    stable_keys,
+)
+from ..upstream import link_components
+from ..validation import check_vectors_path, config_errors
 from . import state as st
 from .corpus import iter_docs, resolve_pretraining_corpus
-from ..devices import setup_device
 from .objectives import build_tok2vec_objective
 from .target import check_tok2vec_layer, find_target
 

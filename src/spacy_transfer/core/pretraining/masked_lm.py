@@ -64,8 +64,13 @@ class MaskedLMObjectiveFactory:
             )
         if not 0.0 < self.mask_prob < 1.0:
             raise UserError(f"mask_prob must be between 0 and 1, got {self.mask_prob}", rows=[("[pretraining.objective] mask_prob", str(self.mask_prob))])
-        from ..transformer.model import find_transformer_model, get_hf_model, get_tokenizer, max_positions
-        from ..transformer.model import hf_shim
+        from ..transformer.model import (
+            find_transformer_model,
+            get_hf_model,
+            get_tokenizer,
+            hf_shim,
+            max_positions,
+        )
 
         trf_model = find_transformer_model(target.model)
         trf_model.initialize()  # loads the encoder from its `name` if not loaded yet

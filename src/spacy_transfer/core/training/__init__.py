@@ -1,10 +1,10 @@
 """Training: our loop on spaCy's pieces, checkpoints and resume, devices, progress, plots."""
 
+from ..distributed.strategy import LocalStrategy
 from ..state import stable_keys
 from .checkpoint import Checkpoint, save_checkpoint
 from .evaluate import evaluate_pipeline, weighted_score
 from .loop import Trainer, TrainResult, apply_gradients, compute_gradients, train
-from ..distributed.strategy import LocalStrategy
 
 __all__ = [
     "Checkpoint",

@@ -26,7 +26,16 @@ from thinc.api import Config, Optimizer
 
 from ...errors import UserError
 from ..io import atomic_dir
-from ..state import optimizer_arrays, optimizer_counters, pipeline_models, restore_optimizer, restore_rng, rng_state, stable_keys, to_numpy
+from ..state import (
+    optimizer_arrays,
+    optimizer_counters,
+    pipeline_models,
+    restore_optimizer,
+    restore_rng,
+    rng_state,
+    stable_keys,
+    to_numpy,
+)
 from ..upstream import scaler_state, set_scaler_state, shim_grad_scaler
 from .state import TrainState
 

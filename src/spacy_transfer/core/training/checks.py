@@ -133,7 +133,15 @@ def _first_annotated(proc: Any, examples: List[Example]) -> List[Example]:
 
 def _gold(proc: Any, examples: List[Example]) -> Optional[tuple]:
     """(annotation name, labels present in the data, compare labels?) for known component types."""
-    from spacy.pipeline import DependencyParser, EntityRecognizer, Morphologizer, SentenceRecognizer, SpanCategorizer, Tagger, TextCategorizer
+    from spacy.pipeline import (
+        DependencyParser,
+        EntityRecognizer,
+        Morphologizer,
+        SentenceRecognizer,
+        SpanCategorizer,
+        Tagger,
+        TextCategorizer,
+    )
 
     refs = [eg.reference for eg in examples]
     if isinstance(proc, Morphologizer):

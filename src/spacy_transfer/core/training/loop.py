@@ -33,18 +33,18 @@ from spacy.util import registry, resolve_dot_names
 from thinc.api import Config, Model, Optimizer, fix_random_seed
 
 from ...errors import UserError
-from ..validation import check_vectors_path, config_errors
+from ..devices import mixed_precision_note, setup_device
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_dir, atomic_write_text
+from ..state import python_rng_json, reseed_cupy, set_python_rng_json
+from ..validation import check_vectors_path, config_errors
 from . import checks
 from .batches import TrainBatches
 from .checkpoint import Checkpoint, save_checkpoint
-from ..devices import mixed_precision_note, setup_device
 from .evaluate import make_evaluator, numeric_scores
 from .initialize import annotating_sentence_setters, init_nlp_with_init_tok2vec
 from .plots import write_plot
 from .progress import TrainingDisplay, metrics_row, write_metrics
-from ..state import python_rng_json, reseed_cupy, set_python_rng_json
 from .state import TrainState, should_stop
 
 DIR_BEST = "model-best"
@@ -365,7 +365,6 @@ class Trainer:
             self.display.info(f"The checkpoint is already at the end of training (step {s.step}); nothing to do")
             return self._finish(interrupted)
         self.display.start(s.step)
-        last_saved_step = s.step
         try:
             with _StopSignals() as signals:
                 for epoch, batch in self.batches:
@@ -381,7 +380,6 @@ class Trainer:
                     s.elapsed_s = base_elapsed + time.perf_counter() - started
                     if step % eval_frequency == 0:
                         self.evaluate_and_save()
-                        last_saved_step = step
                     else:
                         if self.extra_logger is not None:
                             self.extra_logger[0](None)

@@ -7,7 +7,14 @@ Importing this package registers every name (ours and spacy-transformers 1.4's).
 from . import annotation_setters, span_getters  # noqa: F401  (register)
 from .architectures import replace_listener_cfg, tok2vec_transformer, transformer_listener, transformer_model
 from .component import Transformer, make_transformer
-from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, WordpieceBatch, WordpieceData, install_extensions
+from .data import (
+    DOC_EXT_ATTR,
+    FullTransformerBatch,
+    TransformerData,
+    WordpieceBatch,
+    WordpieceData,
+    install_extensions,
+)
 from .listener import TransformerListener, pool_transformer_data, split_trf_batch
 from .model import (
     TransformerModel,

@@ -30,7 +30,6 @@ from thinc.types import Ragged
 from ...errors import UserError
 from .data import WordpieceBatch
 
-
 _SPACE = re.compile(r"\s")
 
 

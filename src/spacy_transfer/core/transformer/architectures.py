@@ -7,11 +7,11 @@ arrive in ``initialize`` or ``from_disk``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from spacy.tokens import Doc
 from thinc.api import Model, chain
-from thinc.types import Floats2d, FloatsXd, Ragged
+from thinc.types import Floats2d, Ragged
 
 from ...registry import registry
 from .data import FullTransformerBatch

@@ -29,12 +29,14 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
 from ...errors import UserError
-from . import architectures  # noqa: F401  (registers the default config's names)
 from . import annotation_setters as _annotation_setters  # noqa: F401
+from . import (
+    architectures,  # noqa: F401  (registers the default config's names)
+    serialization,
+)
 from . import span_getters as _span_getters  # noqa: F401
-from . import serialization
 from .annotation_setters import null_annotation_setter
-from .data import DOC_EXT_ATTR, FullTransformerBatch, TransformerData, doc_gradients, install_extensions
+from .data import DOC_EXT_ATTR, FullTransformerBatch, doc_gradients, install_extensions
 from .listener import DocGrads, TransformerListener
 from .model import HFShim
 

@@ -12,10 +12,9 @@ nothing at all, so the transformer is untouched by that listener).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
-
 from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged

@@ -117,7 +117,7 @@ class HFShim(Shim):
     @property
     def width(self) -> int:
         cfg = self._model.config
-        return int(getattr(cfg, "hidden_size", None) or getattr(cfg, "dim"))
+        return int(getattr(cfg, "hidden_size", None) or cfg.dim)
 
     @property
     def device(self) -> Any:
@@ -158,7 +158,6 @@ class HFShim(Shim):
     @property
     def grad_scaler(self) -> Any:
         if self._grad_scaler is None:
-            import torch
             from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 
             fp16 = precision.needs_grad_scaler(precision.autocast_dtype(self.device.type, self.cfg["mixed_precision"]))

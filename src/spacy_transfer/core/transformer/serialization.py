@@ -44,7 +44,7 @@ def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], tr
     _check_local_name(name, local)
     tok_cfg = dict(tokenizer_config)
     if tok_cfg.pop("use_fast", True) is False:
-        warnings.warn("tokenizer_config use_fast = false is ignored: alignment needs a fast tokenizer's offsets")
+        warnings.warn("tokenizer_config use_fast = false is ignored: alignment needs a fast tokenizer's offsets", stacklevel=2)
     try:
         config = AutoConfig.from_pretrained(source, **kwargs, **transformer_config)
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs, **tok_cfg)

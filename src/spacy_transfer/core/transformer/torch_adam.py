@@ -51,7 +51,7 @@ def step(optimizer: Optimizer, keyed: Sequence[Tuple[Key, torch.nn.Parameter]]) 
     if optimizer.grad_clip:
         _clip(grads, float(optimizer.grad_clip))
     groups: Dict[int, List[int]] = defaultdict(list)
-    for i, (key, p) in enumerate(keyed):
+    for i, (key, _) in enumerate(keyed):
         optimizer.nr_update[key] += 1
         groups[optimizer.nr_update[key]].append(i)
     lr = float(optimizer.learn_rate)

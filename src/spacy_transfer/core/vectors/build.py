@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-
 from ...errors import UserError
 from ..io import atomic_dir
 from .binary import read_fasttext_binary, read_gensim, read_npy, read_npz, read_word2vec_binary

@@ -20,9 +20,9 @@ import numpy
 
 from ...errors import UserError
 from .build import blank_nlp, check_options, check_output_dir, finish
+from .sources import open_source
 from .table import Table
 from .text import read_text
-from .sources import open_source
 
 ALGORITHMS = ("word2vec", "fasttext", "floret")
 ARCHS = ("cbow", "skipgram")
