@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch that lies on our machines; installed before anything can pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo demo-trf test test-fast bench accuracy gpu-check clean
+.PHONY: setup demo demo-trf test test-fast lint bench accuracy gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ demo-trf: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# ruff: lint and format check (settings in pyproject.toml); CI runs it before the tests.
+lint: setup
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"

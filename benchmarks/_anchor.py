@@ -34,7 +34,11 @@ def anchor_python() -> Path:
     marker = VENV / ".installed"
     if marker.exists() and python.exists():
         return python
-    print(f"creating the spacy-transformers 1.4.0 venv in {VENV} (once; a few minutes)", file=sys.stderr, flush=True)
+    print(
+        f"creating the spacy-transformers 1.4.0 venv in {VENV} (once; a few minutes)",
+        file=sys.stderr,
+        flush=True,
+    )
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     # torch first: a later requirement must not pull a CUDA build.

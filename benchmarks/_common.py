@@ -22,13 +22,17 @@ DATA = SHARED / "data"
 WORK = ROOT / "benchmarks" / "results" / "tmp"
 
 
-def run_measured(cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Dict[str, Any]:
+def run_measured(
+    cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None
+) -> Dict[str, Any]:
     """Run ``cmd``; return wall seconds and that child's own peak RSS (MiB), failing loudly."""
     import tempfile
 
     with tempfile.TemporaryFile(mode="w+") as log:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
         # wait4 (not Popen.wait) so the rusage is this child's alone.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
@@ -38,7 +42,12 @@ def run_measured(cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Opti
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
     # cpu_s (user + system) is steadier than wall time when other work shares the machine.
-    return {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "output": out}
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "output": out,
+    }
 
 
 def python_cmd(*args: str) -> List[str]:
@@ -75,7 +84,9 @@ def report(name: str, rows: List[Dict[str, Any]], notes: str, raw: Any = None) -
     result = {"rows": rows, "notes": notes, "raw": raw}
     save_result(name, result)
     for row in rows:
-        print(f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row.get('target', '')})")
+        print(
+            f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row.get('target', '')})"
+        )
     print(notes)
     return result
 

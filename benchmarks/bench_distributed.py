@@ -39,12 +39,31 @@ def prepare() -> dict:
 
 def train(root, nproc: int) -> dict:
     out = root / f"out{nproc}"
-    cmd = python_cmd("-m", "spacy_transfer", "train", str(root / "config.cfg"), "--output", str(out),
-                     "--paths.train", str(root / "train.spacy"), "--paths.dev", str(root / "dev.spacy"),
-                     "--training.max_steps", str(STEPS), "--training.eval_frequency", str(STEPS), "--nproc", str(nproc))
+    cmd = python_cmd(
+        "-m",
+        "spacy_transfer",
+        "train",
+        str(root / "config.cfg"),
+        "--output",
+        str(out),
+        "--paths.train",
+        str(root / "train.spacy"),
+        "--paths.dev",
+        str(root / "dev.spacy"),
+        "--training.max_steps",
+        str(STEPS),
+        "--training.eval_frequency",
+        str(STEPS),
+        "--nproc",
+        str(nproc),
+    )
     measured = run_measured(cmd, env={"OMP_NUM_THREADS": "1"})
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
-    return {"words_per_second": last["words_per_second"], "wall_s": measured["wall_s"], "score": last["score"]}
+    return {
+        "words_per_second": last["words_per_second"],
+        "wall_s": measured["wall_s"],
+        "score": last["score"],
+    }
 
 
 def prepare_pretrain(root) -> dict:
@@ -55,19 +74,38 @@ def prepare_pretrain(root) -> dict:
     if not raw.exists():
         with gzip.open(DATA / "raw_text" / "wikitext-2" / "valid.txt.gz", "rt", encoding="utf8") as f:
             texts = [t for t in (line.strip() for line in f) if len(t) > 40 and not t.startswith("=")]
-        raw.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[:PRETRAIN_DOCS]), encoding="utf8")
-    (root / "pretrain.cfg").write_text(generate_config(ConfigRequest(pipeline=["tagger", "parser"]), pretraining=True))
+        raw.write_text(
+            "".join(json.dumps({"text": t}) + "\n" for t in texts[:PRETRAIN_DOCS]), encoding="utf8"
+        )
+    (root / "pretrain.cfg").write_text(
+        generate_config(ConfigRequest(pipeline=["tagger", "parser"]), pretraining=True)
+    )
     return {"raw": raw}
 
 
 def pretrain(root, raw, nproc: int) -> dict:
     out = root / f"pretrain{nproc}"
-    cmd = python_cmd("-m", "spacy_transfer", "pretrain", str(root / "pretrain.cfg"), str(out), "--paths.raw_text", str(raw),
-                     "--pretraining.max_epochs", "1", "--nproc", str(nproc))
+    cmd = python_cmd(
+        "-m",
+        "spacy_transfer",
+        "pretrain",
+        str(root / "pretrain.cfg"),
+        str(out),
+        "--paths.raw_text",
+        str(raw),
+        "--pretraining.max_epochs",
+        "1",
+        "--nproc",
+        str(nproc),
+    )
     measured = run_measured(cmd, env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return {"words_per_second": log[-1]["words_per_second"], "words": log[-1]["nr_word"], "wall_s": measured["wall_s"],
-            "loss": log[-1]["loss"]}
+    return {
+        "words_per_second": log[-1]["words_per_second"],
+        "words": log[-1]["nr_word"],
+        "wall_s": measured["wall_s"],
+        "loss": log[-1]["loss"],
+    }
 
 
 def main() -> dict:
@@ -78,10 +116,27 @@ def main() -> dict:
         one = train(root, 1)
         two = train(root, 2)
         rows += [
-            {"metric": "train words/s (2 procs vs 1)", "ours": two["words_per_second"], "baseline": one["words_per_second"],
-             "ratio": ratio(two["words_per_second"], one["words_per_second"]), "target": "report (2 shared cores)"},
-            {"metric": "train wall s incl. start-up", "ours": two["wall_s"], "baseline": one["wall_s"], "ratio": ratio(two["wall_s"], one["wall_s"]), "target": "report"},
-            {"metric": "train dev score after same steps", "ours": round(two["score"], 4), "baseline": round(one["score"], 4), "ratio": ratio(two["score"], one["score"]), "target": "≈1"},
+            {
+                "metric": "train words/s (2 procs vs 1)",
+                "ours": two["words_per_second"],
+                "baseline": one["words_per_second"],
+                "ratio": ratio(two["words_per_second"], one["words_per_second"]),
+                "target": "report (2 shared cores)",
+            },
+            {
+                "metric": "train wall s incl. start-up",
+                "ours": two["wall_s"],
+                "baseline": one["wall_s"],
+                "ratio": ratio(two["wall_s"], one["wall_s"]),
+                "target": "report",
+            },
+            {
+                "metric": "train dev score after same steps",
+                "ours": round(two["score"], 4),
+                "baseline": round(one["score"], 4),
+                "ratio": ratio(two["score"], one["score"]),
+                "target": "≈1",
+            },
         ]
         notes.append(f"train: {STEPS} steps, 2,000 UD sentences")
     if "pretrain" in PARTS:
@@ -90,16 +145,41 @@ def main() -> dict:
         two = pretrain(root, raw, 2)
         assert one["words"] == two["words"], "both runs must see the same words"
         rows += [
-            {"metric": "pretrain words/s (2 procs vs 1)", "ours": two["words_per_second"], "baseline": one["words_per_second"],
-             "ratio": ratio(two["words_per_second"], one["words_per_second"]), "target": "report (2 shared cores)"},
-            {"metric": "pretrain wall s incl. start-up", "ours": two["wall_s"], "baseline": one["wall_s"], "ratio": ratio(two["wall_s"], one["wall_s"]), "target": "report"},
-            {"metric": "pretrain total loss after 1 epoch", "ours": round(two["loss"], 1), "baseline": round(one["loss"], 1), "ratio": ratio(two["loss"], one["loss"]), "target": "≈1"},
+            {
+                "metric": "pretrain words/s (2 procs vs 1)",
+                "ours": two["words_per_second"],
+                "baseline": one["words_per_second"],
+                "ratio": ratio(two["words_per_second"], one["words_per_second"]),
+                "target": "report (2 shared cores)",
+            },
+            {
+                "metric": "pretrain wall s incl. start-up",
+                "ours": two["wall_s"],
+                "baseline": one["wall_s"],
+                "ratio": ratio(two["wall_s"], one["wall_s"]),
+                "target": "report",
+            },
+            {
+                "metric": "pretrain total loss after 1 epoch",
+                "ours": round(two["loss"], 1),
+                "baseline": round(one["loss"], 1),
+                "ratio": ratio(two["loss"], one["loss"]),
+                "target": "≈1",
+            },
         ]
-        notes.append(f"pretrain: 1 epoch, {one['words']:,} words ({PRETRAIN_DOCS} WikiText-2 paragraphs), init config tagger+parser "
-                     "tok2vec (width 96, depth 4), characters objective")
+        notes.append(
+            f"pretrain: 1 epoch, {one['words']:,} words ({PRETRAIN_DOCS} WikiText-2 paragraphs), init config tagger+parser "
+            "tok2vec (width 96, depth 4), characters objective"
+        )
     print(json.dumps(rows, indent=2))
-    save_result("distributed", {"rows": rows, "notes": "; ".join(notes) + ". OMP_NUM_THREADS=1 per process; 'ours' = --nproc 2, "
-                                "'baseline' = --nproc 1; words/s from the run's own log (start-up excluded)."})
+    save_result(
+        "distributed",
+        {
+            "rows": rows,
+            "notes": "; ".join(notes) + ". OMP_NUM_THREADS=1 per process; 'ours' = --nproc 2, "
+            "'baseline' = --nproc 1; words/s from the run's own log (start-up excluded).",
+        },
+    )
     return {"rows": rows}
 
 

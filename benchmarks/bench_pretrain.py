@@ -35,15 +35,28 @@ def prepare() -> dict:
             with gzip.open(DATA / "raw_text" / "wikitext-2" / f"{split}.txt.gz", "rt", encoding="utf8") as f:
                 texts += [t for t in (line.strip() for line in f) if len(t) > 40 and not t.startswith("=")]
         raw.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[:DOCS]), encoding="utf8")
-    (root / "config.cfg").write_text(generate_config(ConfigRequest(pipeline=["tagger", "parser"]), pretraining=True))
+    (root / "config.cfg").write_text(
+        generate_config(ConfigRequest(pipeline=["tagger", "parser"]), pretraining=True)
+    )
     return {"root": root, "raw": raw}
 
 
 def run_side(root, raw, side: str, i: int, env=None) -> dict:
     out = root / f"{side}{i}"
     module = "spacy" if side == "spacy" else "spacy_transfer"
-    cmd = python_cmd("-m", module, "pretrain", str(root / "config.cfg"), str(out), "--paths.raw_text", str(raw),
-                     "--pretraining.max_epochs", "1", "--training.seed", "0")
+    cmd = python_cmd(
+        "-m",
+        module,
+        "pretrain",
+        str(root / "config.cfg"),
+        str(out),
+        "--paths.raw_text",
+        str(raw),
+        "--pretraining.max_epochs",
+        "1",
+        "--training.seed",
+        "0",
+    )
     measured = run_measured(cmd, env=env)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     words = log[-1]["nr_word"]
@@ -51,8 +64,12 @@ def run_side(root, raw, side: str, i: int, env=None) -> dict:
         if p.suffix in (".bin", ".safetensors"):
             p.unlink()
     (out / "log.jsonl").unlink()
-    return {"wall_s": measured["wall_s"], "peak_rss_mib": measured["peak_rss_mib"], "words": words,
-            "words_per_s": round(words / measured["wall_s"], 1)}
+    return {
+        "wall_s": measured["wall_s"],
+        "peak_rss_mib": measured["peak_rss_mib"],
+        "words": words,
+        "words_per_s": round(words / measured["wall_s"], 1),
+    }
 
 
 def main() -> dict:
@@ -62,21 +79,43 @@ def main() -> dict:
     one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     for i in range(REPEATS):
         for side in ("spacy", "ours", "ours_1thread"):
-            runs[side].append(run_side(root, raw, side, i, env=one_thread if side == "ours_1thread" else None))
+            runs[side].append(
+                run_side(root, raw, side, i, env=one_thread if side == "ours_1thread" else None)
+            )
             print(side, i, runs[side][-1], flush=True)
-    med = {side: {k: statistics.median(r[k] for r in rs) for k in ("words_per_s", "peak_rss_mib", "wall_s")} for side, rs in runs.items()}
+    med = {
+        side: {k: statistics.median(r[k] for r in rs) for k in ("words_per_s", "peak_rss_mib", "wall_s")}
+        for side, rs in runs.items()
+    }
     assert len({r["words"] for rs in runs.values() for r in rs}) == 1, "both sides must see the same words"
     rows = [
-        {"metric": "pretraining words/s (whole command)", "ours": med["ours"]["words_per_s"], "baseline": med["spacy"]["words_per_s"],
-         "ratio": ratio(med["ours"]["words_per_s"], med["spacy"]["words_per_s"]), "target": ">= 1.0"},
-        {"metric": "pretraining words/s, ours with 1 BLAS thread", "ours": med["ours_1thread"]["words_per_s"], "baseline": med["spacy"]["words_per_s"],
-         "ratio": ratio(med["ours_1thread"]["words_per_s"], med["spacy"]["words_per_s"]), "target": "(info)"},
-        {"metric": "peak RSS MiB", "ours": med["ours"]["peak_rss_mib"], "baseline": med["spacy"]["peak_rss_mib"],
-         "ratio": ratio(med["ours"]["peak_rss_mib"], med["spacy"]["peak_rss_mib"]), "target": "(info)"},
+        {
+            "metric": "pretraining words/s (whole command)",
+            "ours": med["ours"]["words_per_s"],
+            "baseline": med["spacy"]["words_per_s"],
+            "ratio": ratio(med["ours"]["words_per_s"], med["spacy"]["words_per_s"]),
+            "target": ">= 1.0",
+        },
+        {
+            "metric": "pretraining words/s, ours with 1 BLAS thread",
+            "ours": med["ours_1thread"]["words_per_s"],
+            "baseline": med["spacy"]["words_per_s"],
+            "ratio": ratio(med["ours_1thread"]["words_per_s"], med["spacy"]["words_per_s"]),
+            "target": "(info)",
+        },
+        {
+            "metric": "peak RSS MiB",
+            "ours": med["ours"]["peak_rss_mib"],
+            "baseline": med["spacy"]["peak_rss_mib"],
+            "ratio": ratio(med["ours"]["peak_rss_mib"], med["spacy"]["peak_rss_mib"]),
+            "target": "(info)",
+        },
     ]
-    notes = (f"{runs['ours'][0]['words']:,} words ({DOCS} WikiText-2 paragraphs), 1 epoch, characters objective, "
-             f"tok2vec width 96 depth 4 (init config defaults), seed 0, {REPEATS} run(s) per side alternated, medians. "
-             "Ours multiplies through numpy's BLAS instead of blis and writes a resume state beside each weights file.")
+    notes = (
+        f"{runs['ours'][0]['words']:,} words ({DOCS} WikiText-2 paragraphs), 1 epoch, characters objective, "
+        f"tok2vec width 96 depth 4 (init config defaults), seed 0, {REPEATS} run(s) per side alternated, medians. "
+        "Ours multiplies through numpy's BLAS instead of blis and writes a resume state beside each weights file."
+    )
     result = {"rows": rows, "notes": notes, "runs": runs}
     save_result("pretrain", result)
     return result

@@ -38,7 +38,9 @@ def prepare() -> dict:
         raw.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf8")
     ud = DATA / "ud_english-ewt"
     if not (root / "train.spacy").exists():
-        write_docbin(read_conllu(ud / "en_ewt-ud-train.conllu", n_sents=10, limit=TRAIN_SENTS), root / "train.spacy")
+        write_docbin(
+            read_conllu(ud / "en_ewt-ud-train.conllu", n_sents=10, limit=TRAIN_SENTS), root / "train.spacy"
+        )
     if not (root / "dev.spacy").exists():
         write_docbin(read_conllu(ud / "en_ewt-ud-dev.conllu", n_sents=10), root / "dev.spacy")
     from spacy_transfer.core.config import ConfigRequest
@@ -50,7 +52,12 @@ def prepare() -> dict:
     from thinc.api import Config
 
     config = Config().from_str(text, interpolate=False)
-    config["pretraining"]["objective"] = {"@architectures": "spacy.PretrainVectors.v1", "maxout_pieces": 3, "hidden_size": 300, "loss": "cosine"}
+    config["pretraining"]["objective"] = {
+        "@architectures": "spacy.PretrainVectors.v1",
+        "maxout_pieces": 3,
+        "hidden_size": 300,
+        "loss": "cosine",
+    }
     (root / "config_vectors.cfg").write_text(config.to_str())
     vectors = root / "vectors"
     if not vectors.exists():
@@ -82,17 +89,49 @@ def run_arm(prep: dict, arm: str) -> dict:
     if arm != "none":
         out = root / f"pretrain-{arm}"
         config = root / ("config_vectors.cfg" if arm == "vectors" else "config.cfg")
-        cmd = python_cmd("-m", "spacy_transfer", "pretrain", str(config), str(out), "--paths.raw_text", str(prep["raw"]),
-                         "--pretraining.max_epochs", str(PRETRAIN_EPOCHS), "--corpora.pretrain.limit", str(PRETRAIN_DOCS), *extra)
+        cmd = python_cmd(
+            "-m",
+            "spacy_transfer",
+            "pretrain",
+            str(config),
+            str(out),
+            "--paths.raw_text",
+            str(prep["raw"]),
+            "--pretraining.max_epochs",
+            str(PRETRAIN_EPOCHS),
+            "--corpora.pretrain.limit",
+            str(PRETRAIN_DOCS),
+            *extra,
+        )
         pretrain_s = run_measured(cmd)["wall_s"]
         init = ["--paths.init_tok2vec", str(out / "model-last.bin")]
     out = root / f"train-{arm}"
-    cmd = python_cmd("-m", "spacy_transfer", "train", str(root / "config.cfg"), "--output", str(out),
-                     "--paths.train", str(root / "train.spacy"), "--paths.dev", str(root / "dev.spacy"),
-                     "--training.max_steps", str(STEPS), "--training.eval_frequency", "200", *init, *extra)
+    cmd = python_cmd(
+        "-m",
+        "spacy_transfer",
+        "train",
+        str(root / "config.cfg"),
+        "--output",
+        str(out),
+        "--paths.train",
+        str(root / "train.spacy"),
+        "--paths.dev",
+        str(root / "dev.spacy"),
+        "--training.max_steps",
+        str(STEPS),
+        "--training.eval_frequency",
+        "200",
+        *init,
+        *extra,
+    )
     train_s = run_measured(cmd)["wall_s"]
     perf = json.loads((out / "model-best" / "meta.json").read_text())["performance"]
-    return {"tag_acc": round(perf["tag_acc"], 4), "dep_las": round(perf["dep_las"], 4), "pretrain_s": pretrain_s, "train_s": train_s}
+    return {
+        "tag_acc": round(perf["tag_acc"], 4),
+        "dep_las": round(perf["dep_las"], 4),
+        "pretrain_s": pretrain_s,
+        "train_s": train_s,
+    }
 
 
 def main() -> dict:
@@ -105,10 +144,19 @@ def main() -> dict:
     rows = []
     for arm in ("characters", "vectors"):
         for metric in ("tag_acc", "dep_las"):
-            rows.append({"metric": f"{metric} with {arm} pretraining (baseline: none)", "ours": arms[arm][metric], "baseline": base[metric],
-                         "ratio": round(arms[arm][metric] / base[metric], 4), "target": "(report)"})
-    notes = (f"UD EWT: {TRAIN_SENTS} training sentences, full dev; {STEPS} training steps; pretraining {PRETRAIN_EPOCHS} epochs on "
-             f"{PRETRAIN_DOCS} WikiText-2 paragraphs; one seed (0) per arm, so differences under ~0.5 points are within run-to-run noise.")
+            rows.append(
+                {
+                    "metric": f"{metric} with {arm} pretraining (baseline: none)",
+                    "ours": arms[arm][metric],
+                    "baseline": base[metric],
+                    "ratio": round(arms[arm][metric] / base[metric], 4),
+                    "target": "(report)",
+                }
+            )
+    notes = (
+        f"UD EWT: {TRAIN_SENTS} training sentences, full dev; {STEPS} training steps; pretraining {PRETRAIN_EPOCHS} epochs on "
+        f"{PRETRAIN_DOCS} WikiText-2 paragraphs; one seed (0) per arm, so differences under ~0.5 points are within run-to-run noise."
+    )
     result = {"rows": rows, "notes": notes, "arms": arms}
     save_result("pretrain_accuracy", result)
     return result

@@ -59,12 +59,28 @@ def run_side(root: Path, side: str) -> dict:
         shutil.rmtree(out)
     module = "spacy" if side == "spacy" else "spacy_transfer"
     overrides = [a for k, v in TINY.items() for a in (f"--{k}", str(v))]
-    cmd = python_cmd("-m", module, "pretrain", str(root / "config.cfg"), str(out), "--paths.raw_text", str(root / "raw.jsonl"),
-                     "--pretraining.max_epochs", str(EPOCHS), "--training.seed", "0", *overrides)
+    cmd = python_cmd(
+        "-m",
+        module,
+        "pretrain",
+        str(root / "config.cfg"),
+        str(out),
+        "--paths.raw_text",
+        str(root / "raw.jsonl"),
+        "--pretraining.max_epochs",
+        str(EPOCHS),
+        "--training.seed",
+        "0",
+        *overrides,
+    )
     measured = run_measured(cmd)
     files = sorted(p.name for p in out.iterdir())
-    result = {"disk_bytes": disk_bytes(out), "files": len(files), "states": [f for f in files if f.endswith(".safetensors")],
-              "wall_s": measured["wall_s"]}
+    result = {
+        "disk_bytes": disk_bytes(out),
+        "files": len(files),
+        "states": [f for f in files if f.endswith(".safetensors")],
+        "wall_s": measured["wall_s"],
+    }
     for p in out.iterdir():  # keep the results folder small
         p.unlink()
     out.rmdir()
@@ -78,15 +94,26 @@ def main() -> dict:
     for side, r in runs.items():
         print(side, {k: v for k, v in r.items() if k != "states"}, flush=True)
     rows = [
-        {"metric": f"pretrain output on disk, {EPOCHS} epochs (MiB)", "ours": round(runs["ours"]["disk_bytes"] / 2**20, 2),
-         "baseline": round(runs["spacy"]["disk_bytes"] / 2**20, 2), "ratio": ratio(runs["ours"]["disk_bytes"], runs["spacy"]["disk_bytes"]),
-         "target": "<= 1.2"},
-        {"metric": "files written", "ours": runs["ours"]["files"], "baseline": runs["spacy"]["files"],
-         "ratio": ratio(runs["ours"]["files"], runs["spacy"]["files"]), "target": "(info)"},
+        {
+            "metric": f"pretrain output on disk, {EPOCHS} epochs (MiB)",
+            "ours": round(runs["ours"]["disk_bytes"] / 2**20, 2),
+            "baseline": round(runs["spacy"]["disk_bytes"] / 2**20, 2),
+            "ratio": ratio(runs["ours"]["disk_bytes"], runs["spacy"]["disk_bytes"]),
+            "target": "<= 1.2",
+        },
+        {
+            "metric": "files written",
+            "ours": runs["ours"]["files"],
+            "baseline": runs["spacy"]["files"],
+            "ratio": ratio(runs["ours"]["files"], runs["spacy"]["files"]),
+            "target": "(info)",
+        },
     ]
-    notes = (f"init config --pipeline tagger --pretraining (characters objective), tok2vec width 32 depth 1, "
-             f"{DOCS} WikiText-2 paragraphs, {EPOCHS} epochs, seed 0. Ours keeps resume states {runs['ours']['states']} "
-             f"(--keep-states 1); older epochs keep their weights only, as spaCy's. Load average {before}.")
+    notes = (
+        f"init config --pipeline tagger --pretraining (characters objective), tok2vec width 32 depth 1, "
+        f"{DOCS} WikiText-2 paragraphs, {EPOCHS} epochs, seed 0. Ours keeps resume states {runs['ours']['states']} "
+        f"(--keep-states 1); older epochs keep their weights only, as spaCy's. Load average {before}."
+    )
     return report("pretrain_disk", rows, notes, raw=runs)
 
 

@@ -40,13 +40,32 @@ def prepare() -> dict:
 def run_side(root, side: str, i: int) -> dict:
     out = root / f"{side}{i}"
     module = "spacy_transfer" if side == "ours" else "spacy"
-    cmd = python_cmd("-m", module, "train", str(root / "config.cfg"), "--output", str(out),
-                     "--paths.train", str(root / "train.spacy"), "--paths.dev", str(root / "dev.spacy"),
-                     "--training.max_steps", str(STEPS), "--training.eval_frequency", str(EVAL_EVERY))
+    cmd = python_cmd(
+        "-m",
+        module,
+        "train",
+        str(root / "config.cfg"),
+        "--output",
+        str(out),
+        "--paths.train",
+        str(root / "train.spacy"),
+        "--paths.dev",
+        str(root / "dev.spacy"),
+        "--training.max_steps",
+        str(STEPS),
+        "--training.eval_frequency",
+        str(EVAL_EVERY),
+    )
     measured = run_measured(cmd)
     perf = json.loads((out / "model-best" / "meta.json").read_text())["performance"]
-    return {"wall_s": measured["wall_s"], "cpu_s": measured["cpu_s"], "peak_rss_mib": measured["peak_rss_mib"], "tag_acc": perf["tag_acc"], "dep_las": perf["dep_las"],
-            "out": out}
+    return {
+        "wall_s": measured["wall_s"],
+        "cpu_s": measured["cpu_s"],
+        "peak_rss_mib": measured["peak_rss_mib"],
+        "tag_acc": perf["tag_acc"],
+        "dep_las": perf["dep_las"],
+        "out": out,
+    }
 
 
 def main() -> dict:
@@ -63,20 +82,44 @@ def main() -> dict:
     wps = {side: round(words / wall[side], 1) for side in wall}
     wpc = {side: round(words / cpu[side], 1) for side in cpu}
     rows = [
-        {"metric": "train words/s (wall clock, whole command, checkpoints included)", "ours": wps["ours"], "baseline": wps["spacy"],
-         "ratio": ratio(wps["ours"], wps["spacy"]), "target": ">= 0.97"},
-        {"metric": "train words per CPU-second (same, steadier on a shared machine)", "ours": wpc["ours"], "baseline": wpc["spacy"],
-         "ratio": ratio(wpc["ours"], wpc["spacy"]), "target": ">= 0.97"},
-        {"metric": "peak RSS MiB", "ours": runs["ours"][0]["peak_rss_mib"], "baseline": runs["spacy"][0]["peak_rss_mib"],
-         "ratio": ratio(runs["ours"][0]["peak_rss_mib"], runs["spacy"][0]["peak_rss_mib"]), "target": ""},
+        {
+            "metric": "train words/s (wall clock, whole command, checkpoints included)",
+            "ours": wps["ours"],
+            "baseline": wps["spacy"],
+            "ratio": ratio(wps["ours"], wps["spacy"]),
+            "target": ">= 0.97",
+        },
+        {
+            "metric": "train words per CPU-second (same, steadier on a shared machine)",
+            "ours": wpc["ours"],
+            "baseline": wpc["spacy"],
+            "ratio": ratio(wpc["ours"], wpc["spacy"]),
+            "target": ">= 0.97",
+        },
+        {
+            "metric": "peak RSS MiB",
+            "ours": runs["ours"][0]["peak_rss_mib"],
+            "baseline": runs["spacy"][0]["peak_rss_mib"],
+            "ratio": ratio(runs["ours"][0]["peak_rss_mib"], runs["spacy"][0]["peak_rss_mib"]),
+            "target": "",
+        },
     ]
     for metric in ("tag_acc", "dep_las"):
         ours, theirs = runs["ours"][0][metric] * 100, runs["spacy"][0][metric] * 100
-        rows.append({"metric": f"dev {metric} (points)", "ours": round(ours, 2), "baseline": round(theirs, 2),
-                     "ratio": round(ours - theirs, 2), "target": "difference within ±0.3"})
-    notes = (f"UD English-EWT train ({words} words seen in {STEPS + 1} steps) / full dev; `init config --pipeline tagger,parser` "
-             f"(CNN, shared tok2vec); eval every {EVAL_EVERY} steps; median wall and CPU time of {REPEATS} alternating runs per side; "
-             f"ours writes model-best, model-last, a full checkpoint, metrics.jsonl and training.png at every evaluation.")
+        rows.append(
+            {
+                "metric": f"dev {metric} (points)",
+                "ours": round(ours, 2),
+                "baseline": round(theirs, 2),
+                "ratio": round(ours - theirs, 2),
+                "target": "difference within ±0.3",
+            }
+        )
+    notes = (
+        f"UD English-EWT train ({words} words seen in {STEPS + 1} steps) / full dev; `init config --pipeline tagger,parser` "
+        f"(CNN, shared tok2vec); eval every {EVAL_EVERY} steps; median wall and CPU time of {REPEATS} alternating runs per side; "
+        f"ours writes model-best, model-last, a full checkpoint, metrics.jsonl and training.png at every evaluation."
+    )
     result = {"rows": rows, "notes": notes}
     save_result("train", result)
     for row in rows:

@@ -94,7 +94,12 @@ def child_pipeline(model_path: str, batch_size: int, package: str) -> dict:
     for doc in nlp.pipe(texts, batch_size=batch_size):
         n_tokens += len(doc._.trf_data.align.lengths)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "words": sum(n for _, n in sents), "docs": len(texts), "spacy_tokens": n_tokens}
+    return {
+        "seconds": seconds,
+        "words": sum(n for _, n in sents),
+        "docs": len(texts),
+        "spacy_tokens": n_tokens,
+    }
 
 
 def child_hf(model_path: str) -> dict:
@@ -141,7 +146,10 @@ def main(repeats: Optional[int] = None) -> dict:
         for name in order:
             python, args = sides[name]
             runs[name].append(_run(python, *args))
-            print(f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s, {runs[name][-1]['peak_rss_mib']} MiB", flush=True)
+            print(
+                f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s, {runs[name][-1]['peak_rss_mib']} MiB",
+                flush=True,
+            )
     med = {k: statistics.median(x["wps"] for x in v) for k, v in runs.items()}
     rss = {k: statistics.median(x["peak_rss_mib"] for x in v) for k, v in runs.items()}
     rows = []
@@ -149,10 +157,34 @@ def main(repeats: Optional[int] = None) -> dict:
         label = "default (1000)" if bs == 1000 else str(bs)
         o, s = f"ours@{bs}", f"st@{bs}"
         rows += [
-            {"metric": f"words/s, nlp.pipe batch {label}: ours vs plain HF", "ours": round(med[o]), "baseline": round(med["hf"]), "ratio": ratio(med[o], med["hf"]), "target": ">= 0.95"},
-            {"metric": f"words/s, nlp.pipe batch {label}: ours vs spacy-transformers 1.4", "ours": round(med[o]), "baseline": round(med[s]), "ratio": ratio(med[o], med[s]), "target": "> 1"},
-            {"metric": f"peak RSS MiB, batch {label}: ours vs plain HF", "ours": rss[o], "baseline": rss["hf"], "ratio": ratio(rss[o], rss["hf"]), "target": "<= 1.1"},
-            {"metric": f"peak RSS MiB, batch {label}: ours vs spacy-transformers 1.4", "ours": rss[o], "baseline": rss[s], "ratio": ratio(rss[o], rss[s]), "target": "(info)"},
+            {
+                "metric": f"words/s, nlp.pipe batch {label}: ours vs plain HF",
+                "ours": round(med[o]),
+                "baseline": round(med["hf"]),
+                "ratio": ratio(med[o], med["hf"]),
+                "target": ">= 0.95",
+            },
+            {
+                "metric": f"words/s, nlp.pipe batch {label}: ours vs spacy-transformers 1.4",
+                "ours": round(med[o]),
+                "baseline": round(med[s]),
+                "ratio": ratio(med[o], med[s]),
+                "target": "> 1",
+            },
+            {
+                "metric": f"peak RSS MiB, batch {label}: ours vs plain HF",
+                "ours": rss[o],
+                "baseline": rss["hf"],
+                "ratio": ratio(rss[o], rss["hf"]),
+                "target": "<= 1.1",
+            },
+            {
+                "metric": f"peak RSS MiB, batch {label}: ours vs spacy-transformers 1.4",
+                "ours": rss[o],
+                "baseline": rss[s],
+                "ratio": ratio(rss[o], rss[s]),
+                "target": "(info)",
+            },
         ]
     first = runs["ours@1000"][0]
     notes = (
@@ -172,7 +204,9 @@ if __name__ == "__main__":
         if side == "hf":
             out = child_hf(sys.argv[3])
         else:
-            out = child_pipeline(sys.argv[3], int(sys.argv[4]), "spacy_transfer" if side == "ours" else "spacy_transformers")
+            out = child_pipeline(
+                sys.argv[3], int(sys.argv[4]), "spacy_transfer" if side == "ours" else "spacy_transformers"
+            )
         print(json.dumps(out))
     else:
         main()

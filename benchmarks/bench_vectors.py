@@ -26,7 +26,28 @@ else:
     from ._common import DATA, WORK, python_cmd, ratio, run_measured, save_result
 
 ROWS, DIMS = 200_000, 300
-SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", "fi", "gu", "he", "ja", "qu", "wy", "xe", "bo", "ch"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "ti",
+    "vo",
+    "ze",
+    "pa",
+    "do",
+    "fi",
+    "gu",
+    "he",
+    "ja",
+    "qu",
+    "wy",
+    "xe",
+    "bo",
+    "ch",
+]
 
 
 def realistic_words(n: int) -> List[str]:
@@ -80,14 +101,17 @@ def same_vectors(ours: Path, theirs: Path, sample: int = 2000) -> bool:
     a, b = spacy.load(ours).vocab, spacy.load(theirs).vocab
     keys = list(b.vectors.key2row)[:: max(1, len(b.vectors.key2row) // sample)]
     return len(a.vectors.key2row) == len(b.vectors.key2row) and all(
-        numpy.array_equal(a.vectors[k], b.vectors[k]) for k in keys)
+        numpy.array_equal(a.vectors[k], b.vectors[k]) for k in keys
+    )
 
 
 def main(repeats: int = 2) -> dict:
     WORK.mkdir(parents=True, exist_ok=True)
     src = write_vectors(WORK / f"vectors_{ROWS}x{DIMS}.vec")
     out_ours, out_base = WORK / "vectors_ours", WORK / "vectors_spacy"
-    ours_cmd = python_cmd("-m", "spacy_transfer", "init", "vectors", "en", str(src), str(out_ours), "--no-progress")
+    ours_cmd = python_cmd(
+        "-m", "spacy_transfer", "init", "vectors", "en", str(src), str(out_ours), "--no-progress"
+    )
     base_cmd = python_cmd("-m", "spacy", "init", "vectors", "en", str(src), str(out_base))
     ours, base = [], []
     for _ in range(repeats):
@@ -101,14 +125,27 @@ def main(repeats: int = 2) -> dict:
     identical = same_vectors(out_ours, out_base)
     matrix_mib = ROWS * DIMS * 4 / 2**20
     rows = [
-        {"metric": "wall seconds", "ours": best_ours["wall_s"], "baseline": best_base["wall_s"],
-         "ratio": ratio(best_ours["wall_s"], best_base["wall_s"]), "target": "<= 1.0"},
-        {"metric": "peak RSS MiB", "ours": rss_ours, "baseline": rss_base, "ratio": ratio(rss_ours, rss_base), "target": "<= 1.0"},
+        {
+            "metric": "wall seconds",
+            "ours": best_ours["wall_s"],
+            "baseline": best_base["wall_s"],
+            "ratio": ratio(best_ours["wall_s"], best_base["wall_s"]),
+            "target": "<= 1.0",
+        },
+        {
+            "metric": "peak RSS MiB",
+            "ours": rss_ours,
+            "baseline": rss_base,
+            "ratio": ratio(rss_ours, rss_base),
+            "target": "<= 1.0",
+        },
     ]
-    notes = (f"{ROWS:,} x {DIMS} text file ({src.stat().st_size / 2**20:.0f} MiB, float32 matrix {matrix_mib:.0f} MiB); "
-             f"baseline = python -m spacy init vectors (spaCy 3.8); best of {repeats} runs each, alternating. "
-             f"Same vectors for sampled words in both outputs: {identical}. All runs: ours {[r['wall_s'] for r in ours]} s, "
-             f"spaCy {[r['wall_s'] for r in base]} s.")
+    notes = (
+        f"{ROWS:,} x {DIMS} text file ({src.stat().st_size / 2**20:.0f} MiB, float32 matrix {matrix_mib:.0f} MiB); "
+        f"baseline = python -m spacy init vectors (spaCy 3.8); best of {repeats} runs each, alternating. "
+        f"Same vectors for sampled words in both outputs: {identical}. All runs: ours {[r['wall_s'] for r in ours]} s, "
+        f"spaCy {[r['wall_s'] for r in base]} s."
+    )
     result = {"rows": rows, "notes": notes}
     save_result("vectors", result)
     for row in rows:

@@ -35,8 +35,21 @@ def cli(*args: str) -> dict:
 
 def train_vectors(out: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    return cli("init", "vectors", "en", "--train", str(DATA / "raw_text"), str(out), "--dims", "100", "--epochs", "5",
-               "--min-count", "5", "--no-progress")
+    return cli(
+        "init",
+        "vectors",
+        "en",
+        "--train",
+        str(DATA / "raw_text"),
+        str(out),
+        "--dims",
+        "100",
+        "--epochs",
+        "5",
+        "--min-count",
+        "5",
+        "--no-progress",
+    )
 
 
 def analogies(vectors: Path):
@@ -44,29 +57,57 @@ def analogies(vectors: Path):
 
     from spacy_transfer.core.vectors.evaluate import vocab_analogy_accuracy
 
-    return vocab_analogy_accuracy(spacy.load(vectors).vocab, DATA / "word2vec_analogy" / "questions-words.txt")
+    return vocab_analogy_accuracy(
+        spacy.load(vectors).vocab, DATA / "word2vec_analogy" / "questions-words.txt"
+    )
 
 
 def corpora(root: Path) -> tuple:
     from spacy_transfer.core.corpora import read_conllu, write_docbin
 
     ud = DATA / "ud_english-ewt"
-    train = write_docbin(read_conllu(ud / "en_ewt-ud-train.conllu", n_sents=10, limit=TRAIN_SENTS), root / "train.spacy")
+    train = write_docbin(
+        read_conllu(ud / "en_ewt-ud-train.conllu", n_sents=10, limit=TRAIN_SENTS), root / "train.spacy"
+    )
     dev = write_docbin(read_conllu(ud / "en_ewt-ud-dev.conllu", n_sents=10), root / "dev.spacy")
     return train, dev
 
 
 def train_pipeline(config: Path, out: Path, train: Path, dev: Path, vectors: Path = None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    args = ["train", str(config), "--output", str(out), "--paths.train", str(train), "--paths.dev", str(dev),
-            "--training.max_epochs", str(EPOCHS), "--training.max_steps", "0", "--training.patience", "0",
-            "--training.eval_frequency", "100"]
+    args = [
+        "train",
+        str(config),
+        "--output",
+        str(out),
+        "--paths.train",
+        str(train),
+        "--paths.dev",
+        str(dev),
+        "--training.max_epochs",
+        str(EPOCHS),
+        "--training.max_steps",
+        "0",
+        "--training.patience",
+        "0",
+        "--training.eval_frequency",
+        "100",
+    ]
     if vectors is not None:
-        args += ["--paths.vectors", str(vectors), "--components.tok2vec.model.embed.include_static_vectors", "true"]
+        args += [
+            "--paths.vectors",
+            str(vectors),
+            "--components.tok2vec.model.embed.include_static_vectors",
+            "true",
+        ]
     run = cli(*args)
     perf = json.loads((out / "model-best" / "meta.json").read_text())["performance"]
-    return {"tag_acc": round(perf["tag_acc"], 4), "dep_uas": round(perf["dep_uas"], 4), "dep_las": round(perf["dep_las"], 4),
-            "wall_s": run["wall_s"]}
+    return {
+        "tag_acc": round(perf["tag_acc"], 4),
+        "dep_uas": round(perf["dep_uas"], 4),
+        "dep_las": round(perf["dep_las"], 4),
+        "wall_s": run["wall_s"],
+    }
 
 
 def main() -> dict:
@@ -81,17 +122,31 @@ def main() -> dict:
     without = train_pipeline(config, root / "without", train, dev)
     with_vectors = train_pipeline(config, root / "with", train, dev, vectors)
     rows = [
-        {"metric": "analogy accuracy (ours) vs chance (baseline)", "ours": round(result.accuracy, 4),
-         "baseline": round(result.chance, 6), "ratio": ratio(result.accuracy, result.chance), "target": "> 1 (clearly above chance)"},
+        {
+            "metric": "analogy accuracy (ours) vs chance (baseline)",
+            "ours": round(result.accuracy, 4),
+            "baseline": round(result.chance, 6),
+            "ratio": ratio(result.accuracy, result.chance),
+            "target": "> 1 (clearly above chance)",
+        },
     ]
     for metric in ("tag_acc", "dep_uas", "dep_las"):
-        rows.append({"metric": f"EWT dev {metric}: with vectors (ours) vs without (baseline)", "ours": with_vectors[metric],
-                     "baseline": without[metric], "ratio": ratio(with_vectors[metric], without[metric]), "target": "> 1.0"})
-    notes = (f"Vectors: word2vec CBOW 100d trained on all shared raw text in {trained['wall_s']} s; analogies: "
-             f"{result.correct}/{result.answered} answered questions correct ({result.answered} of {result.total} have all "
-             f"four words among the {result.vocab:,} most frequent). Tagger+parser: first {TRAIN_SENTS} EWT train sentences, "
-             f"{EPOCHS} epochs, same seed; dev = full EWT dev; training took {without['wall_s']} s without and "
-             f"{with_vectors['wall_s']} s with vectors.")
+        rows.append(
+            {
+                "metric": f"EWT dev {metric}: with vectors (ours) vs without (baseline)",
+                "ours": with_vectors[metric],
+                "baseline": without[metric],
+                "ratio": ratio(with_vectors[metric], without[metric]),
+                "target": "> 1.0",
+            }
+        )
+    notes = (
+        f"Vectors: word2vec CBOW 100d trained on all shared raw text in {trained['wall_s']} s; analogies: "
+        f"{result.correct}/{result.answered} answered questions correct ({result.answered} of {result.total} have all "
+        f"four words among the {result.vocab:,} most frequent). Tagger+parser: first {TRAIN_SENTS} EWT train sentences, "
+        f"{EPOCHS} epochs, same seed; dev = full EWT dev; training took {without['wall_s']} s without and "
+        f"{with_vectors['wall_s']} s with vectors."
+    )
     out = {"rows": rows, "notes": notes}
     save_result("vectors_accuracy", out)
     for row in rows:

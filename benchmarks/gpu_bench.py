@@ -37,7 +37,13 @@ def make_encoder(path: Path) -> Path:
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir()))
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+    config = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
     BertModel(config).save_pretrained(str(path))
     tok.save_pretrained(str(path))
     return path
@@ -82,8 +88,16 @@ def bench_inference(model: Path) -> dict:
     set_gpu_allocator("pytorch")
     require_gpu(0)
     nlp = spacy.blank("en")
-    trf = nlp.add_pipe("transformer", config={"model": {"name": str(model), "mixed_precision": True,
-                                                         "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}}})
+    trf = nlp.add_pipe(
+        "transformer",
+        config={
+            "model": {
+                "name": str(model),
+                "mixed_precision": True,
+                "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"},
+            }
+        },
+    )
     trf.initialize(lambda: [], nlp=nlp)
     list(nlp.pipe(texts[:64]))  # warm-up
     torch.cuda.synchronize()
@@ -92,7 +106,13 @@ def bench_inference(model: Path) -> dict:
         pass
     torch.cuda.synchronize()
     ours = words / (time.perf_counter() - start)
-    return {"metric": "GPU inference words/s (BERT-base size, bf16)", "ours": round(ours), "baseline": round(base), "ratio": round(ours / base, 3), "target": ">= 0.95"}
+    return {
+        "metric": "GPU inference words/s (BERT-base size, bf16)",
+        "ours": round(ours),
+        "baseline": round(base),
+        "ratio": round(ours / base, 3),
+        "target": ">= 0.95",
+    }
 
 
 def run(cmd: list) -> float:
@@ -108,18 +128,101 @@ def bench_training(model: Path) -> list:
     py = sys.executable
     corpus = WORK / "corpus"
     for split in ("train", "dev"):
-        run([py, "-m", "spacy_transfer", "convert", str(SAMPLE / f"ewt-{split}.conllu.gz"), str(corpus / f"{split}.spacy"), "--ner", str(SAMPLE / f"uner-{split}.iob2.gz")])
+        run(
+            [
+                py,
+                "-m",
+                "spacy_transfer",
+                "convert",
+                str(SAMPLE / f"ewt-{split}.conllu.gz"),
+                str(corpus / f"{split}.spacy"),
+                "--ner",
+                str(SAMPLE / f"uner-{split}.iob2.gz"),
+            ]
+        )
     cfg = WORK / "config.cfg"
-    run([py, "-m", "spacy_transfer", "init", "config", str(cfg), "--pipeline", "tagger,parser,ner", "--transformer", str(model), "--gpu", "--force"])
-    common = ["--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy"), "--training.max_steps", "40", "--training.eval_frequency", "20"]
-    single = run([py, "-m", "spacy_transfer", "train", str(cfg), "--output", str(WORK / "train"), "--gpu-id", "0", *common])
-    nccl = run([py, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1", "-m", "spacy_transfer", "train", str(cfg),
-                "--output", str(WORK / "train-nccl"), "--gpu-id", "0", *common])
+    run(
+        [
+            py,
+            "-m",
+            "spacy_transfer",
+            "init",
+            "config",
+            str(cfg),
+            "--pipeline",
+            "tagger,parser,ner",
+            "--transformer",
+            str(model),
+            "--gpu",
+            "--force",
+        ]
+    )
+    common = [
+        "--paths.train",
+        str(corpus / "train.spacy"),
+        "--paths.dev",
+        str(corpus / "dev.spacy"),
+        "--training.max_steps",
+        "40",
+        "--training.eval_frequency",
+        "20",
+    ]
+    single = run(
+        [
+            py,
+            "-m",
+            "spacy_transfer",
+            "train",
+            str(cfg),
+            "--output",
+            str(WORK / "train"),
+            "--gpu-id",
+            "0",
+            *common,
+        ]
+    )
+    nccl = run(
+        [
+            py,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node=1",
+            "-m",
+            "spacy_transfer",
+            "train",
+            str(cfg),
+            "--output",
+            str(WORK / "train-nccl"),
+            "--gpu-id",
+            "0",
+            *common,
+        ]
+    )
     rows = []
-    for name, path in (("train --gpu-id 0", WORK / "train"), ("torchrun NCCL world of 1", WORK / "train-nccl")):
+    for name, path in (
+        ("train --gpu-id 0", WORK / "train"),
+        ("torchrun NCCL world of 1", WORK / "train-nccl"),
+    ):
         last = json.loads((path / "metrics.jsonl").read_text().splitlines()[-1])
-        rows.append({"metric": f"{name}: words/s, score after 40 steps", "ours": last["words_per_second"], "baseline": round(last["score"], 4), "ratio": "", "target": "runs"})
-    rows.append({"metric": "wall s (single, NCCL)", "ours": round(single), "baseline": round(nccl), "ratio": "", "target": "report"})
+        rows.append(
+            {
+                "metric": f"{name}: words/s, score after 40 steps",
+                "ours": last["words_per_second"],
+                "baseline": round(last["score"], 4),
+                "ratio": "",
+                "target": "runs",
+            }
+        )
+    rows.append(
+        {
+            "metric": "wall s (single, NCCL)",
+            "ours": round(single),
+            "baseline": round(nccl),
+            "ratio": "",
+            "target": "report",
+        }
+    )
     return rows
 
 

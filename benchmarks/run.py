@@ -34,7 +34,9 @@ def summarise() -> str:
             lines.append("| metric | ours | baseline | ratio | target |")
             lines.append("|---|---|---|---|---|")
             for row in data["rows"]:
-                lines.append(f"| {row.get('metric')} | {row.get('ours')} | {row.get('baseline')} | {row.get('ratio')} | {row.get('target', '')} |")
+                lines.append(
+                    f"| {row.get('metric')} | {row.get('ours')} | {row.get('baseline')} | {row.get('ratio')} | {row.get('target', '')} |"
+                )
         for table in [data["table"]] if data.get("table") else []:
             # A free-form table (the accuracy table): one column per key.
             keys = list(dict.fromkeys(k for row in table for k in row))

@@ -82,26 +82,65 @@ def doc_vector_setter(docs, trf_data) -> None:
             doc.user_data["trf_vector"] = []
             continue
         rows = data.tensors[0].reshape(-1, data.width)
-        doc.user_data["trf_vector"] = rows[data.align.dataXd].mean(axis=0).tolist() if len(data.align.dataXd) else []
+        doc.user_data["trf_vector"] = (
+            rows[data.align.dataXd].mean(axis=0).tolist() if len(data.align.dataXd) else []
+        )
         doc.user_data["batch_shape"] = list(trf_data.tensors[0].shape)
 
 
 def build(model_dir: Path, independent: bool):
     nlp = spacy.blank("en")
     spans = {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 16, "stride": 12}
-    trf_model = {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(model_dir), "get_spans": spans, "tokenizer_config": {"use_fast": True}}
+    trf_model = {
+        "@architectures": "spacy-transformers.TransformerModel.v3",
+        "name": str(model_dir),
+        "get_spans": spans,
+        "tokenizer_config": {"use_fast": True},
+    }
     if independent:
-        tok2vec = {"@architectures": "spacy-transformers.Tok2VecTransformer.v3", "name": str(model_dir), "get_spans": spans,
-                   "tokenizer_config": {"use_fast": True}, "pooling": {"@layers": "reduce_mean.v1"}}
+        tok2vec = {
+            "@architectures": "spacy-transformers.Tok2VecTransformer.v3",
+            "name": str(model_dir),
+            "get_spans": spans,
+            "tokenizer_config": {"use_fast": True},
+            "pooling": {"@layers": "reduce_mean.v1"},
+        }
         nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": tok2vec}})
         return nlp
     nlp.add_pipe("transformer", config={"model": trf_model})
-    listener = {"@architectures": "spacy-transformers.TransformerListener.v1", "pooling": {"@layers": "reduce_mean.v1"}}
+    listener = {
+        "@architectures": "spacy-transformers.TransformerListener.v1",
+        "pooling": {"@layers": "reduce_mean.v1"},
+    }
     nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": listener}})
-    nlp.add_pipe("ner", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "extra_state_tokens": False,
-                                          "hidden_width": 16, "maxout_pieces": 2, "use_upper": True, "tok2vec": listener}})
-    nlp.add_pipe("parser", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "parser", "extra_state_tokens": False,
-                                             "hidden_width": 16, "maxout_pieces": 2, "use_upper": True, "tok2vec": listener}})
+    nlp.add_pipe(
+        "ner",
+        config={
+            "model": {
+                "@architectures": "spacy.TransitionBasedParser.v2",
+                "state_type": "ner",
+                "extra_state_tokens": False,
+                "hidden_width": 16,
+                "maxout_pieces": 2,
+                "use_upper": True,
+                "tok2vec": listener,
+            }
+        },
+    )
+    nlp.add_pipe(
+        "parser",
+        config={
+            "model": {
+                "@architectures": "spacy.TransitionBasedParser.v2",
+                "state_type": "parser",
+                "extra_state_tokens": False,
+                "hidden_width": 16,
+                "maxout_pieces": 2,
+                "use_upper": True,
+                "tok2vec": listener,
+            }
+        },
+    )
     return nlp
 
 
@@ -125,23 +164,33 @@ def probe(nlp, name: str) -> dict:
     docs = list(nlp.pipe(PROBE_TEXTS))
     out = {"texts": PROBE_TEXTS, "docs": []}
     for doc in docs:
-        item = {"tags": [t.tag_ for t in doc], "ents": [(e.start_char, e.end_char, e.label_) for e in doc.ents],
-                "heads": [t.head.i for t in doc], "deps": [t.dep_ for t in doc]}
+        item = {
+            "tags": [t.tag_ for t in doc],
+            "ents": [(e.start_char, e.end_char, e.label_) for e in doc.ents],
+            "heads": [t.head.i for t in doc],
+            "deps": [t.dep_ for t in doc],
+        }
         data = doc._.get("trf_data") if doc.has_extension("trf_data") else None
         if data is not None and "transformer" in nlp.pipe_names and "last_hidden_state" in data.model_output:
             lhs = data.tensors[0]
-            item.update({
-                "n_tensors": len(data.tensors),
-                "last_hidden_state_shape": list(lhs.shape),
-                "pooler_shape": list(data.tensors[-1].shape) if len(data.tensors) > 1 else None,
-                # Rows that align points to, per token (padding positions differ by design).
-                "aligned_rows": lhs.reshape(-1, data.width)[data.align.dataXd].round(6).tolist(),
-                "align_lengths": data.align.lengths.tolist(),
-                "wordpiece_lengths": list(data.wordpieces.lengths),
-                "wordpiece_ids": [row[:n].tolist() for row, n in zip(data.wordpieces.input_ids, data.wordpieces.lengths)],
-                "wordpiece_strings": [s[:n] for s, n in zip(data.wordpieces.strings, data.wordpieces.lengths)],
-                "trf_vector": doc.user_data.get("trf_vector"),
-            })
+            item.update(
+                {
+                    "n_tensors": len(data.tensors),
+                    "last_hidden_state_shape": list(lhs.shape),
+                    "pooler_shape": list(data.tensors[-1].shape) if len(data.tensors) > 1 else None,
+                    # Rows that align points to, per token (padding positions differ by design).
+                    "aligned_rows": lhs.reshape(-1, data.width)[data.align.dataXd].round(6).tolist(),
+                    "align_lengths": data.align.lengths.tolist(),
+                    "wordpiece_lengths": list(data.wordpieces.lengths),
+                    "wordpiece_ids": [
+                        row[:n].tolist() for row, n in zip(data.wordpieces.input_ids, data.wordpieces.lengths)
+                    ],
+                    "wordpiece_strings": [
+                        s[:n] for s, n in zip(data.wordpieces.strings, data.wordpieces.lengths)
+                    ],
+                    "trf_vector": doc.user_data.get("trf_vector"),
+                }
+            )
         out["docs"].append(item)
     return out
 
@@ -194,7 +243,9 @@ def main() -> None:
                 (OUT / f"{name}.bytes").write_bytes(nlp.to_bytes())
             result = probe(nlp, name)
             (OUT / name / "outputs.json").write_text(json.dumps(result))
-            print(f"{name}: saved, {sum(f.stat().st_size for f in (OUT / name).rglob('*') if f.is_file()) // 1024} KiB")
+            print(
+                f"{name}: saved, {sum(f.stat().st_size for f in (OUT / name).rglob('*') if f.is_file()) // 1024} KiB"
+            )
     (OUT / "README.md").write_text(
         "Pipelines saved by spacy-transformers 1.4.0 (transformers 4.53.2) and the outputs it gave for them.\n"
         "Made by `scripts/make_st_fixtures.sh`; read by `tests/spacy_transformers/test_saved_pipelines.py`.\n"

@@ -30,7 +30,13 @@ def run_cli(*args: str, input: Optional[str] = None, env: Optional[dict] = None)
     return CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
 
 
-def run_cli_subprocess(args: List[str], input: Optional[str] = None, cwd: Optional[Path] = None, env: Optional[dict] = None, timeout: int = 600):
+def run_cli_subprocess(
+    args: List[str],
+    input: Optional[str] = None,
+    cwd: Optional[Path] = None,
+    env: Optional[dict] = None,
+    timeout: int = 600,
+):
     """Run ``python -m spacy_transfer`` in a fresh interpreter (as a user would)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

@@ -24,7 +24,20 @@ LAYERS: List[List[str]] = [
     ["core.config"],
     ["core.training", "core.pretraining", "core.vectors"],
     ["core.transformer", "core.distributed", "core.state"],
-    ["core.validation", "core.upstream", "core.devices", "core.precision", "core.corpora", "core.io", "core.memory", "core.info", "core", "errors", "registry", "templates"],
+    [
+        "core.validation",
+        "core.upstream",
+        "core.devices",
+        "core.precision",
+        "core.corpora",
+        "core.io",
+        "core.memory",
+        "core.info",
+        "core",
+        "errors",
+        "registry",
+        "templates",
+    ],
 ]
 LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}
 
@@ -49,7 +62,9 @@ def _imports(path: Path) -> Set[str]:
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []
-            target = ".".join(base + ([node.module] if node.module else [])) if node.level else (node.module or "")
+            target = (
+                ".".join(base + ([node.module] if node.module else [])) if node.level else (node.module or "")
+            )
             for alias in node.names:  # `from .core import transformer` imports a module
                 found.add(f"{target}.{alias.name}" if _is_module(f"{target}.{alias.name}") else target)
     return {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")}
@@ -57,7 +72,7 @@ def _imports(path: Path) -> Set[str]:
 
 def unit_of(module: str) -> str:
     """The layer unit of a module: the longest prefix that LAYERS names."""
-    rest = module[len(PACKAGE) + 1:] if module != PACKAGE else ""
+    rest = module[len(PACKAGE) + 1 :] if module != PACKAGE else ""
     parts = rest.split(".") if rest else []
     for n in range(len(parts), -1, -1):
         candidate = ".".join(parts[:n])
@@ -92,7 +107,7 @@ def cycles(graph: Dict[str, Set[str]]) -> List[List[str]]:
     def visit(node: str, trail: List[str]) -> None:
         for nxt in sorted(graph.get(node, ())):
             if nxt in trail:
-                found.append(trail[trail.index(nxt):] + [nxt])
+                found.append(trail[trail.index(nxt) :] + [nxt])
             elif len(trail) < len(LAYER_OF):
                 visit(nxt, trail + [nxt])
 

@@ -68,7 +68,9 @@ def get_alignment_via_offset_mapping(spans: List[Span], offset_mapping: Any) -> 
 _MARKERS = ("##", "Ġ", "▁", "Ċ")
 
 
-def get_alignment(spans: List[Span], wordpieces: List[List[str]], special_tokens: Optional[List[str]] = None) -> Ragged:
+def get_alignment(
+    spans: List[Span], wordpieces: List[List[str]], special_tokens: Optional[List[str]] = None
+) -> Ragged:
     """The same alignment from wordpiece strings (for slow tokenizers without offsets):
     strings are matched to tokens character by character with spaCy's ``Alignment``."""
     from spacy.training import Alignment

@@ -15,7 +15,9 @@ from thinc.types import Ragged
 from .data_classes import WordpieceBatch
 
 
-def truncate_oversize_splits(wordpieces: WordpieceBatch, align: Ragged, max_length: int) -> Tuple[WordpieceBatch, Ragged]:
+def truncate_oversize_splits(
+    wordpieces: WordpieceBatch, align: Ragged, max_length: int
+) -> Tuple[WordpieceBatch, Ragged]:
     """Rows cut to ``max_length`` wordpieces, and ``align`` re-indexed to match."""
     if wordpieces.input_ids.shape[1] < max_length:
         return wordpieces, align

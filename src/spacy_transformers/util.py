@@ -20,7 +20,11 @@ def huggingface_from_pretrained(source: Union[Path, str], config: Dict[str, Any]
     """(tokenizer, model) for a hub name or local folder (deprecated in 1.4 as well)."""
     from spacy_transfer.core.transformer.serialization import load_pretrained
 
-    warnings.warn("spacy_transformers.util.huggingface_from_pretrained is deprecated; the pipeline loads weights itself", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "spacy_transformers.util.huggingface_from_pretrained is deprecated; the pipeline loads weights itself",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     model, tokenizer = load_pretrained(str(source), dict(config), {})
     return tokenizer, model
 
@@ -37,7 +41,9 @@ def huggingface_tokenize(tokenizer: Any, texts: List[str]) -> Any:
         return_token_type_ids=None,
         padding="longest",
     )
-    token_data["input_texts"] = [tokenizer.convert_ids_to_tokens(list(ids)) for ids in token_data["input_ids"]]
+    token_data["input_texts"] = [
+        tokenizer.convert_ids_to_tokens(list(ids)) for ids in token_data["input_ids"]
+    ]
     token_data["pad_token"] = tokenizer.pad_token
     return token_data
 

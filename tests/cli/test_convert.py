@@ -12,7 +12,15 @@ SAMPLE = Path(__file__).parents[2] / "data" / "sample"
 
 def test_bundled_sample_converts_with_entities(tmp_path):
     out = tmp_path / "dev.spacy"
-    result = run_cli("convert", str(SAMPLE / "ewt-dev.conllu.gz"), str(out), "--ner", str(SAMPLE / "uner-dev.iob2.gz"), "--n-sents", "5")
+    result = run_cli(
+        "convert",
+        str(SAMPLE / "ewt-dev.conllu.gz"),
+        str(out),
+        "--ner",
+        str(SAMPLE / "uner-dev.iob2.gz"),
+        "--n-sents",
+        "5",
+    )
     assert result.exit_code == 0, result.output
     docs = list(DocBin().from_disk(out).get_docs(Vocab()))
     assert len(docs) == 80
@@ -81,7 +89,10 @@ def test_conll_2003_ner_files_convert_through_spacys_converter(tmp_path):
 def test_sentence_per_line_iob_files_convert(tmp_path):
     sentences = _uner_sentences(20)
     src = tmp_path / "train.iob"
-    src.write_text("".join(" ".join(f"{w}|{t}" for w, t in zip(words, tags)) + "\n" for words, tags in sentences), encoding="utf8")
+    src.write_text(
+        "".join(" ".join(f"{w}|{t}" for w, t in zip(words, tags)) + "\n" for words, tags in sentences),
+        encoding="utf8",
+    )
     out = tmp_path / "iob.spacy"
     result = run_cli("convert", str(src), str(out))  # auto: detected as spaCy's sentence-per-line iob
     assert result.exit_code == 0, result.output
@@ -96,7 +107,12 @@ def test_spacy_json_files_convert(tmp_path):
     from spacy.training import docs_to_json
 
     conllu = tmp_path / "from.spacy"
-    assert run_cli("convert", str(SAMPLE / "ewt-dev.conllu.gz"), str(conllu), "--limit", "20", "-n", "5").exit_code == 0
+    assert (
+        run_cli(
+            "convert", str(SAMPLE / "ewt-dev.conllu.gz"), str(conllu), "--limit", "20", "-n", "5"
+        ).exit_code
+        == 0
+    )
     docs = list(DocBin().from_disk(conllu).get_docs(Vocab()))
     src = tmp_path / "train.json"
     srsly.write_json(src, [docs_to_json(docs)])
@@ -109,7 +125,9 @@ def test_spacy_json_files_convert(tmp_path):
 
 
 def test_an_unknown_converter_names_the_ones_there_are(tmp_path):
-    result = run_cli("convert", str(SAMPLE / "ewt-dev.conllu.gz"), str(tmp_path / "out.spacy"), "--converter", "xml")
+    result = run_cli(
+        "convert", str(SAMPLE / "ewt-dev.conllu.gz"), str(tmp_path / "out.spacy"), "--converter", "xml"
+    )
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     assert "Unknown converter 'xml'" in text and "conllu" in text and "ner" in text and "json" in text

@@ -12,7 +12,18 @@ from ..conftest import run_cli
 def debug_config(path):
     """spaCy's own validator, in a fresh interpreter (entry points only)."""
     return subprocess.run(
-        [sys.executable, "-m", "spacy", "debug", "config", str(path), "--paths.train", "x.spacy", "--paths.dev", "y.spacy"],
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "debug",
+            "config",
+            str(path),
+            "--paths.train",
+            "x.spacy",
+            "--paths.dev",
+            "y.spacy",
+        ],
         capture_output=True,
         text=True,
     )
@@ -29,7 +40,9 @@ def debug_config(path):
 )
 def test_written_config_passes_spacy_debug_config(tmp_path, optimize, embedding, pipeline):
     out = tmp_path / "config.cfg"
-    result = run_cli("init", "config", str(out), "--pipeline", pipeline, "--optimize", optimize, "--embedding", embedding)
+    result = run_cli(
+        "init", "config", str(out), "--pipeline", pipeline, "--optimize", optimize, "--embedding", embedding
+    )
     assert result.exit_code == 0, result.output
     checked = debug_config(out)
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -22,11 +22,18 @@ def test_spacy_only_snippets_fill(tmp_path, name):
 
 def test_custom_embedding_snippet_fills_with_code(tmp_path):
     out = tmp_path / "filled.cfg"
-    args = ["init", "fill-config", str(SNIPPETS / "custom_embedding.cfg"), str(out), "--code", str(SNIPPETS / "custom_embedding_simple.py")]
+    args = [
+        "init",
+        "fill-config",
+        str(SNIPPETS / "custom_embedding.cfg"),
+        str(out),
+        "--code",
+        str(SNIPPETS / "custom_embedding_simple.py"),
+    ]
     result = run_cli_subprocess(args)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "I was imported!" in result.stdout and "I was called!" in result.stdout
-    assert 'output_width = 128' in out.read_text()
+    assert "output_width = 128" in out.read_text()
 
 
 def test_stdin_to_stdout_with_diff():
@@ -48,7 +55,14 @@ def test_pretraining_block_has_spacy_defaults(tmp_path):
 
 def test_overrides_apply_before_filling(tmp_path):
     out = tmp_path / "filled.cfg"
-    result = run_cli("init", "fill-config", str(SNIPPETS / "shared.cfg"), str(out), "--components.tok2vec.model.encode.depth", "2")
+    result = run_cli(
+        "init",
+        "fill-config",
+        str(SNIPPETS / "shared.cfg"),
+        str(out),
+        "--components.tok2vec.model.encode.depth",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     assert util.load_config(out)["components"]["tok2vec"]["model"]["encode"]["depth"] == 2
 
@@ -88,8 +102,10 @@ def test_wrong_type(tmp_path):
 
 
 def test_broken_interpolation(tmp_path):
-    text = shared_text().replace("[components.ner.model.tok2vec]\n@architectures = \"spacy.Tok2VecListener.v1\"\nwidth = 96",
-                                 "[components.ner.model.tok2vec]\n@architectures = \"spacy.Tok2VecListener.v1\"\nwidth = ${components.tok2vec.model.encode.widht}")
+    text = shared_text().replace(
+        '[components.ner.model.tok2vec]\n@architectures = "spacy.Tok2VecListener.v1"\nwidth = 96',
+        '[components.ner.model.tok2vec]\n@architectures = "spacy.Tok2VecListener.v1"\nwidth = ${components.tok2vec.model.encode.widht}',
+    )
     out = bad(tmp_path, text)
     assert "widht" in out
 

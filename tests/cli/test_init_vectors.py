@@ -23,7 +23,14 @@ def test_converts_and_prints_the_report(tmp_path):
     out = tmp_path / "vectors"
     result = run_cli("init", "vectors", "en", str(write_vec(tmp_path)), str(out))
     assert result.exit_code == 0, result.output
-    for line in ["format", "keys (words)", "4", "3 x 3", "words sharing an identical row", "Saved a pipeline with 3 vectors"]:
+    for line in [
+        "format",
+        "keys (words)",
+        "4",
+        "3 x 3",
+        "words sharing an identical row",
+        "Saved a pipeline with 3 vectors",
+    ]:
         assert line in result.output
     nlp = spacy.load(out)
     assert nlp.vocab["cat"].similarity(nlp.vocab["kitty"]) > 0.99
@@ -31,8 +38,21 @@ def test_converts_and_prints_the_report(tmp_path):
 
 def test_prune_truncate_name_attr_options(tmp_path):
     out = tmp_path / "vectors"
-    result = run_cli("init", "vectors", "en", str(write_vec(tmp_path)), str(out), "--prune", "2", "--truncate", "3",
-                     "--name", "en_small.vectors", "--attr", "LOWER")
+    result = run_cli(
+        "init",
+        "vectors",
+        "en",
+        str(write_vec(tmp_path)),
+        str(out),
+        "--prune",
+        "2",
+        "--truncate",
+        "3",
+        "--name",
+        "en_small.vectors",
+        "--attr",
+        "LOWER",
+    )
     assert result.exit_code == 0, result.output
     nlp = spacy.load(out)
     assert nlp.vocab.vectors.shape == (2, 3) and nlp.vocab.vectors.name == "en_small.vectors"
@@ -60,22 +80,50 @@ def test_skip_bad_lines_reports_them(tmp_path):
 def test_missing_arguments(tmp_path):
     result = run_cli("init", "vectors", "en")
     assert result.exit_code == 1 and "Give LANG, VECTORS and OUTPUT_DIR" in result.output
-    result = run_cli("init", "vectors", "en", str(write_vec(tmp_path)), str(tmp_path / "o"), "--train", str(tmp_path / "t.txt"))
+    result = run_cli(
+        "init",
+        "vectors",
+        "en",
+        str(write_vec(tmp_path)),
+        str(tmp_path / "o"),
+        "--train",
+        str(tmp_path / "t.txt"),
+    )
     assert result.exit_code == 1 and "With --train, give only LANG and OUTPUT_DIR" in result.output
 
 
 def test_bad_mode_and_format(tmp_path):
     path = str(write_vec(tmp_path))
-    assert "Unknown --mode" in run_cli("init", "vectors", "en", path, str(tmp_path / "o"), "--mode", "fast").output
-    assert "Unknown --format" in run_cli("init", "vectors", "en", path, str(tmp_path / "o"), "--format", "csv").output
+    assert (
+        "Unknown --mode"
+        in run_cli("init", "vectors", "en", path, str(tmp_path / "o"), "--mode", "fast").output
+    )
+    assert (
+        "Unknown --format"
+        in run_cli("init", "vectors", "en", path, str(tmp_path / "o"), "--format", "csv").output
+    )
 
 
 def test_train_on_raw_text(tmp_path):
     raw = tmp_path / "raw.txt"
     raw.write_text("The cat sat on the mat.\nThe dog sat on the log.\n" * 20)
     out = tmp_path / "vectors"
-    result = run_cli("init", "vectors", "en", "--train", str(raw), str(out), "--dims", "8", "--epochs", "1",
-                     "--min-count", "1", "--workers", "1")
+    result = run_cli(
+        "init",
+        "vectors",
+        "en",
+        "--train",
+        str(raw),
+        str(out),
+        "--dims",
+        "8",
+        "--epochs",
+        "1",
+        "--min-count",
+        "1",
+        "--workers",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert "word2vec (cbow), 8 dims" in result.output
     assert spacy.load(out).vocab.vectors.shape == (9, 8)  # 9 distinct tokens, 'The' and 'the' apart
@@ -97,8 +145,10 @@ def test_without_gensim_binary_formats_say_what_to_install(tmp_path):
     model = tmp_path / "v.kv"
     kv.save(str(model))
     # A fresh interpreter in which `import gensim` fails, as without the `vectors` extra.
-    code = ("import sys; sys.modules['gensim'] = None; from spacy_transfer.cli import main; "
-            f"sys.argv = ['spacy-transfer', 'init', 'vectors', 'en', {str(model)!r}, {str(tmp_path / 'out')!r}]; main()")
+    code = (
+        "import sys; sys.modules['gensim'] = None; from spacy_transfer.cli import main; "
+        f"sys.argv = ['spacy-transfer', 'init', 'vectors', 'en', {str(model)!r}, {str(tmp_path / 'out')!r}]; main()"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert "needs gensim" in proc.stdout and "spacy-transfer[vectors]" in proc.stdout

@@ -80,14 +80,27 @@ def stalling(size: int, stall_after: int, marker: str):
 def files(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("pretrain_dist")
     (root / "config.cfg").write_text(TINY_CONFIG, encoding="utf8")
-    (root / "text.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in wikitext_paragraphs(60)), encoding="utf8")
+    (root / "text.jsonl").write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in wikitext_paragraphs(60)), encoding="utf8"
+    )
     (root / "code.py").write_text(CODE, encoding="utf8")
     return root
 
 
 def pretrain_args(files: Path, out: Path, *extra: str) -> list:
-    return [sys.executable, "-m", "spacy_transfer", "pretrain", str(files / "config.cfg"), str(out),
-            "--paths.raw_text", str(files / "text.jsonl"), "--pretraining.n_save_every", "1", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "spacy_transfer",
+        "pretrain",
+        str(files / "config.cfg"),
+        str(out),
+        "--paths.raw_text",
+        str(files / "text.jsonl"),
+        "--pretraining.n_save_every",
+        "1",
+        *extra,
+    ]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
@@ -99,7 +112,9 @@ def run(args, timeout=180):
 
 def params(out: Path, name: str = "model-last") -> dict:
     """The whole pretraining network (layer + output head) as saved in the resume state."""
-    return {k: v for k, v in load_file(str(out / f"{name}.state.safetensors")).items() if k.startswith("param/")}
+    return {
+        k: v for k, v in load_file(str(out / f"{name}.state.safetensors")).items() if k.startswith("param/")
+    }
 
 
 def test_two_processes_equal_one_process_on_the_combined_batch(files, tmp_path):
@@ -130,8 +145,18 @@ def test_two_processes_equal_one_process_on_the_combined_batch(files, tmp_path):
 
 
 def test_ranks_that_drift_apart_are_caught_at_the_next_save(files, tmp_path):
-    result = run(pretrain_args(files, tmp_path / "out", "--nproc", "2", "--code", str(files / "code.py"),
-                               "--pretraining.objective", '{"@architectures": "test.drifting_characters.v1"}'))
+    result = run(
+        pretrain_args(
+            files,
+            tmp_path / "out",
+            "--nproc",
+            "2",
+            "--code",
+            str(files / "code.py"),
+            "--pretraining.objective",
+            '{"@architectures": "test.drifting_characters.v1"}',
+        )
+    )
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "weights differ" in out and "rank 0" in out and "rank 1" in out, out
@@ -139,15 +164,27 @@ def test_ranks_that_drift_apart_are_caught_at_the_next_save(files, tmp_path):
 
 def test_a_rank_that_raises_stops_the_run_and_is_named(files, tmp_path):
     start = time.monotonic()
-    result = run(pretrain_args(files, tmp_path / "out", "--nproc", "2", "--code", str(files / "code.py"),
-                               "--pretraining.objective", '{"@architectures": "test.failing_characters.v1"}'))
+    result = run(
+        pretrain_args(
+            files,
+            tmp_path / "out",
+            "--nproc",
+            "2",
+            "--code",
+            str(files / "code.py"),
+            "--pretraining.objective",
+            '{"@architectures": "test.failing_characters.v1"}',
+        )
+    )
     elapsed = time.monotonic() - start
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "rank 1" in out and "rank one gave up at step 3" in out, out
     assert elapsed < 60
     # The checkpoint after step 2 is intact, with its resume state.
-    assert (tmp_path / "out" / "model0.temp.bin").exists() and find_state(tmp_path / "out" / "model0.temp.bin") is not None
+    assert (tmp_path / "out" / "model0.temp.bin").exists() and find_state(
+        tmp_path / "out" / "model0.temp.bin"
+    ) is not None
 
 
 def test_killed_distributed_run_resumes_to_the_same_weights(files, tmp_path):
@@ -158,10 +195,31 @@ def test_killed_distributed_run_resumes_to_the_same_weights(files, tmp_path):
     full = run(pretrain_args(files, tmp_path / "full", "--nproc", "2"))
     assert full.returncode == 0, full.stdout + full.stderr
     marker = tmp_path / "stalled"
-    stall = json.dumps({"@batchers": "test.stalling_batch_by_words.v1", "size": 500, "stall_after": 22, "marker": str(marker)})
-    proc = subprocess.Popen(pretrain_args(files, tmp_path / "cut", "--nproc", "2", "--code", str(files / "code.py"),
-                                          "--pretraining.batcher", stall),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, start_new_session=True)
+    stall = json.dumps(
+        {
+            "@batchers": "test.stalling_batch_by_words.v1",
+            "size": 500,
+            "stall_after": 22,
+            "marker": str(marker),
+        }
+    )
+    proc = subprocess.Popen(
+        pretrain_args(
+            files,
+            tmp_path / "cut",
+            "--nproc",
+            "2",
+            "--code",
+            str(files / "code.py"),
+            "--pretraining.batcher",
+            stall,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -171,13 +229,24 @@ def test_killed_distributed_run_resumes_to_the_same_weights(files, tmp_path):
     output = proc.communicate(timeout=30)[0]
     assert marker.exists(), output
     assert not (tmp_path / "cut" / "model-last.bin").exists()  # killed, not finished
-    resumed = run(pretrain_args(files, tmp_path / "cut", "--nproc", "2", "--resume-path", str(tmp_path / "cut" / "model1.temp.bin")))
+    resumed = run(
+        pretrain_args(
+            files,
+            tmp_path / "cut",
+            "--nproc",
+            "2",
+            "--resume-path",
+            str(tmp_path / "cut" / "model1.temp.bin"),
+        )
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Resuming exactly from model1.temp.bin: epoch 1, after" in resumed.stdout
     a, b = params(tmp_path / "cut"), params(tmp_path / "full")
     for key in a:
         numpy.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert (tmp_path / "cut" / "model-last.bin").read_bytes() == (tmp_path / "full" / "model-last.bin").read_bytes()
+    assert (tmp_path / "cut" / "model-last.bin").read_bytes() == (
+        tmp_path / "full" / "model-last.bin"
+    ).read_bytes()
 
 
 @pytest.mark.gpu
@@ -187,8 +256,16 @@ def test_nccl_world_of_one_pretrains_on_the_gpu(files, tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     out = tmp_path / "out"
-    result = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1",
-                  *pretrain_args(files, out, "--gpu-id", "0", "--pretraining.max_epochs", "1")[1:]])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node=1",
+            *pretrain_args(files, out, "--gpu-id", "0", "--pretraining.max_epochs", "1")[1:],
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 process (nccl), one GPU each" in result.stdout
     assert (out / "model0.bin").exists() and (out / "model-last.state.safetensors").exists()

@@ -16,18 +16,27 @@ from ..conftest import DATA, REPO
 from ..conftest import pipeline_params as params
 
 TINY = [
-    "--components.tok2vec.model.embed.width", "32",
-    "--components.tok2vec.model.embed.rows", "[500,100,250,250]",
-    "--components.tok2vec.model.encode.width", "32",
-    "--components.tok2vec.model.encode.depth", "1",
-    "--components.parser.model.hidden_width", "16",
-    "--training.dropout", "0.0",
-    "--training.batcher.size", "400",
-    "--training.max_epochs", "0",
-    "--training.eval_frequency", "4",
+    "--components.tok2vec.model.embed.width",
+    "32",
+    "--components.tok2vec.model.embed.rows",
+    "[500,100,250,250]",
+    "--components.tok2vec.model.encode.width",
+    "32",
+    "--components.tok2vec.model.encode.depth",
+    "1",
+    "--components.parser.model.hidden_width",
+    "16",
+    "--training.dropout",
+    "0.0",
+    "--training.batcher.size",
+    "400",
+    "--training.max_epochs",
+    "0",
+    "--training.eval_frequency",
+    "4",
 ]
 
-FAIL_CODE = '''
+FAIL_CODE = """
 import os
 from spacy.util import registry
 
@@ -37,7 +46,7 @@ def make():
         if os.environ.get("RANK") == "1" and info["step"] == 3:
             raise RuntimeError("rank one gave up at step 3")
     return before_update
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +68,26 @@ def setup(tmp_path_factory):
 
 
 def train_args(root: Path, out: Path, *extra: str, config: str = "config.cfg") -> list:
-    tiny = TINY if config == "config.cfg" else [a for i, a in enumerate(TINY) if "parser" not in a and "parser" not in TINY[i - 1]]
-    return [sys.executable, "-m", "spacy_transfer", "train", str(root / config), "--output", str(out),
-            "--paths.train", str(root / "train.spacy"), "--paths.dev", str(root / "dev.spacy"), *tiny, *extra]
+    tiny = (
+        TINY
+        if config == "config.cfg"
+        else [a for i, a in enumerate(TINY) if "parser" not in a and "parser" not in TINY[i - 1]]
+    )
+    return [
+        sys.executable,
+        "-m",
+        "spacy_transfer",
+        "train",
+        str(root / config),
+        "--output",
+        str(out),
+        "--paths.train",
+        str(root / "train.spacy"),
+        "--paths.dev",
+        str(root / "dev.spacy"),
+        *tiny,
+        *extra,
+    ]
 
 
 def run(args, timeout=300):
@@ -76,7 +102,9 @@ def assert_close(a: dict, b: dict, atol: float) -> None:
 
 
 def test_two_processes_equal_one_process_on_the_combined_batch(setup, tmp_path):
-    two = run(train_args(setup, tmp_path / "two", "--nproc", "2", "--training.max_steps", "8", config="tagger.cfg"))
+    two = run(
+        train_args(setup, tmp_path / "two", "--nproc", "2", "--training.max_steps", "8", config="tagger.cfg")
+    )
     assert two.returncode == 0, two.stdout + two.stderr
     one = run(train_args(setup, tmp_path / "one", "--training.max_steps", "8", config="tagger.cfg"))
     assert one.returncode == 0, one.stdout + one.stderr
@@ -88,8 +116,20 @@ def test_two_processes_equal_one_process_on_the_combined_batch(setup, tmp_path):
 
 def test_a_rank_that_raises_stops_the_run_and_is_named(setup, tmp_path):
     start = time.monotonic()
-    result = run(train_args(setup, tmp_path / "out", "--nproc", "2", "--training.max_steps", "20",
-                            "--code", str(setup / "fail.py"), "--training.before_update", '{"@callbacks": "test.fail_on_rank1.v1"}'))
+    result = run(
+        train_args(
+            setup,
+            tmp_path / "out",
+            "--nproc",
+            "2",
+            "--training.max_steps",
+            "20",
+            "--code",
+            str(setup / "fail.py"),
+            "--training.before_update",
+            '{"@callbacks": "test.fail_on_rank1.v1"}',
+        )
+    )
     elapsed = time.monotonic() - start
     out = result.stdout + result.stderr
     assert result.returncode != 0
@@ -103,8 +143,14 @@ def test_killed_distributed_run_resumes_to_the_same_weights(setup, tmp_path):
     full = run(train_args(setup, tmp_path / "full", "--nproc", "2", "--training.max_steps", "12"))
     assert full.returncode == 0, full.stdout + full.stderr
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen(train_args(setup, tmp_path / "cut", "--nproc", "2", "--training.max_steps", "12"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        train_args(setup, tmp_path / "cut", "--nproc", "2", "--training.max_steps", "12"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     # Kill everything (launcher and ranks) once the first evaluation after step 0 is saved.
     metrics = tmp_path / "cut" / "metrics.jsonl"
     deadline = time.monotonic() + 240
@@ -114,7 +160,9 @@ def test_killed_distributed_run_resumes_to_the_same_weights(setup, tmp_path):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    resumed = run(train_args(setup, tmp_path / "cut", "--nproc", "2", "--training.max_steps", "12", "--resume"))
+    resumed = run(
+        train_args(setup, tmp_path / "cut", "--nproc", "2", "--training.max_steps", "12", "--resume")
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Resuming" in resumed.stdout
     assert_close(params(tmp_path / "cut" / "model-last"), params(tmp_path / "full" / "model-last"), atol=1e-6)

@@ -14,7 +14,11 @@ from tests.core.training.data import TINY_SHARED, filled_snippet, overrides_args
 
 
 def snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +35,14 @@ def previous_run(tmp_path_factory, config, training_corpora) -> Path:
 
 
 def args_for(corpora, **extra) -> list:
-    overrides = {**TINY_SHARED, "paths.train": str(corpora.uner_train), "paths.dev": str(corpora.uner_dev),
-                 "training.max_steps": 4, "training.eval_frequency": 2, **extra}
+    overrides = {
+        **TINY_SHARED,
+        "paths.train": str(corpora.uner_train),
+        "paths.dev": str(corpora.uner_dev),
+        "training.max_steps": 4,
+        "training.eval_frequency": 2,
+        **extra,
+    }
     return overrides_args(overrides)
 
 
@@ -55,11 +65,17 @@ def fails(config: Path, out: Path, *args: str) -> str:
 
 def test_a_corpus_path_that_does_not_exist(config, output, training_corpora):
     text = fails(config, output, *args_for(training_corpora, **{"paths.train": "/nonexistent/train.spacy"}))
-    assert "[corpora.train] path" in text and "/nonexistent/train.spacy does not exist" in text and "--paths.train" in text
+    assert (
+        "[corpora.train] path" in text
+        and "/nonexistent/train.spacy does not exist" in text
+        and "--paths.train" in text
+    )
 
 
 def test_an_unset_corpus_path(config, output, training_corpora):
-    text = fails(config, output, *overrides_args({**TINY_SHARED, "paths.dev": str(training_corpora.uner_dev)}))
+    text = fails(
+        config, output, *overrides_args({**TINY_SHARED, "paths.dev": str(training_corpora.uner_dev)})
+    )
     assert "[corpora.train] path" in text and "is not set" in text
 
 
@@ -72,7 +88,9 @@ def test_an_empty_corpus(config, output, training_corpora):
 
 def test_a_component_without_annotations_in_the_data(config, output, training_corpora):
     # NER on UD data: UD has no entities.
-    text = fails(config, output, *args_for(training_corpora, **{"paths.train": str(training_corpora.ud_train)}))
+    text = fails(
+        config, output, *args_for(training_corpora, **{"paths.train": str(training_corpora.ud_train)})
+    )
     assert "ner" in text and "no ENT_IOB annotation" in text
 
 
@@ -80,16 +98,21 @@ def test_labels_the_data_does_not_have(config, output, training_corpora, tmp_pat
     labels = tmp_path / "ner_labels.json"
     # The NER's label data as 'spacy init labels' writes it: label counts per action.
     counts = {"PER": 1, "ORG": 1, "LOC": 1, "ANIMAL": 1}
-    labels.write_text(json.dumps({"0": {}, "1": counts, "2": counts, "3": counts, "4": {**counts, "": 1}, "5": {"": 1}}))
+    labels.write_text(
+        json.dumps({"0": {}, "1": counts, "2": counts, "3": counts, "4": {**counts, "": 1}, "5": {"": 1}})
+    )
     # Labels from a file, as spaCy's docs show for [initialize.components.NAME.labels].
     with_labels = tmp_path / "config.cfg"
-    with_labels.write_text(config.read_text() + f'''
+    with_labels.write_text(
+        config.read_text()
+        + f'''
 [initialize.components.ner]
 
 [initialize.components.ner.labels]
 @readers = "spacy.read_labels.v1"
 path = "{labels}"
-''')
+'''
+    )
     text = fails(with_labels, output, *args_for(training_corpora))
     assert "labels not in the training data: ANIMAL" in text
 
@@ -108,11 +131,23 @@ def test_resume_without_a_checkpoint(config, training_corpora, tmp_path):
 
 def test_resume_with_a_config_that_changed(config, output, training_corpora):
     text = fails(config, output, *args_for(training_corpora, **{"training.dropout": 0.3}), "--resume")
-    assert "no longer matches the checkpoint" in text and "training.dropout" in text and "0.1" in text and "0.3" in text
+    assert (
+        "no longer matches the checkpoint" in text
+        and "training.dropout" in text
+        and "0.1" in text
+        and "0.3" in text
+    )
 
 
 def test_resume_may_move_the_finish_line(config, output, training_corpora):
-    result = run_cli("train", str(config), "-o", str(output), *args_for(training_corpora, **{"training.max_steps": 6}), "--resume")
+    result = run_cli(
+        "train",
+        str(config),
+        "-o",
+        str(output),
+        *args_for(training_corpora, **{"training.max_steps": 6}),
+        "--resume",
+    )
     assert result.exit_code == 0, result.output
     state = json.loads((output / "checkpoint" / "state.json").read_text())["state"]
     assert state["step"] == 6 and [r[1] for r in state["results"]] == [0, 2, 4, 6]
@@ -130,5 +165,11 @@ def test_a_gpu_that_is_not_there(config, output, training_corpora):
 def test_a_tagger_on_data_without_tags(training_corpora, tmp_path):
     config = tmp_path / "config.cfg"
     assert run_cli("init", "config", str(config), "--pipeline", "tagger").exit_code == 0
-    text = fails(config, tmp_path / "out", *overrides_args({"paths.train": str(training_corpora.uner_train), "paths.dev": str(training_corpora.uner_dev)}))
+    text = fails(
+        config,
+        tmp_path / "out",
+        *overrides_args(
+            {"paths.train": str(training_corpora.uner_train), "paths.dev": str(training_corpora.uner_dev)}
+        ),
+    )
     assert "tagger" in text and "no labels were found in the training data" in text

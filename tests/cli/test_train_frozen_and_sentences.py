@@ -22,24 +22,48 @@ from tests.core.transformer.conftest import tiny_model  # noqa: F401  (fixture)
 @pytest.fixture
 def trf_config(tiny_model, tmp_path):  # noqa: F811
     config = tmp_path / "config.cfg"
-    assert run_cli("init", "config", str(config), "--pipeline", "tagger", "--transformer", str(tiny_model("bert"))).exit_code == 0
+    assert (
+        run_cli(
+            "init", "config", str(config), "--pipeline", "tagger", "--transformer", str(tiny_model("bert"))
+        ).exit_code
+        == 0
+    )
     return config
 
 
 def _args(corpora, **extra) -> list:
-    return overrides_args({"paths.train": str(corpora.tiny_train), "paths.dev": str(corpora.tiny_dev),
-                           "training.eval_frequency": 2, "training.max_steps": 3, **extra})
+    return overrides_args(
+        {
+            "paths.train": str(corpora.tiny_train),
+            "paths.dev": str(corpora.tiny_dev),
+            "training.eval_frequency": 2,
+            "training.max_steps": 3,
+            **extra,
+        }
+    )
 
 
 def _encoder_weights(model) -> dict:
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def test_a_frozen_annotating_transformer_loads_its_weights_and_stays_bit_identical(trf_config, tiny_model, training_corpora, tmp_path):  # noqa: F811
+def test_a_frozen_annotating_transformer_loads_its_weights_and_stays_bit_identical(
+    trf_config, tiny_model, training_corpora, tmp_path
+):  # noqa: F811
     out = tmp_path / "out"
-    result = run_cli("train", str(trf_config), "-o", str(out),
-                     *_args(training_corpora, **{"training.frozen_components": ["transformer"],
-                                                 "training.annotating_components": ["transformer"]}))
+    result = run_cli(
+        "train",
+        str(trf_config),
+        "-o",
+        str(out),
+        *_args(
+            training_corpora,
+            **{
+                "training.frozen_components": ["transformer"],
+                "training.annotating_components": ["transformer"],
+            },
+        ),
+    )
     assert result.exit_code == 0, result.output
     assert "Frozen components: ['transformer']" in result.output
     from spacy_transfer.core.transformer import get_hf_model
@@ -56,8 +80,13 @@ def test_a_frozen_annotating_transformer_loads_its_weights_and_stays_bit_identic
 
 
 def test_a_frozen_transformer_that_does_not_annotate_is_a_clear_error(trf_config, training_corpora, tmp_path):
-    result = run_cli("train", str(trf_config), "-o", str(tmp_path / "out"),
-                     *_args(training_corpora, **{"training.frozen_components": ["transformer"]}))
+    result = run_cli(
+        "train",
+        str(trf_config),
+        "-o",
+        str(tmp_path / "out"),
+        *_args(training_corpora, **{"training.frozen_components": ["transformer"]}),
+    )
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
     assert "annotating_components" in text and "tagger" in text and "Traceback" not in text
@@ -88,8 +117,15 @@ def test_sent_spans_with_a_sentencizer_before_the_transformer_train(trf_config, 
 
 def test_the_guides_custom_sentence_span_getter_trains(trf_config, training_corpora, tmp_path):
     config = _with_sentencizer(trf_config, tmp_path, {"@span_getters": "custom_sent_spans", "max_length": 25})
-    result = run_cli("train", str(config), "-o", str(tmp_path / "out"), "--code", str(SNIPPETS / "custom_sent_spans.py"),
-                     *_args(training_corpora))
+    result = run_cli(
+        "train",
+        str(config),
+        "-o",
+        str(tmp_path / "out"),
+        "--code",
+        str(SNIPPETS / "custom_sent_spans.py"),
+        *_args(training_corpora),
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -97,7 +133,9 @@ def test_sent_spans_without_any_sentence_setter_says_what_fixes_it(trf_config, t
     from thinc.api import Config
 
     config = Config().from_disk(trf_config, interpolate=False)
-    config["components"]["transformer"]["model"]["get_spans"] = {"@span_getters": "spacy-transformers.sent_spans.v1"}
+    config["components"]["transformer"]["model"]["get_spans"] = {
+        "@span_getters": "spacy-transformers.sent_spans.v1"
+    }
     path = tmp_path / "nosents.cfg"
     config.to_disk(path)
     # the tiny corpus's gold sentences are not the predicted Docs' sentences

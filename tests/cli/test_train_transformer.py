@@ -14,9 +14,25 @@ from tests.core.transformer.conftest import tiny_model  # noqa: F401  (fixture)
 
 def test_tiny_transformer_pipeline_trains_and_resumes_exactly(tiny_model, training_corpora, tmp_path):  # noqa: F811
     config = tmp_path / "config.cfg"
-    assert run_cli("init", "config", str(config), "--pipeline", "tagger,ner", "--transformer", str(tiny_model("bert"))).exit_code == 0
-    base = overrides_args({"paths.train": str(training_corpora.tiny_train), "paths.dev": str(training_corpora.tiny_dev),
-                           "training.eval_frequency": 1})
+    assert (
+        run_cli(
+            "init",
+            "config",
+            str(config),
+            "--pipeline",
+            "tagger,ner",
+            "--transformer",
+            str(tiny_model("bert")),
+        ).exit_code
+        == 0
+    )
+    base = overrides_args(
+        {
+            "paths.train": str(training_corpora.tiny_train),
+            "paths.dev": str(training_corpora.tiny_dev),
+            "training.eval_frequency": 1,
+        }
+    )
     full = run_cli("train", str(config), "-o", str(tmp_path / "full"), *base, "--training.max_steps", "2")
     assert full.exit_code == 0, full.output
     assert "LOSS TRANSFORMER" in full.output
@@ -27,9 +43,14 @@ def test_tiny_transformer_pipeline_trains_and_resumes_exactly(tiny_model, traini
     # Stop at step 1, then continue to step 2: the same weights, torch ones included.
     first = run_cli("train", str(config), "-o", str(tmp_path / "split"), *base, "--training.max_steps", "1")
     assert first.exit_code == 0, first.output
-    second = run_cli("train", str(config), "-o", str(tmp_path / "split"), *base, "--training.max_steps", "2", "--resume")
+    second = run_cli(
+        "train", str(config), "-o", str(tmp_path / "split"), *base, "--training.max_steps", "2", "--resume"
+    )
     assert second.exit_code == 0, second.output
-    a, b = pipeline_params(tmp_path / "full" / "model-last"), pipeline_params(tmp_path / "split" / "model-last")
+    a, b = (
+        pipeline_params(tmp_path / "full" / "model-last"),
+        pipeline_params(tmp_path / "split" / "model-last"),
+    )
     assert a.keys() == b.keys() and any("/shim" in k for k in a)
     for key in a:
         assert numpy.allclose(a[key], b[key], atol=1e-6, rtol=0), key

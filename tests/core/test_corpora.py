@@ -50,7 +50,10 @@ def test_ud_with_ner_attaches_entities_where_sentences_match(shared_data):
     from spacy_transfer.core.corpora import read_ud_with_ner
 
     docs = read_ud_with_ner(
-        shared_data / "ud_english-ewt/en_ewt-ud-dev.conllu", shared_data / "uner_english-ewt/en_ewt-ud-dev.iob2", n_sents=10, limit=100
+        shared_data / "ud_english-ewt/en_ewt-ud-dev.conllu",
+        shared_data / "uner_english-ewt/en_ewt-ud-dev.iob2",
+        n_sents=10,
+        limit=100,
     )
     assert len(docs) == 10
     assert sum(len(list(d.sents)) for d in docs) == 100

@@ -44,7 +44,14 @@ def test_radams_cache_round_trips():
 def test_link_components_connects_a_listener():
     nlp = spacy.blank("en")
     nlp.add_pipe("tok2vec")
-    nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": {
-        "@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"}}})
+    nlp.add_pipe(
+        "tagger",
+        config={
+            "model": {
+                "@architectures": "spacy.Tagger.v2",
+                "tok2vec": {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"},
+            }
+        },
+    )
     upstream.link_components(nlp)
     assert nlp.get_pipe("tok2vec").listening_components == ["tagger"]

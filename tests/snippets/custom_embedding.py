@@ -11,16 +11,9 @@ from thinc.types import Floats2d
 
 @registry.architectures("my_example.MyEmbedding.v1")
 def MyCustomVectors(
-    output_width: int,
-    vector_width: int,
-    embed_rows: int,
-    key2row: Dict[int, int]
+    output_width: int, vector_width: int, embed_rows: int, key2row: Dict[int, int]
 ) -> Model[List[Doc], List[Floats2d]]:
     return add(
         StaticVectors(nO=output_width),
-        chain(
-           FeatureExtractor(["ORTH"]),
-           remap_ids(key2row),
-           Embed(nO=output_width, nV=embed_rows)
-        )
+        chain(FeatureExtractor(["ORTH"]), remap_ids(key2row), Embed(nO=output_width, nV=embed_rows)),
     )

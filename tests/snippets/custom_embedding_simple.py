@@ -8,6 +8,8 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 print("I was imported!")
+
+
 @registry.architectures("my_example.MyEmbedding.v1")
 def MyEmbedding(output_width: int) -> Model[List[Doc], List[Floats2d]]:
     print("I was called!")

@@ -16,6 +16,7 @@ def configure_custom_sent_spans(max_length: int):
                     start += max_length
                     end += max_length
                 if start < len(sent):
-                    spans[-1].append(sent[start:len(sent)])
+                    spans[-1].append(sent[start : len(sent)])
         return spans
+
     return get_custom_sent_spans

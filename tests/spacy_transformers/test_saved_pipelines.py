@@ -41,15 +41,25 @@ def check_same_outputs(nlp, want: dict) -> None:
         data = doc._.trf_data
         assert len(data.tensors) == ref["n_tensors"]
         lhs = data.tensors[0]
-        assert lhs.ndim == 3 and lhs.shape[0] == ref["last_hidden_state_shape"][0] and lhs.shape[2] == ref["last_hidden_state_shape"][2]
+        assert (
+            lhs.ndim == 3
+            and lhs.shape[0] == ref["last_hidden_state_shape"][0]
+            and lhs.shape[2] == ref["last_hidden_state_shape"][2]
+        )
         if ref["pooler_shape"] is not None:
             assert list(data.tensors[-1].shape) == ref["pooler_shape"]
         assert data.align.lengths.tolist() == ref["align_lengths"]
         assert list(data.wordpieces.lengths) == ref["wordpiece_lengths"]
-        assert [row[:n].tolist() for row, n in zip(data.wordpieces.input_ids, data.wordpieces.lengths)] == ref["wordpiece_ids"]
-        assert [s[:n] for s, n in zip(data.wordpieces.strings, data.wordpieces.lengths)] == ref["wordpiece_strings"]
+        assert [
+            row[:n].tolist() for row, n in zip(data.wordpieces.input_ids, data.wordpieces.lengths)
+        ] == ref["wordpiece_ids"]
+        assert [s[:n] for s, n in zip(data.wordpieces.strings, data.wordpieces.lengths)] == ref[
+            "wordpiece_strings"
+        ]
         rows = lhs.reshape(-1, data.width)[data.align.dataXd]
-        numpy.testing.assert_allclose(rows, numpy.asarray(ref["aligned_rows"], dtype="f").reshape(rows.shape), atol=1e-4)
+        numpy.testing.assert_allclose(
+            rows, numpy.asarray(ref["aligned_rows"], dtype="f").reshape(rows.shape), atol=1e-4
+        )
         numpy.testing.assert_allclose(doc.user_data["trf_vector"], ref["trf_vector"], atol=1e-4)
 
 
@@ -75,7 +85,11 @@ def test_our_bytes_of_a_loaded_pipeline_round_trip(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_migrate_writes_our_format_with_the_same_outputs(name, tmp_path):
     out = tmp_path / "migrated"
-    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / name), str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / name), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     from spacy_transfer.core.transformer.migrate import st_components
 
@@ -90,7 +104,11 @@ def test_migrate_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
     out = tmp_path / "existing"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / "bert"), str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / "bert"), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     assert "--force" in proc.stdout + proc.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
@@ -109,7 +127,11 @@ def test_a_corrupt_weights_blob_names_the_file(tmp_path):
             shim["state"] = b"not a torch file"
             node_shims[i] = srsly.msgpack_dumps(shim)
     model_file.write_bytes(srsly.msgpack_dumps(msg))
-    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(broken), str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_transfer", "migrate", str(broken), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     text = proc.stdout + proc.stderr
     assert "Traceback" not in text and "state dict" in text and "transformer/model" in text
@@ -120,7 +142,11 @@ def test_a_model_file_that_is_not_a_model_names_the_file(tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(FIXTURES / "bert", broken)
     (broken / "transformer" / "model").write_bytes(b"\x00 not a thinc model at all")
-    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "migrate", str(broken), str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_transfer", "migrate", str(broken), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1 and "Traceback" not in text
     assert "transformer/model" in text and "does not fit" in text

@@ -22,16 +22,55 @@ from ..core.transformer.conftest import (
 )
 
 SURFACE = {
-    "spacy_transformers": ["Transformer", "TransformerModel", "TransformerData", "FullTransformerBatch", "registry", "install_extensions"],
-    "spacy_transformers.util": ["registry", "huggingface_from_pretrained", "huggingface_tokenize", "maybe_flush_pytorch_cache", "transpose_list", "batch_by_length"],
-    "spacy_transformers.layers": ["TransformerModel", "TransformerListener", "split_trf_batch", "trfs2arrays"],
-    "spacy_transformers.pipeline_component": ["Transformer", "DOC_EXT_ATTR", "install_extensions", "make_transformer", "DEFAULT_CONFIG"],
+    "spacy_transformers": [
+        "Transformer",
+        "TransformerModel",
+        "TransformerData",
+        "FullTransformerBatch",
+        "registry",
+        "install_extensions",
+    ],
+    "spacy_transformers.util": [
+        "registry",
+        "huggingface_from_pretrained",
+        "huggingface_tokenize",
+        "maybe_flush_pytorch_cache",
+        "transpose_list",
+        "batch_by_length",
+    ],
+    "spacy_transformers.layers": [
+        "TransformerModel",
+        "TransformerListener",
+        "split_trf_batch",
+        "trfs2arrays",
+    ],
+    "spacy_transformers.pipeline_component": [
+        "Transformer",
+        "DOC_EXT_ATTR",
+        "install_extensions",
+        "make_transformer",
+        "DEFAULT_CONFIG",
+    ],
     "spacy_transformers.data_classes": ["TransformerData", "FullTransformerBatch", "WordpieceBatch"],
-    "spacy_transformers.span_getters": ["get_doc_spans", "get_sent_spans", "get_strided_spans", "configure_strided_spans"],
+    "spacy_transformers.span_getters": [
+        "get_doc_spans",
+        "get_sent_spans",
+        "get_strided_spans",
+        "configure_strided_spans",
+    ],
     "spacy_transformers.annotation_setters": ["null_annotation_setter"],
-    "spacy_transformers.align": ["apply_alignment", "get_alignment", "get_alignment_via_offset_mapping", "get_token_positions"],
+    "spacy_transformers.align": [
+        "apply_alignment",
+        "get_alignment",
+        "get_alignment_via_offset_mapping",
+        "get_token_positions",
+    ],
     "spacy_transformers.truncate": ["truncate_oversize_splits"],
-    "spacy_transformers.architectures": ["transformer_listener_tok2vec_v1", "transformer_tok2vec_v3", "create_TransformerModel_v3"],
+    "spacy_transformers.architectures": [
+        "transformer_listener_tok2vec_v1",
+        "transformer_tok2vec_v3",
+        "create_TransformerModel_v3",
+    ],
 }
 
 
@@ -63,22 +102,45 @@ def test_v3_with_only_a_name_fills_spacy_transformers_defaults(via):
     else:
         from thinc.api import Config
 
-        cfg = Config({"nlp": {"lang": "en", "pipeline": ["transformer"]}, "components": {"transformer": {"factory": "transformer", "model": block}}})
-        model_cfg = spacy.util.load_model_from_config(cfg, auto_fill=True).config["components"]["transformer"]["model"]
-    assert model_cfg["get_spans"] == {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96}
+        cfg = Config(
+            {
+                "nlp": {"lang": "en", "pipeline": ["transformer"]},
+                "components": {"transformer": {"factory": "transformer", "model": block}},
+            }
+        )
+        model_cfg = spacy.util.load_model_from_config(cfg, auto_fill=True).config["components"][
+            "transformer"
+        ]["model"]
+    assert model_cfg["get_spans"] == {
+        "@span_getters": "spacy-transformers.strided_spans.v1",
+        "window": 128,
+        "stride": 96,
+    }
     assert model_cfg["tokenizer_config"] == {"use_fast": True}
-    assert model_cfg["transformer_config"] == {} and model_cfg["mixed_precision"] is False and model_cfg["grad_scaler_config"] == {}
+    assert (
+        model_cfg["transformer_config"] == {}
+        and model_cfg["mixed_precision"] is False
+        and model_cfg["grad_scaler_config"] == {}
+    )
 
 
 def _pipeline(path, **model):
     nlp = spacy.blank("en")
-    nlp.add_pipe("transformer", config={"model": {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(path), **model}})
+    nlp.add_pipe(
+        "transformer",
+        config={
+            "model": {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(path), **model}
+        },
+    )
     nlp.initialize()
     return nlp
 
 
 def test_trf_data_has_the_spacy_transformers_layout(tiny_model):
-    nlp = _pipeline(tiny_model("bert"), get_spans={"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6})
+    nlp = _pipeline(
+        tiny_model("bert"),
+        get_spans={"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
+    )
     doc = nlp(CORPUS[0] + " " + CORPUS[1])
     data = doc._.trf_data
     assert isinstance(data, TransformerData) and isinstance(data.wordpieces, WordpieceBatch)
@@ -118,7 +180,9 @@ def test_full_batch_fields_split_and_unsplit_as_in_spacy_transformers(tiny_model
     assert isinstance(lhs, torch.Tensor) and lhs.shape[0] == len(batch.wordpieces) == 5  # one span per doc
     assert batch.tensors[0].shape == lhs.shape and batch.align.lengths.shape[0] == sum(len(d) for d in docs)
     # Splitting the batch-level fields gives back each Doc's data.
-    rebuilt = FullTransformerBatch(spans=batch.spans, wordpieces=batch.wordpieces, model_output=batch.model_output, align=batch.align)
+    rebuilt = FullTransformerBatch(
+        spans=batch.spans, wordpieces=batch.wordpieces, model_output=batch.model_output, align=batch.align
+    )
     for mine, split in zip(batch.doc_data, rebuilt.doc_data):
         rows = mine.tensors[0].reshape(-1, mine.width)[mine.align.dataXd]
         split_rows = split.tensors[0].reshape(-1, split.width)[split.align.dataXd]
@@ -150,7 +214,9 @@ def test_align_helpers_match_the_components_alignment(tiny_model):
     from spacy_transformers.util import huggingface_tokenize
 
     nlp = _pipeline(tiny_model("bert"), get_spans={"@span_getters": "spacy-transformers.doc_spans.v1"})
-    docs = [nlp(t) for t in CORPUS[:3] + ["Tabs\tand  double  spaces, emoji 🙂 and café."]]  # whitespace tokens too
+    docs = [
+        nlp(t) for t in CORPUS[:3] + ["Tabs\tand  double  spaces, emoji 🙂 and café."]
+    ]  # whitespace tokens too
     spans = [doc[:] for doc in docs]
     tokens = huggingface_tokenize(get_tokenizer(nlp.get_pipe("transformer")), [s.text for s in spans])
     assert tokens["input_texts"][0][0] == "[CLS]"
@@ -163,7 +229,9 @@ def test_align_helpers_match_the_components_alignment(tiny_model):
         assert (part.dataXd - i * width).tolist() == mine.dataXd.tolist()
         start += len(doc)
     X = numpy.arange(12, dtype="f").reshape(6, 2)
-    Y, backprop = apply_alignment(NumpyOps(), Ragged(numpy.asarray([0, 2, 2], dtype="i"), numpy.asarray([1, 2], dtype="i")), X)
+    Y, backprop = apply_alignment(
+        NumpyOps(), Ragged(numpy.asarray([0, 2, 2], dtype="i"), numpy.asarray([1, 2], dtype="i")), X
+    )
     assert Y.dataXd.tolist() == [[0, 1], [4, 5], [4, 5]]
     assert backprop(Ragged(numpy.ones((3, 2), dtype="f"), Y.lengths))[2].tolist() == [2, 2]
 
@@ -178,12 +246,22 @@ def test_init_fill_config_fills_the_old_names_defaults(tmp_path):
         '[components.transformer.model]\n@architectures = "spacy-transformers.TransformerModel.v3"\nname = "roberta-base"\n'
     )
     out = tmp_path / "full.cfg"
-    proc = subprocess.run([sys.executable, "-m", "spacy_transfer", "init", "fill-config", str(partial), str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_transfer", "init", "fill-config", str(partial), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     filled = spacy.util.load_config(out)["components"]["transformer"]
-    assert filled["model"]["get_spans"] == {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96}
+    assert filled["model"]["get_spans"] == {
+        "@span_getters": "spacy-transformers.strided_spans.v1",
+        "window": 128,
+        "stride": 96,
+    }
     assert filled["model"]["tokenizer_config"] == {"use_fast": True}
-    assert filled["set_extra_annotations"] == {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"}
+    assert filled["set_extra_annotations"] == {
+        "@annotation_setters": "spacy-transformers.null_annotation_setter.v1"
+    }
     assert filled["max_batch_items"] == 4096
 
 
@@ -193,7 +271,9 @@ def test_the_documentations_add_pipe_snippets_fill_as_in_spacy_transformers():
 
     from scripts.make_st_fixtures import DOC_SNIPPET_CONFIGS  # the snippets, run unchanged
 
-    theirs = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "st14" / "doc_snippets.json").read_text())
+    theirs = json.loads(
+        (Path(__file__).resolve().parents[1] / "fixtures" / "st14" / "doc_snippets.json").read_text()
+    )
     for name, config in DOC_SNIPPET_CONFIGS.items():
         nlp = spacy.blank("en")
         nlp.add_pipe("transformer", config=config) if config else nlp.add_pipe("transformer")

@@ -54,9 +54,14 @@ def write_or_print(text: str, output: str, force: bool, what: str = "config") ->
         return
     path = Path(output)
     if path.exists() and not force:
-        raise UserError(f"{path} already exists, not overwriting it", hint="Pass --force to replace it, or choose another path.")
+        raise UserError(
+            f"{path} already exists, not overwriting it",
+            hint="Pass --force to replace it, or choose another path.",
+        )
     if path.is_dir():
-        raise UserError(f"{path} is a directory", hint=f"Give a file path for the {what}, e.g. {path}/config.cfg.")
+        raise UserError(
+            f"{path} is a directory", hint=f"Give a file path for the {what}, e.g. {path}/config.cfg."
+        )
     atomic_write_text(path, text)
 
 

@@ -26,10 +26,21 @@ EPILOG = """Examples:
 
 @app.command("convert", epilog=EPILOG)
 def convert_cli(
-    source: Path = typer.Argument(..., help="A corpus file: .conllu, .iob2, or a spacy convert format (gzipped is fine)."),
+    source: Path = typer.Argument(
+        ..., help="A corpus file: .conllu, .iob2, or a spacy convert format (gzipped is fine)."
+    ),
     output: Path = typer.Argument(..., help="The .spacy file to write."),
-    converter: str = typer.Option("auto", "--converter", "-c", help="auto (by extension), iob2 (UNER columns), or one of spacy convert's: conllu, conllubio, conll, ner, iob, json."),
-    ner: Optional[Path] = typer.Option(None, "--ner", help="UNER-style .iob2 file whose entities are attached to the matching CoNLL-U sentences."),
+    converter: str = typer.Option(
+        "auto",
+        "--converter",
+        "-c",
+        help="auto (by extension), iob2 (UNER columns), or one of spacy convert's: conllu, conllubio, conll, ner, iob, json.",
+    ),
+    ner: Optional[Path] = typer.Option(
+        None,
+        "--ner",
+        help="UNER-style .iob2 file whose entities are attached to the matching CoNLL-U sentences.",
+    ),
     n_sents: int = typer.Option(10, "--n-sents", "-n", help="Sentences per document."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many sentences."),
     verbose: bool = VerboseOpt,
@@ -39,4 +50,6 @@ def convert_cli(
 
     with handle_errors(verbose):
         stats = convert_file(source, output, converter=converter, ner=ner, n_sents=n_sents, limit=limit)
-        msg.good(f"Wrote {stats['docs']} docs with the {stats['converter']} converter ({stats['sents']} sentences, {stats['words']} words, {stats['ents']} entities) to {output}")
+        msg.good(
+            f"Wrote {stats['docs']} docs with the {stats['converter']} converter ({stats['sents']} sentences, {stats['words']} words, {stats['ents']} entities) to {output}"
+        )

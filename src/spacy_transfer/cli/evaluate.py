@@ -25,11 +25,19 @@ EPILOG = """Examples:
 def evaluate_cli(
     model: str = typer.Argument(..., help="Pipeline folder (e.g. training/model-best) or installed package."),
     data_path: Path = typer.Argument(..., help="Evaluation data: a .spacy file or a folder of them."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the scores as JSON to this file ('-' prints JSON only)."),
-    code: Optional[Path] = typer.Option(None, "--code", "-c", help="Python file with registered functions to import first."),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="Write the scores as JSON to this file ('-' prints JSON only)."
+    ),
+    code: Optional[Path] = typer.Option(
+        None, "--code", "-c", help="Python file with registered functions to import first."
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for the CPU."),
-    gold_preproc: bool = typer.Option(False, "--gold-preproc", "-G", help="Use the gold tokenization and sentences."),
-    per_component: bool = typer.Option(False, "--per-component", "-P", help="Scores per component (keyed by component name)."),
+    gold_preproc: bool = typer.Option(
+        False, "--gold-preproc", "-G", help="Use the gold tokenization and sentences."
+    ),
+    per_component: bool = typer.Option(
+        False, "--per-component", "-P", help="Scores per component (keyed by component name)."
+    ),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Evaluate a pipeline: accuracy and speed on annotated data, as a table and JSON."""
@@ -58,7 +66,11 @@ def evaluate_cli(
                 msg.table(headline_rows(overall), title="Results")
             for component, comp_scores in scores.items():
                 if isinstance(comp_scores, dict):
-                    rows = headline_rows(comp_scores) or [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in comp_scores.items() if not isinstance(v, dict)]
+                    rows = headline_rows(comp_scores) or [
+                        (k, f"{v:.4f}" if isinstance(v, float) else str(v))
+                        for k, v in comp_scores.items()
+                        if not isinstance(v, dict)
+                    ]
                     msg.table(rows, title=f"Results: {component}")
         else:
             msg.table(headline_rows(scores), title="Results")

@@ -26,12 +26,28 @@ EPILOG = """Examples:
 def init_config_cli(
     output: str = typer.Argument(..., help="File to write the config to, or '-' for stdout."),
     lang: str = typer.Option("en", "--lang", "-l", help="Two-letter language code, e.g. 'en'."),
-    pipeline: str = typer.Option("tagger,parser,ner", "--pipeline", "-p", help=f"Comma-separated components: {', '.join(PIPES)}."),
+    pipeline: str = typer.Option(
+        "tagger,parser,ner", "--pipeline", "-p", help=f"Comma-separated components: {', '.join(PIPES)}."
+    ),
     optimize: str = typer.Option("efficiency", "--optimize", "-o", help=f"One of: {', '.join(OPTIMIZE)}."),
-    gpu: bool = typer.Option(False, "--gpu", "-G", help="Use a transformer (the language's default unless --transformer is given)."),
-    transformer: str = typer.Option(None, "--transformer", "-t", help="Hugging Face encoder name or local folder; implies a transformer pipeline."),
-    vectors: str = typer.Option(None, "--vectors", "-v", help="Vectors pipeline name or folder to use as static features."),
-    embedding: str = typer.Option("shared", "--embedding", "-e", help=f"One of: {', '.join(EMBEDDING)}: one tok2vec/transformer with listeners, or one per component."),
+    gpu: bool = typer.Option(
+        False, "--gpu", "-G", help="Use a transformer (the language's default unless --transformer is given)."
+    ),
+    transformer: str = typer.Option(
+        None,
+        "--transformer",
+        "-t",
+        help="Hugging Face encoder name or local folder; implies a transformer pipeline.",
+    ),
+    vectors: str = typer.Option(
+        None, "--vectors", "-v", help="Vectors pipeline name or folder to use as static features."
+    ),
+    embedding: str = typer.Option(
+        "shared",
+        "--embedding",
+        "-e",
+        help=f"One of: {', '.join(EMBEDDING)}: one tok2vec/transformer with listeners, or one per component.",
+    ),
     pretraining: bool = typer.Option(False, "--pretraining", "-pt", help="Add the [pretraining] block."),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite an existing output file."),
     verbose: bool = VerboseOpt,
@@ -51,4 +67,6 @@ def init_config_cli(
         write_or_print(text, output, force)
         if output != "-":
             msg.good(f"Saved config to {output}")
-            msg.text(f"Train with: spacy-transfer train {output} --paths.train ./train.spacy --paths.dev ./dev.spacy")
+            msg.text(
+                f"Train with: spacy-transfer train {output} --paths.train ./train.spacy --paths.dev ./dev.spacy"
+            )

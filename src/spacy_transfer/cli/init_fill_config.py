@@ -29,9 +29,13 @@ def init_fill_config_cli(
     ctx: typer.Context,
     base_path: str = typer.Argument(..., help="Partial config to fill, or '-' for stdin."),
     output: str = typer.Argument("-", help="File to write the filled config to, or '-' for stdout."),
-    pretraining: bool = typer.Option(False, "--pretraining", "-pt", help="Add the [pretraining] block with its defaults."),
+    pretraining: bool = typer.Option(
+        False, "--pretraining", "-pt", help="Add the [pretraining] block with its defaults."
+    ),
     diff: bool = typer.Option(False, "--diff", "-D", help="Print what was added or changed."),
-    code: Optional[Path] = typer.Option(None, "--code", "-c", help="Python file with registered functions to import first."),
+    code: Optional[Path] = typer.Option(
+        None, "--code", "-c", help="Python file with registered functions to import first."
+    ),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Fill in every default value of a partial config and validate it."""
@@ -49,4 +53,3 @@ def init_fill_config_cli(
             before = config.to_str()
             msg.divider("Changes")
             print(config_diff(before, text) or "(nothing added)")
-

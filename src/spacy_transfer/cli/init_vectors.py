@@ -43,17 +43,35 @@ def init_vectors_cli(
     lang: str = typer.Argument(..., help="Language code of the blank pipeline (e.g. en)."),
     vectors_loc: Optional[Path] = typer.Argument(None, help="Vectors file (omit with --train)."),
     output_dir: Optional[Path] = typer.Argument(None, help="Pipeline folder to write."),
-    prune: int = typer.Option(-1, "--prune", "-p", help="Keep N rows; other words map to their nearest kept vector."),
+    prune: int = typer.Option(
+        -1, "--prune", "-p", help="Keep N rows; other words map to their nearest kept vector."
+    ),
     truncate: int = typer.Option(0, "--truncate", "-t", help="Read only the first N vectors of the file."),
     mode: str = typer.Option("default", "--mode", "-m", help="Vectors mode: default or floret."),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Name of the vectors table, e.g. en_example.vectors."),
-    attr: str = typer.Option("ORTH", "--attr", "-a", help="Token attribute the keys match: ORTH, LOWER or NORM."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto, text, word2vec-bin, fasttext-bin, gensim, npy, npz or floret."),
-    words: Optional[Path] = typer.Option(None, "--words", help="Word list (one per line) for .npy/.npz matrices."),
-    skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Skip malformed lines (counted in the report) instead of failing."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
-    train: Optional[Path] = typer.Option(None, "--train", help="Raw text (.txt, .jsonl, .gz, or a folder of them) to train vectors on."),
-    algorithm: str = typer.Option("word2vec", "--algorithm", help="With --train: word2vec, fasttext or floret."),
+    name: Optional[str] = typer.Option(
+        None, "--name", "-n", help="Name of the vectors table, e.g. en_example.vectors."
+    ),
+    attr: str = typer.Option(
+        "ORTH", "--attr", "-a", help="Token attribute the keys match: ORTH, LOWER or NORM."
+    ),
+    fmt: str = typer.Option(
+        "auto", "--format", "-f", help="auto, text, word2vec-bin, fasttext-bin, gensim, npy, npz or floret."
+    ),
+    words: Optional[Path] = typer.Option(
+        None, "--words", help="Word list (one per line) for .npy/.npz matrices."
+    ),
+    skip_bad_lines: bool = typer.Option(
+        False, "--skip-bad-lines", help="Skip malformed lines (counted in the report) instead of failing."
+    ),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."
+    ),
+    train: Optional[Path] = typer.Option(
+        None, "--train", help="Raw text (.txt, .jsonl, .gz, or a folder of them) to train vectors on."
+    ),
+    algorithm: str = typer.Option(
+        "word2vec", "--algorithm", help="With --train: word2vec, fasttext or floret."
+    ),
     arch: str = typer.Option("cbow", "--arch", help="With --train: cbow or skipgram."),
     dims: int = typer.Option(100, "--dims", help="With --train: vector width."),
     epochs: int = typer.Option(5, "--epochs", help="With --train: passes over the text."),
@@ -71,26 +89,55 @@ def init_vectors_cli(
         show = _progress_enabled(progress)
         if train is not None:
             if output_dir is not None:
-                raise UserError("With --train, give only LANG and OUTPUT_DIR", hint="spacy-transfer init vectors en --train corpus.txt ./vectors")
+                raise UserError(
+                    "With --train, give only LANG and OUTPUT_DIR",
+                    hint="spacy-transfer init vectors en --train corpus.txt ./vectors",
+                )
             if vectors_loc is None:
-                raise UserError("Missing OUTPUT_DIR", hint="spacy-transfer init vectors en --train corpus.txt ./vectors")
+                raise UserError(
+                    "Missing OUTPUT_DIR", hint="spacy-transfer init vectors en --train corpus.txt ./vectors"
+                )
             from ..core.vectors.train import TrainSettings, train_and_convert
 
-            settings = TrainSettings(algorithm=algorithm, arch=arch, dims=dims, epochs=epochs, min_count=min_count,
-                                     window=window, bucket=bucket, workers=workers, seed=seed)
+            settings = TrainSettings(
+                algorithm=algorithm,
+                arch=arch,
+                dims=dims,
+                epochs=epochs,
+                min_count=min_count,
+                window=window,
+                bucket=bucket,
+                workers=workers,
+                seed=seed,
+            )
             msg.info(f"Training {algorithm} vectors on {train}")
-            nlp, report, train_report = train_and_convert(lang, train, vectors_loc, settings, prune=prune, name=name,
-                                                           attr=attr, progress=show)
+            nlp, report, train_report = train_and_convert(
+                lang, train, vectors_loc, settings, prune=prune, name=name, attr=attr, progress=show
+            )
             msg.table(train_report, header=("training", ""), divider=True)
             output = vectors_loc
         else:
             if vectors_loc is None or output_dir is None:
-                raise UserError("Give LANG, VECTORS and OUTPUT_DIR (or LANG --train TEXT OUTPUT_DIR)",
-                                hint="spacy-transfer init vectors en vectors.vec ./vectors")
+                raise UserError(
+                    "Give LANG, VECTORS and OUTPUT_DIR (or LANG --train TEXT OUTPUT_DIR)",
+                    hint="spacy-transfer init vectors en vectors.vec ./vectors",
+                )
             from ..core.vectors import convert_vectors
 
-            nlp, report = convert_vectors(lang, vectors_loc, output_dir, fmt=fmt, mode=mode, prune=prune, truncate=truncate,
-                                          name=name, attr=attr, skip_bad_lines=skip_bad_lines, words=words, progress=show)
+            nlp, report = convert_vectors(
+                lang,
+                vectors_loc,
+                output_dir,
+                fmt=fmt,
+                mode=mode,
+                prune=prune,
+                truncate=truncate,
+                name=name,
+                attr=attr,
+                skip_bad_lines=skip_bad_lines,
+                words=words,
+                progress=show,
+            )
             output = output_dir
         msg.table(report.rows_for_table(), header=("vectors", ""), divider=True)
         for warning in report.warnings:
@@ -99,5 +146,7 @@ def init_vectors_cli(
             msg.text(f"  skipped line {line}: {problem}")
         for word, kept, score in report.prune_examples:
             msg.text(f"  pruned '{word}' -> '{kept}' (cosine {score})")
-        msg.good(f"Saved a pipeline with {report.rows:,} vectors to {output}",
-                 "Load it with spacy.load(), or use the folder as [initialize] vectors (paths.vectors) in a config.")
+        msg.good(
+            f"Saved a pipeline with {report.rows:,} vectors to {output}",
+            "Load it with spacy.load(), or use the folder as [initialize] vectors (paths.vectors) in a config.",
+        )

@@ -31,4 +31,6 @@ def migrate_cli(
     with handle_errors(verbose):
         info = migrate_pipeline(source, output, force=force)
         done = ", ".join(info["converted"]) or "none (already in our format)"
-        msg.good(f"Wrote {output} (components: {', '.join(info['components'])}; converted from spacy-transformers: {done})")
+        msg.good(
+            f"Wrote {output} (components: {', '.join(info['components'])}; converted from spacy-transformers: {done})"
+        )

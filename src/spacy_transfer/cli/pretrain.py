@@ -41,14 +41,33 @@ layer, optimizer and random states, for an exact --resume-path).
 def pretrain_cli(
     ctx: typer.Context,
     config_path: str = typer.Argument(..., help="Config with a [pretraining] block, or '-' for stdin."),
-    output_dir: Path = typer.Argument(..., help="Folder for the weights of each epoch, the resume states and log.jsonl."),
-    code: Optional[Path] = typer.Option(None, "--code", "-c", help="Python file with registered functions to import first."),
-    resume_path: Optional[Path] = typer.Option(None, "--resume-path", "-r", help="A model{N}.bin (or .temp.bin / model-last.bin) to continue from."),
-    epoch_resume: Optional[int] = typer.Option(None, "--epoch-resume", "-er", help="Epoch to continue counting from (read from the file's name or resume state if omitted)."),
+    output_dir: Path = typer.Argument(
+        ..., help="Folder for the weights of each epoch, the resume states and log.jsonl."
+    ),
+    code: Optional[Path] = typer.Option(
+        None, "--code", "-c", help="Python file with registered functions to import first."
+    ),
+    resume_path: Optional[Path] = typer.Option(
+        None, "--resume-path", "-r", help="A model{N}.bin (or .temp.bin / model-last.bin) to continue from."
+    ),
+    epoch_resume: Optional[int] = typer.Option(
+        None,
+        "--epoch-resume",
+        "-er",
+        help="Epoch to continue counting from (read from the file's name or resume state if omitted).",
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
     skip_last: bool = typer.Option(False, "--skip-last", "-L", help="Do not write model-last.bin."),
-    keep_states: int = typer.Option(1, "--keep-states", help="Resume states kept, beside the newest N epoch weights (model-last keeps its own); -1 keeps one beside every file. Each state is several times the size of its weights."),
-    nproc: int = typer.Option(1, "--nproc", help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank)."),
+    keep_states: int = typer.Option(
+        1,
+        "--keep-states",
+        help="Resume states kept, beside the newest N epoch weights (model-last keeps its own); -1 keeps one beside every file. Each state is several times the size of its weights.",
+    ),
+    nproc: int = typer.Option(
+        1,
+        "--nproc",
+        help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank).",
+    ),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Pretrain the tok2vec layer (characters or vectors objective) or the transformer
@@ -65,14 +84,34 @@ def pretrain_cli(
         with distributed.rank_errors():
             dist_ctx = distributed.init_from_env(use_gpu=gpu_id >= 0)
             try:
-                _pretrain(ctx, config_path, output_dir, code, resume_path, epoch_resume, gpu_id, skip_last, keep_states, dist_ctx)
+                _pretrain(
+                    ctx,
+                    config_path,
+                    output_dir,
+                    code,
+                    resume_path,
+                    epoch_resume,
+                    gpu_id,
+                    skip_last,
+                    keep_states,
+                    dist_ctx,
+                )
             finally:
                 distributed.shutdown()
 
 
-def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Optional[Path], resume_path: Optional[Path],
-              epoch_resume: Optional[int], gpu_id: int, skip_last: bool, keep_states: int,
-              dist_ctx: Optional["DistContext"]) -> None:
+def _pretrain(
+    ctx: typer.Context,
+    config_path: str,
+    output_dir: Path,
+    code: Optional[Path],
+    resume_path: Optional[Path],
+    epoch_resume: Optional[int],
+    gpu_id: int,
+    skip_last: bool,
+    keep_states: int,
+    dist_ctx: Optional["DistContext"],
+) -> None:
     from wasabi import Printer
 
     from ..core.config import check_registered_names, check_unknown_settings, import_code, load_config
@@ -91,16 +130,24 @@ def _pretrain(ctx: typer.Context, config_path: str, output_dir: Path, code: Opti
     check_registered_names(config, where=where)  # typos get the closest known names
     check_unknown_settings(config, where=where)
     if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights.")
+        raise UserError(
+            f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights."
+        )
     if output_dir.exists() and any(output_dir.iterdir()):
         if resume_path:
-            printer.warn(f"Output folder {output_dir} is not empty: weights of the epochs that follow will be overwritten")
+            printer.warn(
+                f"Output folder {output_dir} is not empty: weights of the epochs that follow will be overwritten"
+            )
         else:
-            printer.warn(f"Output folder {output_dir} is not empty: files of the same names will be overwritten")
+            printer.warn(
+                f"Output folder {output_dir} is not empty: files of the same names will be overwritten"
+            )
     device = f"GPU {gpu_id}" if gpu_id >= 0 else "CPU"
     if dist_ctx is not None:
         n = dist_ctx.world_size
-        device = f"{n} process{'es' if n > 1 else ''} ({dist_ctx.backend}), " + ("one GPU each" if gpu_id >= 0 else "CPU")
+        device = f"{n} process{'es' if n > 1 else ''} ({dist_ctx.backend}), " + (
+            "one GPU each" if gpu_id >= 0 else "CPU"
+        )
     printer.info(f"Using {device}")
     result = pretrain(
         config,

@@ -31,11 +31,25 @@ EPILOG = """Examples:
 def train_cli(
     ctx: typer.Context,
     config_path: str = typer.Argument(..., help="Training config, or '-' for stdin."),
-    output: Optional[Path] = typer.Option(None, "--output", "--output-path", "-o", help="Folder for model-best/, model-last/, checkpoint/, metrics.jsonl, training.png."),
-    code: Optional[Path] = typer.Option(None, "--code", "-c", help="Python file with registered functions to import first."),
+    output: Optional[Path] = typer.Option(
+        None,
+        "--output",
+        "--output-path",
+        "-o",
+        help="Folder for model-best/, model-last/, checkpoint/, metrics.jsonl, training.png.",
+    ),
+    code: Optional[Path] = typer.Option(
+        None, "--code", "-c", help="Python file with registered functions to import first."
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for the CPU."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUTPUT/checkpoint exactly where the run stopped."),
-    nproc: int = typer.Option(1, "--nproc", help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from OUTPUT/checkpoint exactly where the run stopped."
+    ),
+    nproc: int = typer.Option(
+        1,
+        "--nproc",
+        help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank).",
+    ),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Train or update a pipeline. Same config and semantics as 'spacy train', plus

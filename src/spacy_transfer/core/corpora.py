@@ -45,8 +45,10 @@ def docbin_problem(path: PathLike) -> Optional[str]:
     if not p.exists():
         return f"{p} does not exist"
     if p.is_file() and not p.name.endswith(".spacy"):
-        return (f"{p} is not a .spacy file (spaCy's corpus reader reads only .spacy); "
-                f"convert it: spacy-transfer convert {p} {p.with_suffix('.spacy').name}")
+        return (
+            f"{p} is not a .spacy file (spaCy's corpus reader reads only .spacy); "
+            f"convert it: spacy-transfer convert {p} {p.with_suffix('.spacy').name}"
+        )
     files = [p] if p.is_file() else [f for f in sorted(p.rglob("*.spacy")) if not f.name.startswith(".")]
     if not files:
         return f"{p} holds no .spacy files"
@@ -89,7 +91,9 @@ def open_text(path: PathLike) -> IO[str]:
     return open(p, encoding="utf8")
 
 
-def read_conllu(path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None, vocab: Optional[Vocab] = None) -> List[Doc]:
+def read_conllu(
+    path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None, vocab: Optional[Vocab] = None
+) -> List[Doc]:
     """UD CoNLL-U as docs of ``n_sents`` sentences (``limit`` = max sentences read)."""
     from spacy.training.converters import conllu_to_docs
 
@@ -122,14 +126,19 @@ def iter_iob2_sentences(path: PathLike, tag_map: Optional[dict] = None) -> Itera
                 continue
             cols = line.split("\t")
             if len(cols) < 3:
-                raise UserError(f"Malformed IOB2 line {lineno} in {path}: expected 'ID<TAB>TOKEN<TAB>TAG'", rows=[(f"line {lineno}", line[:80])])
+                raise UserError(
+                    f"Malformed IOB2 line {lineno} in {path}: expected 'ID<TAB>TOKEN<TAB>TAG'",
+                    rows=[(f"line {lineno}", line[:80])],
+                )
             words.append(cols[1])
             tags.append(tag_map.get(cols[2], cols[2]))
     if words:
         yield words, tags
 
 
-def read_iob2(path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None, vocab: Optional[Vocab] = None) -> List[Doc]:
+def read_iob2(
+    path: PathLike, *, n_sents: int = 10, limit: Optional[int] = None, vocab: Optional[Vocab] = None
+) -> List[Doc]:
     """UNER IOB2 as docs with entities, ``n_sents`` sentences per doc."""
     vocab = vocab or Vocab()
     docs: List[Doc] = []
@@ -260,9 +269,15 @@ def iter_raw_texts(path: PathLike, *, min_chars: int = 1) -> Iterator[str]:
                 try:
                     record = srsly.json_loads(line)
                 except ValueError as e:
-                    raise UserError(f"Invalid JSON on line {lineno} of {p}: {e}", hint='Each line must be an object like {"text": "..."}.') from None
+                    raise UserError(
+                        f"Invalid JSON on line {lineno} of {p}: {e}",
+                        hint='Each line must be an object like {"text": "..."}.',
+                    ) from None
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                    raise UserError(f"Line {lineno} of {p} has no \"text\" string", hint='Each line must be an object like {"text": "..."}.')
+                    raise UserError(
+                        f'Line {lineno} of {p} has no "text" string',
+                        hint='Each line must be an object like {"text": "..."}.',
+                    )
                 text = record["text"]
             else:
                 text = line.strip()
@@ -279,8 +294,11 @@ def pick_converter(source: PathLike, converter: str) -> str:
     """The converter for ``source``: as given, or by file extension (and, for spaCy's NER
     formats, by looking at the text, as ``spacy convert`` does)."""
     if converter not in CONVERTERS:
-        raise UserError(f"Unknown converter '{converter}'", rows=[("--converter", converter)],
-                        hint=f"Use one of: {', '.join(CONVERTERS)} (auto picks by file extension).")
+        raise UserError(
+            f"Unknown converter '{converter}'",
+            rows=[("--converter", converter)],
+            hint=f"Use one of: {', '.join(CONVERTERS)} (auto picks by file extension).",
+        )
     if converter != "auto":
         return converter
     name = Path(source).name.removesuffix(".gz")
@@ -296,9 +314,12 @@ def pick_converter(source: PathLike, converter: str) -> str:
             return detected
         if suffix == "iob":
             return "iob2"  # a token-per-line column file (ID TOKEN TAG), UNER style
-    raise UserError(f"Unknown corpus format: {source}", rows=[("source", name)],
-                    hint=f"Give a .conllu, .iob2, .iob, .conll or .json file (optionally .gz), or pass --converter, "
-                    f"one of: {', '.join(CONVERTERS[1:])}.")
+    raise UserError(
+        f"Unknown corpus format: {source}",
+        rows=[("source", name)],
+        hint=f"Give a .conllu, .iob2, .iob, .conll or .json file (optionally .gz), or pass --converter, "
+        f"one of: {', '.join(CONVERTERS[1:])}.",
+    )
 
 
 def _spacy_convert(source: Path, converter: str, n_sents: int, limit: Optional[int]) -> List[Doc]:
@@ -312,12 +333,19 @@ def _spacy_convert(source: Path, converter: str, n_sents: int, limit: Optional[i
     try:
         if converter == "json":
             return list(converters[converter](text, no_print=True))
-        return list(converters[converter](text, n_sents=n_sents, no_print=True, append_morphology=converter == "conllubio"))
+        return list(
+            converters[converter](
+                text, n_sents=n_sents, no_print=True, append_morphology=converter == "conllubio"
+            )
+        )
     except UserError:
         raise
     except Exception as e:  # spaCy's converters raise ValueError/KeyError/IndexError on bad lines
-        raise UserError(f"Could not convert {source} with the '{converter}' converter", rows=[(str(source), " ".join(str(e).split())[:200])],
-                        hint="Check that the file is in that format, or pass another --converter.") from None
+        raise UserError(
+            f"Could not convert {source} with the '{converter}' converter",
+            rows=[(str(source), " ".join(str(e).split())[:200])],
+            hint="Check that the file is in that format, or pass another --converter.",
+        ) from None
 
 
 def convert_file(
@@ -337,9 +365,13 @@ def convert_file(
     src = _require_file(source, "Corpus file")
     out = Path(output)
     if out.is_dir():
-        raise UserError(f"The output {out} is a folder", hint=f"Give the .spacy file to write, e.g. {out}/train.spacy.")
+        raise UserError(
+            f"The output {out} is a folder", hint=f"Give the .spacy file to write, e.g. {out}/train.spacy."
+        )
     if ner is not None and kind != "conllu":
-        raise UserError("--ner only applies to CoNLL-U sources", hint="Other NER formats already hold the entities.")
+        raise UserError(
+            "--ner only applies to CoNLL-U sources", hint="Other NER formats already hold the entities."
+        )
     if kind == "conllu" and ner is not None:
         docs = read_ud_with_ner(src, ner, n_sents=n_sents, limit=limit)
     elif kind == "conllu":
@@ -349,7 +381,9 @@ def convert_file(
     else:
         docs = _spacy_convert(src, kind, n_sents, limit)
     if not docs:
-        raise UserError(f"No sentences found in {source}", hint="Is the file empty, or in another format (--converter)?")
+        raise UserError(
+            f"No sentences found in {source}", hint="Is the file empty, or in another format (--converter)?"
+        )
     write_docbin(docs, out)
     return {
         "docs": len(docs),

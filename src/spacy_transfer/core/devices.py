@@ -41,8 +41,10 @@ def setup_device(gpu_id: int, allocator: Optional[str] = None, *, numpy_blas: bo
     try:
         set_gpu_allocator(allocator or "pytorch")
     except Exception as e:  # e.g. torch without CUDA next to a working cupy
-        raise UserError(f"Could not use the '{allocator or 'pytorch'}' GPU allocator: {e}",
-                        hint="Install a CUDA build of PyTorch, or set [training] gpu_allocator = null.") from None
+        raise UserError(
+            f"Could not use the '{allocator or 'pytorch'}' GPU allocator: {e}",
+            hint="Install a CUDA build of PyTorch, or set [training] gpu_allocator = null.",
+        ) from None
     return f"GPU {gpu_id}"
 
 

@@ -7,11 +7,31 @@ from typing import Dict, List, Tuple
 
 from spacy import util
 
-PACKAGES = ("spacy-transfer", "spacy", "thinc", "torch", "transformers", "tokenizers", "numpy", "cupy-cuda12x", "gensim")
+PACKAGES = (
+    "spacy-transfer",
+    "spacy",
+    "thinc",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "numpy",
+    "cupy-cuda12x",
+    "gensim",
+)
 # Which registries to list, and which names in them belong to this toolchain's topic.
 REGISTRIES = ("factories", "architectures", "layers", "span_getters", "annotation_setters", "readers")
 OUR_PREFIXES = ("spacy-transfer.", "spacy-transformers.")
-SPACY_TOPIC = ("spacy.Tok2Vec", "spacy.MultiHashEmbed", "spacy.Tok2VecListener", "spacy.StaticVectors", "spacy.Pretrain", "spacy.MaxoutWindowEncoder", "spacy.CharacterEmbed", "spacy.MishWindowEncoder", "spacy.TorchBiLSTMEncoder")
+SPACY_TOPIC = (
+    "spacy.Tok2Vec",
+    "spacy.MultiHashEmbed",
+    "spacy.Tok2VecListener",
+    "spacy.StaticVectors",
+    "spacy.Pretrain",
+    "spacy.MaxoutWindowEncoder",
+    "spacy.CharacterEmbed",
+    "spacy.MishWindowEncoder",
+    "spacy.TorchBiLSTMEncoder",
+)
 
 
 def versions() -> List[Tuple[str, str]]:

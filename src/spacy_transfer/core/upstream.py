@@ -32,7 +32,9 @@ def shim_grad_scaler(shim: Any) -> Optional[Any]:
 def shim_mixed_precision(shim: Any) -> bool:
     """Whether a shim was configured for mixed precision: thinc's ``PyTorchShim`` keeps the
     flag in ``_mixed_precision`` (our transformer shim in its public ``cfg``)."""
-    return bool(getattr(shim, "_mixed_precision", False) or (getattr(shim, "cfg", None) or {}).get("mixed_precision"))
+    return bool(
+        getattr(shim, "_mixed_precision", False) or (getattr(shim, "cfg", None) or {}).get("mixed_precision")
+    )
 
 
 def scaler_enabled(scaler: Any) -> bool:

@@ -20,7 +20,9 @@ from spacy import util
 
 from ..errors import UserError
 
-FILL_HINT = "Run 'spacy-transfer init fill-config CONFIG CONFIG' to add missing defaults, then check the values."
+FILL_HINT = (
+    "Run 'spacy-transfer init fill-config CONFIG CONFIG' to add missing defaults, then check the values."
+)
 
 
 def known_names(registry_name: str) -> List[str]:
@@ -50,7 +52,9 @@ def check_registered_names(config: Dict[str, Any], where: str = "config") -> Non
             continue
         close = difflib.get_close_matches(func_name, known_names(reg_name), n=3, cutoff=0.6)
         suggestion = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        rows.append((f"[{section}]", f"'{func_name}' is not a registered function in @{reg_name}{suggestion}"))
+        rows.append(
+            (f"[{section}]", f"'{func_name}' is not a registered function in @{reg_name}{suggestion}")
+        )
     if rows:
         raise UserError(
             f"Unknown registered function name(s) in {where}",
@@ -103,8 +107,11 @@ def config_errors(where: str = "config", section: Optional[str] = None) -> Itera
     except ConfigValidationError as e:
         raise format_validation_error(e, where, section) from e
     except catalogue.RegistryError as e:
-        raise UserError(f"Unknown registered function ({where})", rows=[(where, " ".join(str(e).split()))],
-                        hint="Check the name, or pass --code FILE to register your own.") from e
+        raise UserError(
+            f"Unknown registered function ({where})",
+            rows=[(where, " ".join(str(e).split()))],
+            hint="Check the name, or pass --code FILE to register your own.",
+        ) from e
     except (ValueError, KeyError, TypeError) as e:
         text = " ".join(str(e).split())
         if text.startswith(("[E", "[W", "'[E")) or "config" in text.lower():
@@ -150,8 +157,12 @@ def check_unknown_settings(config: Dict[str, Any], where: str = "config") -> Non
     know: a typo there (``max_stepz``) is otherwise ignored without a word."""
     from spacy.schemas import ConfigSchemaInit, ConfigSchemaNlp, ConfigSchemaPretrain, ConfigSchemaTraining
 
-    schemas = {"nlp": ConfigSchemaNlp, "training": ConfigSchemaTraining, "initialize": ConfigSchemaInit,
-               "pretraining": ConfigSchemaPretrain}
+    schemas = {
+        "nlp": ConfigSchemaNlp,
+        "training": ConfigSchemaTraining,
+        "initialize": ConfigSchemaInit,
+        "pretraining": ConfigSchemaPretrain,
+    }
     rows = []
     for section, schema in schemas.items():
         block = config.get(section)
@@ -161,10 +172,20 @@ def check_unknown_settings(config: Dict[str, Any], where: str = "config") -> Non
         for key in block:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
-                rows.append((f"[{section}] {key}", f"is not a setting of [{section}]" + (f"; did you mean '{close[0]}'?" if close else "")))
+                rows.append(
+                    (
+                        f"[{section}] {key}",
+                        f"is not a setting of [{section}]"
+                        + (f"; did you mean '{close[0]}'?" if close else ""),
+                    )
+                )
     if rows:
-        raise UserError(f"Unknown settings in {where}", rows=rows, header=("setting", "problem"),
-                        hint="Fix the spelling, or remove the line (spaCy would ignore it).")
+        raise UserError(
+            f"Unknown settings in {where}",
+            rows=rows,
+            header=("setting", "problem"),
+            hint="Fix the spelling, or remove the line (spaCy would ignore it).",
+        )
 
 
 def check_language(lang: str, setting: str = "lang") -> None:
@@ -176,6 +197,9 @@ def check_language(lang: str, setting: str = "lang") -> None:
     except (ImportError, KeyError):
         known = sorted(registry.languages.get_all().keys())
         close = difflib.get_close_matches(lang, known, n=3)
-        raise UserError(f"Unknown language '{lang}'", rows=[(setting, lang)],
-                        hint=(f"Did you mean: {', '.join(close)}? " if close else "")
-                        + "Use a spaCy language code such as en, de, xx.") from None
+        raise UserError(
+            f"Unknown language '{lang}'",
+            rows=[(setting, lang)],
+            hint=(f"Did you mean: {', '.join(close)}? " if close else "")
+            + "Use a spaCy language code such as en, de, xx.",
+        ) from None

@@ -16,7 +16,9 @@ def nlp_from(text: str):
 @pytest.mark.parametrize("optimize", ["efficiency", "accuracy"])
 @pytest.mark.parametrize("embedding", ["shared", "independent"])
 def test_cnn_configs_are_complete(optimize, embedding):
-    req = ConfigRequest(pipeline=["tagger", "parser", "ner", "textcat"], optimize=optimize, embedding=embedding)
+    req = ConfigRequest(
+        pipeline=["tagger", "parser", "ner", "textcat"], optimize=optimize, embedding=embedding
+    )
     text = generate_config(req)
     nlp = nlp_from(text)  # auto_fill=False: nothing may be missing
     expected = ["tagger", "parser", "ner", "textcat"]
@@ -29,7 +31,18 @@ def test_cnn_configs_are_complete(optimize, embedding):
 
 
 def test_every_component_is_supported():
-    req = ConfigRequest(pipeline=["tagger", "morphologizer", "trainable_lemmatizer", "parser", "ner", "spancat", "textcat_multilabel", "senter"])
+    req = ConfigRequest(
+        pipeline=[
+            "tagger",
+            "morphologizer",
+            "trainable_lemmatizer",
+            "parser",
+            "ner",
+            "spancat",
+            "textcat_multilabel",
+            "senter",
+        ]
+    )
     nlp = nlp_from(generate_config(req))
     assert nlp.pipe_names[0] == "tok2vec"
 

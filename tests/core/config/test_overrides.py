@@ -6,7 +6,9 @@ from spacy_transfer.errors import UserError
 
 
 def test_values_are_json_else_strings():
-    got = parse_override_args(["--training.max_steps", "10", "--paths.train", "corpus/train.spacy", "--nlp.pipeline", '["ner"]'])
+    got = parse_override_args(
+        ["--training.max_steps", "10", "--paths.train", "corpus/train.spacy", "--nlp.pipeline", '["ner"]']
+    )
     assert got == {"training.max_steps": 10, "paths.train": "corpus/train.spacy", "nlp.pipeline": ["ner"]}
 
 

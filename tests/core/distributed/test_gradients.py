@@ -81,7 +81,13 @@ def weights(nlp):
 
 
 def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     from spacy_transfer.core.distributed import init_from_env, parameter_checksum, shutdown
 
     ctx = init_from_env(use_gpu=False)
@@ -109,7 +115,9 @@ def test_shards_cover_the_batch_once():
 
 
 def test_two_ranks_stay_identical_and_match_one_process(tmp_path):
-    mp.start_processes(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(
+        _worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True, start_method="spawn"
+    )
     sums0 = (tmp_path / "sums0.txt").read_text().split()
     sums1 = (tmp_path / "sums1.txt").read_text().split()
     assert sums0 == sums1 and len(set(sums0)) == 3  # identical after every step, and changing

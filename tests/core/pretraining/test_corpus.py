@@ -64,7 +64,9 @@ def test_length_filters_and_limit_as_in_spacy(formats, nlp):
 
 def test_registered_reader_yields_examples(formats, nlp):
     folder, texts = formats
-    reader = registry.resolve({"c": {"@readers": "spacy-transfer.RawTextCorpus.v1", "path": str(folder / "text.txt.gz")}})["c"]
+    reader = registry.resolve(
+        {"c": {"@readers": "spacy-transfer.RawTextCorpus.v1", "path": str(folder / "text.txt.gz")}}
+    )["c"]
     examples = list(reader(nlp))
     assert [eg.reference.text for eg in examples] == texts
 
@@ -72,14 +74,22 @@ def test_registered_reader_yields_examples(formats, nlp):
 def test_default_jsonl_reader_section_reads_plain_text(formats, nlp):
     """[corpora.pretrain] with spacy.JsonlCorpus.v1 (spaCy's default) also takes .txt.gz."""
     folder, texts = formats
-    section = {"@readers": "spacy.JsonlCorpus.v1", "path": str(folder / "text.txt.gz"), "min_length": 0, "max_length": 0, "limit": 0}
+    section = {
+        "@readers": "spacy.JsonlCorpus.v1",
+        "path": str(folder / "text.txt.gz"),
+        "min_length": 0,
+        "max_length": 0,
+        "limit": 0,
+    }
     corpus = resolve_pretraining_corpus(section)
     assert [d.text for d in corpus.docs(nlp)] == texts
 
 
 def test_other_readers_resolve_as_in_spacy(formats):
     folder, _ = formats
-    corpus = resolve_pretraining_corpus({"@readers": "spacy.PlainTextCorpus.v1", "path": str(folder / "text.txt")})
+    corpus = resolve_pretraining_corpus(
+        {"@readers": "spacy.PlainTextCorpus.v1", "path": str(folder / "text.txt")}
+    )
     assert type(corpus).__name__ == "PlainTextCorpus"
 
 

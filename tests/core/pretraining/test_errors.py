@@ -59,30 +59,53 @@ def test_bad_jsonl_line(tmp_path):
 
 
 def test_vectors_objective_without_vectors(tmp_path, raw_jsonl):
-    objective = {"@architectures": "spacy.PretrainVectors.v1", "maxout_pieces": 2, "hidden_size": 32, "loss": "cosine"}
+    objective = {
+        "@architectures": "spacy.PretrainVectors.v1",
+        "maxout_pieces": 2,
+        "hidden_size": 32,
+        "loss": "cosine",
+    }
     err = _fails(tiny_config(raw_jsonl, {"pretraining.objective": objective}), tmp_path, "needs word vectors")
     assert "vectors" in err.hint
 
 
 def test_unknown_vectors_loss(tmp_path, raw_jsonl, vectors_model):
-    objective = {"@architectures": "spacy.PretrainVectors.v1", "maxout_pieces": 2, "hidden_size": 32, "loss": "manhattan"}
-    _fails(tiny_config(raw_jsonl, {"pretraining.objective": objective, "paths.vectors": str(vectors_model)}), tmp_path, "Unknown loss")
+    objective = {
+        "@architectures": "spacy.PretrainVectors.v1",
+        "maxout_pieces": 2,
+        "hidden_size": 32,
+        "loss": "manhattan",
+    }
+    _fails(
+        tiny_config(raw_jsonl, {"pretraining.objective": objective, "paths.vectors": str(vectors_model)}),
+        tmp_path,
+        "Unknown loss",
+    )
 
 
 def test_component_not_in_pipeline(tmp_path, raw_jsonl):
-    err = _fails(tiny_config(raw_jsonl, {"pretraining.component": "tok2vecc"}), tmp_path, "not in the pipeline")
+    err = _fails(
+        tiny_config(raw_jsonl, {"pretraining.component": "tok2vecc"}), tmp_path, "not in the pipeline"
+    )
     assert err.rows[0][1] == "tok2vec, tagger"
 
 
 def test_layer_not_in_component(tmp_path, raw_jsonl):
-    err = _fails(tiny_config(raw_jsonl, {"pretraining.component": "tagger", "pretraining.layer": "embed"}), tmp_path, "has no layer 'embed'")
+    err = _fails(
+        tiny_config(raw_jsonl, {"pretraining.component": "tagger", "pretraining.layer": "embed"}),
+        tmp_path,
+        "has no layer 'embed'",
+    )
     assert "tok2vec" in err.rows[0][1]
 
 
 def test_layer_of_the_wrong_type(tmp_path, raw_jsonl):
     """The tagger's output layer gets vectors, not docs: not a tok2vec layer."""
-    _fails(tiny_config(raw_jsonl, {"pretraining.component": "tagger", "pretraining.layer": "softmax"}), tmp_path,
-           "(not a tok2vec layer|Could not run the pretraining layer)")
+    _fails(
+        tiny_config(raw_jsonl, {"pretraining.component": "tagger", "pretraining.layer": "softmax"}),
+        tmp_path,
+        "(not a tok2vec layer|Could not run the pretraining layer)",
+    )
 
 
 def test_resume_path_missing(tmp_path, raw_jsonl):

@@ -55,7 +55,12 @@ def test_a_resumed_run_replaces_the_states_of_the_run_it_continues(tmp_path, raw
     out = tmp_path / "out"
     pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 2}), out, skip_last=True)
     assert sorted(p.name for p in out.glob("*.safetensors")) == ["model1.state.safetensors"]
-    pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 4}), out, resume_path=out / "model1.bin", skip_last=True)
+    pretrain(
+        tiny_config(raw_jsonl, {"pretraining.max_epochs": 4}),
+        out,
+        resume_path=out / "model1.bin",
+        skip_last=True,
+    )
     assert sorted(p.name for p in out.glob("*.safetensors")) == ["model3.state.safetensors"]
 
 
@@ -71,7 +76,9 @@ def test_weights_file_is_the_layer_as_spacy_writes_it(tmp_path, raw_jsonl):
 
 def test_save_every_n_batches_and_every_n_epochs(tmp_path, raw_jsonl):
     out = tmp_path / "out"
-    config = tiny_config(raw_jsonl, {"pretraining.max_epochs": 3, "pretraining.n_save_epoch": 2, "pretraining.n_save_every": 5})
+    config = tiny_config(
+        raw_jsonl, {"pretraining.max_epochs": 3, "pretraining.n_save_epoch": 2, "pretraining.n_save_every": 5}
+    )
     pretrain(config, out, skip_last=True)
     names = {p.name for p in out.glob("*.bin")}
     # n_save_epoch=2: epochs 0 and 2 (the last); temp files from n_save_every.
@@ -83,8 +90,20 @@ def test_save_every_n_batches_and_every_n_epochs(tmp_path, raw_jsonl):
 def test_vectors_objective_cosine_and_l2(tmp_path, raw_jsonl, vectors_model):
     for loss in ("cosine", "L2"):
         out = tmp_path / loss
-        objective = {"@architectures": "spacy.PretrainVectors.v1", "maxout_pieces": 2, "hidden_size": 32, "loss": loss}
-        config = tiny_config(raw_jsonl, {"paths.vectors": str(vectors_model), "pretraining.objective": objective, "pretraining.max_epochs": 3})
+        objective = {
+            "@architectures": "spacy.PretrainVectors.v1",
+            "maxout_pieces": 2,
+            "hidden_size": 32,
+            "loss": loss,
+        }
+        config = tiny_config(
+            raw_jsonl,
+            {
+                "paths.vectors": str(vectors_model),
+                "pretraining.objective": objective,
+                "pretraining.max_epochs": 3,
+            },
+        )
         pretrain(config, out)
         log = _log(out)
         assert log[2]["epoch_loss"] < log[0]["epoch_loss"], (loss, log)

@@ -37,9 +37,16 @@ def trf_config(tiny_bert, raw_text, **overrides) -> Config:
     """What `init config --transformer MODEL --pretraining` writes, sized for a test."""
     text = generate_config(ConfigRequest(pipeline=["tagger"], transformer=str(tiny_bert)), pretraining=True)
     config = Config().from_str(text, interpolate=False)
-    values = {"paths.raw_text": str(raw_text), "pretraining.max_epochs": 3, "pretraining.batcher.size": 400,
-              "pretraining.optimizer.learn_rate": 0.002, "corpora.pretrain.max_length": 200, "corpora.pretrain.limit": 25,
-              "components.transformer.model.get_spans.window": 48, "components.transformer.model.get_spans.stride": 40}
+    values = {
+        "paths.raw_text": str(raw_text),
+        "pretraining.max_epochs": 3,
+        "pretraining.batcher.size": 400,
+        "pretraining.optimizer.learn_rate": 0.002,
+        "corpora.pretrain.max_length": 200,
+        "corpora.pretrain.limit": 25,
+        "components.transformer.model.get_spans.window": 48,
+        "components.transformer.model.get_spans.stride": 40,
+    }
     values.update(overrides)
     for dotted, value in values.items():
         *path, key = dotted.split(".")
@@ -73,8 +80,15 @@ def test_train_starts_from_the_adapted_encoder(tiny_bert, raw_jsonl, ud_slice, t
     from safetensors.numpy import load_file
 
     adapted = load_file(str(out / "model-last.bin"))
-    config = trf_config(tiny_bert, raw_jsonl, **{"paths.init_tok2vec": str(out / "model-last.bin"),
-                                                 "paths.train": str(ud_slice), "paths.dev": str(ud_slice)})
+    config = trf_config(
+        tiny_bert,
+        raw_jsonl,
+        **{
+            "paths.init_tok2vec": str(out / "model-last.bin"),
+            "paths.train": str(ud_slice),
+            "paths.dev": str(ud_slice),
+        },
+    )
     nlp = init_nlp_with_init_tok2vec(config)
     state = get_hf_model(nlp.get_pipe("transformer")).state_dict()
     from transformers import AutoModel
@@ -91,8 +105,15 @@ def test_encoder_weights_of_another_model_fail_loudly(tiny_bert, raw_jsonl, ud_s
     out = tmp_path / "pre"
     pretrain(trf_config(tiny_bert, raw_jsonl, **{"pretraining.max_epochs": 1}), out)
     other = make_tiny_model_dir(tmp_path / "other", "roberta", max_len=64)
-    config = trf_config(other, raw_jsonl, **{"paths.init_tok2vec": str(out / "model-last.bin"),
-                                             "paths.train": str(ud_slice), "paths.dev": str(ud_slice)})
+    config = trf_config(
+        other,
+        raw_jsonl,
+        **{
+            "paths.init_tok2vec": str(out / "model-last.bin"),
+            "paths.train": str(ud_slice),
+            "paths.dev": str(ud_slice),
+        },
+    )
     with pytest.raises(UserError, match="do not fit the transformer"):
         init_nlp_with_init_tok2vec(config)
 
@@ -101,7 +122,9 @@ def test_whole_word_masking_masks_all_pieces_of_a_token(tiny_bert, raw_jsonl):
     setup = setup_pretraining(trf_config(tiny_bert, raw_jsonl))
     tokenizer = get_tokenizer(setup.nlp.get_pipe("transformer"))
     masker = WordpieceMasker(tokenizer, mask_prob=0.5, whole_word=True, max_length=64, seed=1)
-    doc = setup.nlp.make_doc("Extraordinarily unpredictable hippopotamuses were photographed yesterday in Zürich.")
+    doc = setup.nlp.make_doc(
+        "Extraordinarily unpredictable hippopotamuses were photographed yesterday in Zürich."
+    )
     ids, words = masker.pieces(doc)
     assert len(ids) > len(doc)  # the tiny vocabulary splits words into several pieces
     _, labels = masker([doc])
@@ -121,7 +144,12 @@ def test_long_docs_are_cut_into_windows(tiny_bert, raw_jsonl):
 
 
 def test_tok2vec_objectives_refuse_a_transformer(tiny_bert, raw_jsonl, tmp_path):
-    objective = {"@architectures": "spacy.PretrainCharacters.v1", "maxout_pieces": 2, "hidden_size": 32, "n_characters": 2}
+    objective = {
+        "@architectures": "spacy.PretrainCharacters.v1",
+        "maxout_pieces": 2,
+        "hidden_size": 32,
+        "n_characters": 2,
+    }
     with pytest.raises(UserError, match="is a transformer"):
         pretrain(trf_config(tiny_bert, raw_jsonl, **{"pretraining.objective": objective}), tmp_path / "out")
 

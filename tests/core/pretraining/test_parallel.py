@@ -46,7 +46,9 @@ def clear(model: Model) -> None:
 
 
 def first_batch(setup, min_docs: int) -> List[Doc]:
-    batch = next(b for b in setup.settings["batcher"](iter_docs(setup.corpus, setup.nlp)) if len(b) >= min_docs)
+    batch = next(
+        b for b in setup.settings["batcher"](iter_docs(setup.corpus, setup.nlp)) if len(b) >= min_docs
+    )
     return list(batch)
 
 
@@ -73,7 +75,9 @@ def check_shards_sum_to_the_batch(objective, docs: List[Doc], world: int, rtol: 
     for key in expected:
         # float32 sums in a different order: tolerance relative to the array's scale
         scale = float(numpy.abs(expected[key]).max())
-        numpy.testing.assert_allclose(combined[key], expected[key], rtol=0, atol=rtol * scale + 1e-7, err_msg=key)
+        numpy.testing.assert_allclose(
+            combined[key], expected[key], rtol=0, atol=rtol * scale + 1e-7, err_msg=key
+        )
     assert loss == pytest.approx(whole.loss, rel=1e-4)
     # Summing the shards' mean gradients unweighted would be about `world` times too large.
     big = max(expected, key=lambda k: numpy.abs(expected[k]).sum())
@@ -89,9 +93,22 @@ def test_characters_objective(raw_jsonl, world):
 
 @pytest.mark.parametrize("loss, rule", [("cosine", ("mean", "mean")), ("L2", ("mean", "mean_squared"))])
 def test_vectors_objective(raw_jsonl, vectors_model, loss, rule):
-    objective = {"@architectures": "spacy.PretrainVectors.v1", "maxout_pieces": 2, "hidden_size": 32, "loss": loss}
-    setup = setup_pretraining(tiny_config(raw_jsonl, {"pretraining.dropout": 0.0, "pretraining.objective": objective,
-                                                      "paths.vectors": str(vectors_model)}))
+    objective = {
+        "@architectures": "spacy.PretrainVectors.v1",
+        "maxout_pieces": 2,
+        "hidden_size": 32,
+        "loss": loss,
+    }
+    setup = setup_pretraining(
+        tiny_config(
+            raw_jsonl,
+            {
+                "pretraining.dropout": 0.0,
+                "pretraining.objective": objective,
+                "paths.vectors": str(vectors_model),
+            },
+        )
+    )
     assert setup.objective.reduction == rule
     check_shards_sum_to_the_batch(setup.objective, first_batch(setup, 4), 2, rtol=1e-4)
 
@@ -119,5 +136,7 @@ def test_share_rules():
 
 
 def test_a_custom_objective_can_state_its_reduction():
-    model = Model("custom", lambda model, X, is_train: (X, lambda d: d), attrs={"pretrain_reduction": ("sum", "sum")})
+    model = Model(
+        "custom", lambda model, X, is_train: (X, lambda d: d), attrs={"pretrain_reduction": ("sum", "sum")}
+    )
     assert loss_reduction(model, lambda ops, docs, pred: (0.0, pred)) == ("sum", "sum")

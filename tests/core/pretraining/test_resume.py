@@ -13,13 +13,21 @@ from spacy_transfer.core.pretraining.state import find_state, read_state
 
 from .conftest import tiny_config
 
-BATCHER = {"@batchers": "spacy.batch_by_words.v1", "size": 500, "discard_oversize": False, "tolerance": 0.2, "get_length": None}
+BATCHER = {
+    "@batchers": "spacy.batch_by_words.v1",
+    "size": 500,
+    "discard_oversize": False,
+    "tolerance": 0.2,
+    "get_length": None,
+}
 
 
 @registry.batchers("test.interrupted_batch_by_words.v1")
 def interrupted_batcher(size: int, stop_after: int):
     """spaCy's batch_by_words, with a Ctrl-C after ``stop_after`` batches in all (a real interrupt path)."""
-    batch_by_words = registry.batchers.get("spacy.batch_by_words.v1")(size=size, discard_oversize=False, tolerance=0.2)
+    batch_by_words = registry.batchers.get("spacy.batch_by_words.v1")(
+        size=size, discard_oversize=False, tolerance=0.2
+    )
     seen = {"n": 0}
 
     def batch(items):
@@ -59,13 +67,22 @@ def test_interrupted_mid_epoch_resumes_from_model_last(tmp_path, raw_jsonl):
     # Stop 4 batches into epoch 1: count epoch 0's batches first.
     setup = setup_pretraining(tiny_config(raw_jsonl, {"pretraining.batcher": BATCHER}))
     per_epoch = sum(1 for _ in setup.settings["batcher"](iter_docs(setup.corpus, setup.nlp)))
-    interrupted = {"@batchers": "test.interrupted_batch_by_words.v1", "size": 500, "stop_after": per_epoch + 4}
+    interrupted = {
+        "@batchers": "test.interrupted_batch_by_words.v1",
+        "size": 500,
+        "stop_after": per_epoch + 4,
+    }
     with pytest.raises(KeyboardInterrupt):
-        pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 2, "pretraining.batcher": interrupted}), part)
+        pretrain(
+            tiny_config(raw_jsonl, {"pretraining.max_epochs": 2, "pretraining.batcher": interrupted}), part
+        )
     _, meta = read_state(part / "model-last.state.safetensors")
     assert (meta["epoch"], meta["batches_done"]) == (1, 4)
-    pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 2, "pretraining.batcher": BATCHER}), part,
-             resume_path=part / "model-last.bin")
+    pretrain(
+        tiny_config(raw_jsonl, {"pretraining.max_epochs": 2, "pretraining.batcher": BATCHER}),
+        part,
+        resume_path=part / "model-last.bin",
+    )
     _same_files(full, part, ["model1.bin", "model-last.bin"])
 
 
@@ -75,6 +92,11 @@ def test_weights_without_state_resume_like_spacy(tmp_path, raw_jsonl):
     pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 1}), out, skip_last=True)
     (out / "model0.state.safetensors").unlink()
     printed = Printer(no_print=True)
-    result = pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 2}), out, resume_path=out / "model0.bin", printer=printed)
+    result = pretrain(
+        tiny_config(raw_jsonl, {"pretraining.max_epochs": 2}),
+        out,
+        resume_path=out / "model0.bin",
+        printer=printed,
+    )
     assert result.start_epoch == 1  # read from the name, as spaCy does
     assert (out / "model1.bin").exists()

@@ -31,7 +31,11 @@ def ud_slice(tmp_path_factory):
 
 
 def _train_config(weights, ud_slice, **overrides):
-    values = {"paths.init_tok2vec": str(weights) if weights else None, "paths.train": str(ud_slice), "paths.dev": str(ud_slice)}
+    values = {
+        "paths.init_tok2vec": str(weights) if weights else None,
+        "paths.train": str(ud_slice),
+        "paths.dev": str(ud_slice),
+    }
     values.update(overrides)
     return tiny_config(None, values)
 
@@ -67,9 +71,15 @@ def test_loaded_without_a_pretraining_block(pretrained, ud_slice):
 
 
 def test_weights_of_another_shape_fail_loudly(pretrained, ud_slice):
-    config = _train_config(pretrained, ud_slice, **{"components.tok2vec.model.encode.width": 48,
-                                                     "components.tok2vec.model.embed.width": 48,
-                                                     "components.tagger.model.tok2vec.width": 48})
+    config = _train_config(
+        pretrained,
+        ud_slice,
+        **{
+            "components.tok2vec.model.encode.width": 48,
+            "components.tok2vec.model.embed.width": 48,
+            "components.tagger.model.tok2vec.width": 48,
+        },
+    )
     with pytest.raises(UserError) as e:
         init_nlp_with_init_tok2vec(config)
     assert "do not fit" in e.value.message

@@ -68,7 +68,9 @@ def test_optimizer_state_moves_to_a_rebuilt_network():
         numpy.testing.assert_array_equal(getattr(fresh, table)[keys_b[name]], value)
     # training checkpoints of format 1 named them "<table>::<name>"
     legacy = {k.replace("/", "::", 1): v for k, v in arrays.items()}
-    restore_optimizer(Adam(0.01, use_averages=True), stable_keys(b), legacy, counters, schedule_steps=0, hint="fix it")
+    restore_optimizer(
+        Adam(0.01, use_averages=True), stable_keys(b), legacy, counters, schedule_steps=0, hint="fix it"
+    )
 
 
 def test_state_for_another_network_is_refused_with_the_hint():
@@ -78,7 +80,9 @@ def test_state_for_another_network_is_refused_with_the_hint():
     other = Linear(5, 3)
     other.initialize(X=numpy.zeros((2, 3), dtype="f"))
     with pytest.raises(UserError, match="does not fit") as err:
-        restore_optimizer(Adam(0.01), stable_keys(other), optimizer_arrays(opt, stable_keys(a)), {}, 0, hint="start again")
+        restore_optimizer(
+            Adam(0.01), stable_keys(other), optimizer_arrays(opt, stable_keys(a)), {}, 0, hint="start again"
+        )
     assert err.value.hint == "start again"
     with pytest.raises(UserError, match="does not fit"):
         load_model_arrays(other, model_arrays(a), hint="start again")
@@ -99,6 +103,9 @@ def test_random_streams_resume_where_they_were():
     assert (random.random(), numpy.random.rand(), torch.rand(1).item()) == first
     # format 1 (training checkpoints): NumPy's key inside the JSON, torch without the prefix
     name, pos, has_gauss, cached = meta["numpy"]
-    legacy_meta = {"python": meta["python"], "numpy": [name, arrays["rng/numpy_keys"].tolist(), pos, has_gauss, cached]}
+    legacy_meta = {
+        "python": meta["python"],
+        "numpy": [name, arrays["rng/numpy_keys"].tolist(), pos, has_gauss, cached],
+    }
     restore_rng({"torch_cpu": arrays["rng/torch_cpu"]}, legacy_meta)
     assert (random.random(), numpy.random.rand(), torch.rand(1).item()) == first

@@ -51,9 +51,17 @@ def make_corpora(root: Path, data: Path) -> Corpora:
     uner_train = read_iob2(uner / "draft-2022-12-02" / "en_ewt-ud-train.iob2", n_sents=5, limit=150)
     uner_dev = read_iob2(uner / "en_ewt-ud-dev.iob2", n_sents=5, limit=50)
     paths = {}
-    for name, docs in [("ud_train", ud_train), ("ud_dev", ud_dev), ("uner_train", uner_train), ("uner_dev", uner_dev),
-                       ("mixed_train", ud_train + uner_train), ("mixed_dev", ud_dev + uner_dev),
-                       ("tiny_train", ud_train[:4] + uner_train[:4]), ("tiny_dev", ud_dev[:2] + uner_dev[:2]), ("empty", [])]:
+    for name, docs in [
+        ("ud_train", ud_train),
+        ("ud_dev", ud_dev),
+        ("uner_train", uner_train),
+        ("uner_dev", uner_dev),
+        ("mixed_train", ud_train + uner_train),
+        ("mixed_dev", ud_dev + uner_dev),
+        ("tiny_train", ud_train[:4] + uner_train[:4]),
+        ("tiny_dev", ud_dev[:2] + uner_dev[:2]),
+        ("empty", []),
+    ]:
         paths[name] = write_docbin(docs, root / f"{name}.spacy")
     return Corpora(root=root, **paths)
 

@@ -13,7 +13,13 @@ from spacy_transfer.core.training.batches import TrainBatches
 
 def corpus_of(n: int):
     nlp = spacy.blank("en")
-    examples = [Example(nlp.make_doc(f"sentence {i} " + "word " * (i % 7)), nlp.make_doc(f"sentence {i} " + "word " * (i % 7))) for i in range(n)]
+    examples = [
+        Example(
+            nlp.make_doc(f"sentence {i} " + "word " * (i % 7)),
+            nlp.make_doc(f"sentence {i} " + "word " * (i % 7)),
+        )
+        for i in range(n)
+    ]
     return nlp, (lambda nlp: iter(examples))
 
 

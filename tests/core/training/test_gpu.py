@@ -18,9 +18,22 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 def test_cnn_pipeline_trains_on_gpu_and_resumes(training_corpora, tmp_path):
     config = filled_snippet("shared.cfg", tmp_path / "config.cfg")
-    base = ["train", str(config), "-o", str(tmp_path / "out"), "--gpu-id", "0",
-            *overrides_args({**TINY_SHARED, "paths.train": str(training_corpora.uner_train), "paths.dev": str(training_corpora.uner_dev),
-                             "training.eval_frequency": 3})]
+    base = [
+        "train",
+        str(config),
+        "-o",
+        str(tmp_path / "out"),
+        "--gpu-id",
+        "0",
+        *overrides_args(
+            {
+                **TINY_SHARED,
+                "paths.train": str(training_corpora.uner_train),
+                "paths.dev": str(training_corpora.uner_dev),
+                "training.eval_frequency": 3,
+            }
+        ),
+    ]
     first = run_cli_subprocess([*base, "--training.max_steps", "3"])
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Device: GPU 0" in first.stdout
@@ -30,15 +43,44 @@ def test_cnn_pipeline_trains_on_gpu_and_resumes(training_corpora, tmp_path):
     assert spacy.load(tmp_path / "out" / "model-best").pipe_names == ["tok2vec", "ner"]
 
 
-def test_mixed_precision_transformer_trains_on_gpu(tiny_model,  # noqa: F811
-                                                    training_corpora, tmp_path):
+def test_mixed_precision_transformer_trains_on_gpu(
+    tiny_model,  # noqa: F811
+    training_corpora,
+    tmp_path,
+):
     config = tmp_path / "config.cfg"
-    made = run_cli_subprocess(["init", "config", str(config), "--pipeline", "tagger,ner", "--transformer", str(tiny_model("bert")), "--gpu"])
+    made = run_cli_subprocess(
+        [
+            "init",
+            "config",
+            str(config),
+            "--pipeline",
+            "tagger,ner",
+            "--transformer",
+            str(tiny_model("bert")),
+            "--gpu",
+        ]
+    )
     assert made.returncode == 0, made.stderr
-    result = run_cli_subprocess(["train", str(config), "-o", str(tmp_path / "out"), "--gpu-id", "0",
-                                 *overrides_args({"paths.train": str(training_corpora.tiny_train), "paths.dev": str(training_corpora.tiny_dev),
-                                                  "training.max_steps": 4, "training.eval_frequency": 2,
-                                                  "components.transformer.model.mixed_precision": True})])
+    result = run_cli_subprocess(
+        [
+            "train",
+            str(config),
+            "-o",
+            str(tmp_path / "out"),
+            "--gpu-id",
+            "0",
+            *overrides_args(
+                {
+                    "paths.train": str(training_corpora.tiny_train),
+                    "paths.dev": str(training_corpora.tiny_dev),
+                    "training.max_steps": 4,
+                    "training.eval_frequency": 2,
+                    "components.transformer.model.mixed_precision": True,
+                }
+            ),
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Mixed precision for" in result.stdout
     rows = [json.loads(x) for x in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]

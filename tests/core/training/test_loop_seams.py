@@ -34,9 +34,16 @@ class CountingStrategy(LocalStrategy):
 
 
 def test_each_step_shards_then_reduces_before_the_optimizer(shared_config, training_corpora):
-    config = load_training_config(shared_config, {**TINY_SHARED, "paths.train": str(training_corpora.uner_train),
-                                                  "paths.dev": str(training_corpora.uner_dev), "training.max_steps": 5,
-                                                  "training.eval_frequency": 2})
+    config = load_training_config(
+        shared_config,
+        {
+            **TINY_SHARED,
+            "paths.train": str(training_corpora.uner_train),
+            "paths.dev": str(training_corpora.uner_dev),
+            "training.max_steps": 5,
+            "training.eval_frequency": 2,
+        },
+    )
     strategy = CountingStrategy()
     trainer = Trainer(config, None, strategy=strategy, stdout=io.StringIO())
     result = trainer.run()
@@ -45,8 +52,15 @@ def test_each_step_shards_then_reduces_before_the_optimizer(shared_config, train
 
 
 def test_stable_keys_name_every_optimizer_entry(shared_config, training_corpora):
-    config = load_training_config(shared_config, {**TINY_SHARED, "paths.train": str(training_corpora.uner_train),
-                                                  "paths.dev": str(training_corpora.uner_dev), "training.max_steps": 1})
+    config = load_training_config(
+        shared_config,
+        {
+            **TINY_SHARED,
+            "paths.train": str(training_corpora.uner_train),
+            "paths.dev": str(training_corpora.uner_dev),
+            "training.max_steps": 1,
+        },
+    )
     trainer = Trainer(config, None, stdout=io.StringIO())
     trainer.run()
     keys = stable_keys(trainer.nlp)

@@ -12,9 +12,16 @@ from .data import TINY_SHARED
 
 
 def run(shared_config, corpora, **kwargs):
-    config = load_training_config(shared_config, {**TINY_SHARED, "paths.train": str(corpora.uner_train),
-                                                  "paths.dev": str(corpora.uner_dev), "training.max_steps": 6,
-                                                  "training.eval_frequency": 3})
+    config = load_training_config(
+        shared_config,
+        {
+            **TINY_SHARED,
+            "paths.train": str(corpora.uner_train),
+            "paths.dev": str(corpora.uner_dev),
+            "training.max_steps": 6,
+            "training.eval_frequency": 3,
+        },
+    )
     out, err = io.StringIO(), io.StringIO()
     Trainer(config, None, stdout=out, stderr=err, **kwargs).run()
     return out.getvalue(), err.getvalue()
@@ -35,6 +42,9 @@ def test_without_a_terminal_plain_progress_lines(shared_config, training_corpora
 
 
 def test_plot_has_both_panels():
-    history = [{"step": s, "losses": {"ner": 10.0 / (s + 1)}, "scores": {"ents_f": s / 10}, "score": s / 10} for s in range(0, 30, 10)]
+    history = [
+        {"step": s, "losses": {"ner": 10.0 / (s + 1)}, "scores": {"ents_f": s / 10}, "score": s / 10}
+        for s in range(0, 30, 10)
+    ]
     png = render_png(history, ["ents_f"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

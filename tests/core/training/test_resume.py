@@ -22,9 +22,23 @@ EVAL_FREQUENCY = 5
 
 
 def train_args(config: Path, output: Path, corpora) -> list:
-    return ["train", str(config), "--output", str(output), "--code", CODE,
-            *overrides_args({**TINY_SHARED, "paths.train": str(corpora.uner_train), "paths.dev": str(corpora.uner_dev),
-                             "training.max_steps": MAX_STEPS, "training.eval_frequency": EVAL_FREQUENCY})]
+    return [
+        "train",
+        str(config),
+        "--output",
+        str(output),
+        "--code",
+        CODE,
+        *overrides_args(
+            {
+                **TINY_SHARED,
+                "paths.train": str(corpora.uner_train),
+                "paths.dev": str(corpora.uner_dev),
+                "training.max_steps": MAX_STEPS,
+                "training.eval_frequency": EVAL_FREQUENCY,
+            }
+        ),
+    ]
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
@@ -36,7 +50,16 @@ def assert_same_weights(a: Path, b: Path) -> None:
 
 def metrics(output: Path) -> list:
     rows = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
-    return [(r["step"], r["epoch"], r["losses"], {k: v for k, v in r["scores"].items() if k != "speed"}, r["score"]) for r in rows]
+    return [
+        (
+            r["step"],
+            r["epoch"],
+            r["losses"],
+            {k: v for k, v in r["scores"].items() if k != "speed"},
+            r["score"],
+        )
+        for r in rows
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +71,9 @@ def uninterrupted(tmp_path_factory, resume_config, training_corpora) -> Path:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT])
-def test_killed_run_resumes_to_identical_weights_and_scores(signum, uninterrupted, resume_config, training_corpora, tmp_path):
+def test_killed_run_resumes_to_identical_weights_and_scores(
+    signum, uninterrupted, resume_config, training_corpora, tmp_path
+):
     # A step after the first checkpoint (step 0) and before the last one.
     step = random.Random().randint(2, MAX_STEPS - 2)
     out = tmp_path / "out"
@@ -70,7 +95,10 @@ def test_killed_run_resumes_to_identical_weights_and_scores(signum, uninterrupte
     assert_same_weights(uninterrupted / "model-last", out / "model-last")
     assert_same_weights(uninterrupted / "model-best", out / "model-best")
     assert metrics(out) == metrics(uninterrupted), f"killed at step {step}"
-    assert spacy.load(out / "model-best").meta["performance"] == spacy.load(uninterrupted / "model-best").meta["performance"]
+    assert (
+        spacy.load(out / "model-best").meta["performance"]
+        == spacy.load(uninterrupted / "model-best").meta["performance"]
+    )
 
 
 def test_resume_of_a_finished_run_changes_nothing(uninterrupted, resume_config, training_corpora):

@@ -49,7 +49,9 @@ def check_exact_alignment(nlp, tokenizer, text):
         mine = rows[start : start + n]
         start += n
         t0, t1 = tok.idx, tok.idx + len(tok.text)
-        overlapping = [i for i, (s, e) in enumerate(offsets) if not special[i] and e > s and s < t1 and e > t0]
+        overlapping = [
+            i for i, (s, e) in enumerate(offsets) if not special[i] and e > s and s < t1 and e > t0
+        ]
         if overlapping:
             # Exact: the rows are precisely the pieces that overlap the token's characters.
             assert sorted(mine.tolist()) == overlapping, (tok.text, mine, overlapping)

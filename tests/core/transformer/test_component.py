@@ -23,23 +23,44 @@ def _ents(text, *pairs):
 
 
 TRAIN = [
-    ("Apple bought a startup in London .", ["NNP", "VBD", "DT", "NN", "IN", "NNP", "."], (("Apple", "ORG"), ("London", "GPE"))),
-    ("Sara flew to Paris yesterday .", ["NNP", "VBD", "IN", "NNP", "NN", "."], (("Sara", "PERSON"), ("Paris", "GPE"))),
-    ("Google hired Tom in Berlin .", ["NNP", "VBD", "NNP", "IN", "NNP", "."], (("Google", "ORG"), ("Tom", "PERSON"), ("Berlin", "GPE"))),
+    (
+        "Apple bought a startup in London .",
+        ["NNP", "VBD", "DT", "NN", "IN", "NNP", "."],
+        (("Apple", "ORG"), ("London", "GPE")),
+    ),
+    (
+        "Sara flew to Paris yesterday .",
+        ["NNP", "VBD", "IN", "NNP", "NN", "."],
+        (("Sara", "PERSON"), ("Paris", "GPE")),
+    ),
+    (
+        "Google hired Tom in Berlin .",
+        ["NNP", "VBD", "NNP", "IN", "NNP", "."],
+        (("Google", "ORG"), ("Tom", "PERSON"), ("Berlin", "GPE")),
+    ),
 ]
 
 
 def listener(grad_factor=1.0):
-    return {"@architectures": "spacy-transfer.TransformerListener.v1", "grad_factor": grad_factor, "pooling": {"@layers": "reduce_mean.v1"}}
+    return {
+        "@architectures": "spacy-transfer.TransformerListener.v1",
+        "grad_factor": grad_factor,
+        "pooling": {"@layers": "reduce_mean.v1"},
+    }
 
 
 def build(model_dir, *, tagger_factor=1.0, ner_factor=1.0, frozen=False, with_ner=True):
     nlp = spacy.blank("en")
     nlp.add_pipe(
         "transformer",
-        config={"frozen": frozen, "model": {"name": str(model_dir), "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}}},
+        config={
+            "frozen": frozen,
+            "model": {"name": str(model_dir), "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}},
+        },
     )
-    nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": listener(tagger_factor)}})
+    nlp.add_pipe(
+        "tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": listener(tagger_factor)}}
+    )
     if with_ner:
         nlp.add_pipe(
             "ner",
@@ -64,7 +85,10 @@ def optimizer(nlp, exs):
 
 
 def examples(nlp):
-    return [Example.from_dict(nlp.make_doc(t), {"tags": tags, "entities": _ents(t, *ents)}) for t, tags, ents in TRAIN]
+    return [
+        Example.from_dict(nlp.make_doc(t), {"tags": tags, "entities": _ents(t, *ents)})
+        for t, tags, ents in TRAIN
+    ]
 
 
 def weights(nlp):
@@ -132,8 +156,17 @@ def test_grad_factor_zero_leaves_the_transformer_untouched(tiny_model):
 
 def test_grad_factor_schedule_freezes_the_transformer_at_first(tiny_model):
     nlp = build(tiny_model("bert"), with_ner=False)
-    tagger_cfg = listener({"@schedules": "constant_then.v1", "rate": 0.0, "steps": 2, "schedule": {"@schedules": "constant.v1", "rate": 1.0}})
-    nlp.replace_pipe("tagger", "tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": tagger_cfg}})
+    tagger_cfg = listener(
+        {
+            "@schedules": "constant_then.v1",
+            "rate": 0.0,
+            "steps": 2,
+            "schedule": {"@schedules": "constant.v1", "rate": 1.0},
+        }
+    )
+    nlp.replace_pipe(
+        "tagger", "tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": tagger_cfg}}
+    )
     exs = examples(nlp)
     opt = optimizer(nlp, exs)
     before = weights(nlp)
@@ -161,7 +194,10 @@ def test_frozen_components_with_annotating_components(tiny_model):
     exs = examples(nlp)
     opt = optimizer(nlp, exs)
     before = weights(nlp)
-    history = [nlp.update(exs, sgd=opt, losses={}, exclude=["transformer"], annotates=["transformer"]) for _ in range(6)]
+    history = [
+        nlp.update(exs, sgd=opt, losses={}, exclude=["transformer"], annotates=["transformer"])
+        for _ in range(6)
+    ]
     assert same_weights(before, weights(nlp))
     assert history[-1]["tagger"] < history[0]["tagger"]
 
@@ -192,7 +228,9 @@ def test_save_and_load_give_identical_tensors_with_no_pickle(tiny_model, tmp_pat
     nlp.to_disk(tmp_path / "pipe")
     folder = tmp_path / "pipe" / "transformer" / "model" / "hf0"
     assert (folder / "model.safetensors").exists() and (folder / "config.json").exists()
-    assert not [p for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pth")], "no pickled weights"
+    assert not [p for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pth")], (
+        "no pickled weights"
+    )
     loaded = spacy.load(tmp_path / "pipe")
     for doc, exp, tag in zip(loaded.pipe(texts), expected, tags):
         numpy.testing.assert_array_equal(doc._.trf_data.tensors[-1], exp)
@@ -220,7 +258,9 @@ def test_saved_pipeline_loads_in_a_fresh_interpreter_with_plain_spacy_load(tiny_
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     import os
 
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK" in proc.stdout
 
@@ -255,7 +295,11 @@ def test_independent_tok2vec_transformer_trains_and_round_trips(tiny_model, tmp_
                     "@architectures": "spacy-transfer.Tok2VecTransformer.v1",
                     "name": str(tiny_model("electra")),
                     "tokenizer_config": {"use_fast": True},
-                    "get_spans": {"@span_getters": "spacy-transfer.strided_spans.v1", "window": 4, "stride": 3},
+                    "get_spans": {
+                        "@span_getters": "spacy-transfer.strided_spans.v1",
+                        "window": 4,
+                        "stride": 3,
+                    },
                     "pooling": {"@layers": "reduce_mean.v1"},
                 },
             }
@@ -275,4 +319,7 @@ def test_replace_listeners_gives_the_component_its_own_copy(tiny_model):
     nlp.replace_listeners("transformer", "tagger", ["model.tok2vec"])
     assert nlp.get_pipe("transformer").listening_components == []
     assert [t.tag_ for t in nlp("Sara flew to Paris .")] == before
-    assert nlp.config["components"]["tagger"]["model"]["tok2vec"]["@architectures"] == "spacy-transfer.Tok2VecTransformer.v1"
+    assert (
+        nlp.config["components"]["tagger"]["model"]["tok2vec"]["@architectures"]
+        == "spacy-transfer.Tok2VecTransformer.v1"
+    )

@@ -50,8 +50,28 @@ def test_predictions_on_gpu_match_cpu(tiny_model, on_gpu, mixed_precision):
 
 def test_mixed_precision_training_learns_on_gpu(tiny_model, on_gpu):
     nlp = spacy.blank("en")
-    nlp.add_pipe("transformer", config={"model": {"name": str(tiny_model("bert")), "mixed_precision": True, "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}}})
-    nlp.add_pipe("tagger", config={"model": {"@architectures": "spacy.Tagger.v2", "tok2vec": {"@architectures": "spacy-transfer.TransformerListener.v1", "pooling": {"@layers": "reduce_mean.v1"}}}})
+    nlp.add_pipe(
+        "transformer",
+        config={
+            "model": {
+                "name": str(tiny_model("bert")),
+                "mixed_precision": True,
+                "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"},
+            }
+        },
+    )
+    nlp.add_pipe(
+        "tagger",
+        config={
+            "model": {
+                "@architectures": "spacy.Tagger.v2",
+                "tok2vec": {
+                    "@architectures": "spacy-transfer.TransformerListener.v1",
+                    "pooling": {"@layers": "reduce_mean.v1"},
+                },
+            }
+        },
+    )
     exs = [Example.from_dict(nlp.make_doc("Sara flew to Paris ."), {"tags": ["N", "V", "P", "N", "."]})]
     nlp.initialize(lambda: exs)
     opt = Adam(0.01)

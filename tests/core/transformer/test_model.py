@@ -27,7 +27,9 @@ def plain_forward(model, text):
     hf.eval()
     with torch.inference_mode():
         enc = tok([text], return_tensors="pt")
-        return hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[0].numpy()
+        return (
+            hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[0].numpy()
+        )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -107,7 +109,9 @@ def test_strided_spans_cover_every_token(tiny_model):
     assert len(data.wordpieces) == len(data.spans) == data.tensors[0].shape[0] > 1
     assert data.tensors[0].shape[1] == max(data.wordpieces.lengths) == data.wordpieces.input_ids.shape[1]
     assert (data.align.lengths >= 1).all()
-    assert data.align.dataXd.max() < data.tensors[0].shape[0] * data.tensors[0].shape[1], "align indexes the flattened tensors[0]"
+    assert data.align.dataXd.max() < data.tensors[0].shape[0] * data.tensors[0].shape[1], (
+        "align indexes the flattened tensors[0]"
+    )
 
 
 def test_odd_docs_empty_whitespace_and_single_token(tiny_model):
@@ -121,7 +125,9 @@ def test_odd_docs_empty_whitespace_and_single_token(tiny_model):
 
 
 def test_all_hidden_layers_when_asked(tiny_model):
-    model = transformer_model(str(tiny_model("bert")), get_doc_spans, transformer_config={"output_hidden_states": True})
+    model = transformer_model(
+        str(tiny_model("bert")), get_doc_spans, transformer_config={"output_hidden_states": True}
+    )
     model.initialize()
     data = model.predict([spacy.blank("en").make_doc("hello world")]).doc_data[0]
     last, pooler, hidden = data.tensors  # as HF's ModelOutput orders them

@@ -17,7 +17,11 @@ from .conftest import CORPUS
 
 def pipeline(path, **component):
     nlp = spacy.blank("en")
-    model = {"@architectures": "spacy-transfer.TransformerModel.v1", "name": str(path), "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}}
+    model = {
+        "@architectures": "spacy-transfer.TransformerModel.v1",
+        "name": str(path),
+        "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"},
+    }
     model.update(component.pop("model", {}))
     nlp.add_pipe("transformer", config={"model": model, **component})
     nlp.initialize()
@@ -59,7 +63,9 @@ def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
         # int8 moves single rows more than bf16 does; what it costs in accuracy is in `make bench`.
         assert cos.mean() > 0.9 and cos.min() > 0.75 and numpy.abs(a - b).max() > 0
     hf = get_hf_model(nlp.get_pipe("transformer"))
-    assert all(isinstance(m, torch.nn.Linear) for m in hf.modules() if "Linear" in type(m).__name__), "the fp32 encoder is untouched"
+    assert all(isinstance(m, torch.nn.Linear) for m in hf.modules() if "Linear" in type(m).__name__), (
+        "the fp32 encoder is untouched"
+    )
     from spacy_transfer.core.transformer.model import find_transformer_model, hf_shim
 
     quantized = hf_shim(find_transformer_model(nlp.get_pipe("transformer")))._quantized
@@ -67,7 +73,9 @@ def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
     int8_linear = torch.ao.nn.quantized.dynamic.Linear
     assert isinstance(modules["encoder.layer.0.intermediate.dense"], int8_linear)
     assert isinstance(modules["encoder.layer.0.attention.self.query"], int8_linear)
-    assert not isinstance(modules["encoder.layer.0.output.dense"], int8_linear), "feed-forward down-projections stay fp32"
+    assert not isinstance(modules["encoder.layer.0.output.dense"], int8_linear), (
+        "feed-forward down-projections stay fp32"
+    )
     nlp.to_disk(tmp_path / "p")
     # Dynamic quantization scales activations per forward pass, so compare the same batch.
     again = spacy.load(tmp_path / "p")  # the setting is in the saved config

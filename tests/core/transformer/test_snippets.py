@@ -17,7 +17,10 @@ from spacy_transfer.core.config import load_training_config
 SNIPPETS = Path(__file__).parents[2] / "snippets"
 SENTS = [
     (["Apple", "bought", "a", "startup", "in", "London", "."], ["U-ORG", "O", "O", "O", "O", "U-GPE", "O"]),
-    (["Sara", "flew", "to", "Paris", ".", "It", "rained", "."], ["U-PERSON", "O", "O", "U-GPE", "O", "O", "O", "O"]),
+    (
+        ["Sara", "flew", "to", "Paris", ".", "It", "rained", "."],
+        ["U-PERSON", "O", "O", "U-GPE", "O", "O", "O", "O"],
+    ),
 ]
 
 
@@ -32,7 +35,11 @@ def _examples(nlp):
 
 @pytest.mark.parametrize(
     "name,code",
-    [("transformer_component", None), ("transformer_listener", None), ("custom_sent_spans", "custom_sent_spans.py")],
+    [
+        ("transformer_component", None),
+        ("transformer_listener", None),
+        ("custom_sent_spans", "custom_sent_spans.py"),
+    ],
 )
 def test_spec_snippet_resolves_and_trains(tiny_model, name, code):
     overrides = {"components.transformer.model.name": str(tiny_model("bert"))}
@@ -52,7 +59,10 @@ def test_spec_snippet_resolves_and_trains(tiny_model, name, code):
 def test_custom_span_getter_from_the_spec_gives_short_spans(tiny_model):
     config = load_training_config(
         SNIPPETS / "custom_sent_spans.cfg",
-        {"components.transformer.model.name": str(tiny_model("bert")), "components.transformer.model.get_spans.max_length": 3},
+        {
+            "components.transformer.model.name": str(tiny_model("bert")),
+            "components.transformer.model.get_spans.max_length": 3,
+        },
         code=SNIPPETS / "custom_sent_spans.py",
     )
     nlp = util.load_model_from_config(config, auto_fill=True)
@@ -73,5 +83,10 @@ def test_compat_package_is_what_the_spec_imports():
     assert spacy_transformers.registry is spacy.util.registry
     # The spec's "Python equivalent" of the config.
     nlp = spacy.blank("en")
-    trf = Transformer(nlp.vocab, TransformerModel("bert-base-cased", get_spans=get_doc_spans, tokenizer_config={"use_fast": True}), set_extra_annotations=null_annotation_setter, max_batch_items=4096)
+    trf = Transformer(
+        nlp.vocab,
+        TransformerModel("bert-base-cased", get_spans=get_doc_spans, tokenizer_config={"use_fast": True}),
+        set_extra_annotations=null_annotation_setter,
+        max_batch_items=4096,
+    )
     assert trf.cfg["max_batch_items"] == 4096

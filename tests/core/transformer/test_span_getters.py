@@ -37,7 +37,9 @@ def test_strided_spans_reject_gaps():
 
 def test_doc_and_sent_spans():
     nlp = spacy.blank("en")
-    doc = Doc(nlp.vocab, words=["A", "b", ".", "C", "d", "."], sent_starts=[True, False, False, True, False, False])
+    doc = Doc(
+        nlp.vocab, words=["A", "b", ".", "C", "d", "."], sent_starts=[True, False, False, True, False, False]
+    )
     assert [s.text for s in get_doc_spans([doc])[0]] == ["A b . C d ."]
     assert [s.text for s in get_sent_spans([doc])[0]] == ["A b .", "C d ."]
 

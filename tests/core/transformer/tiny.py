@@ -22,7 +22,7 @@ CORPUS: List[str] = [
     "Don't stop believing; it's 3:45 p.m. already...",
     "Apple is looking at buying a U.K. startup for $1 billion.",
     "San Francisco considers banning sidewalk delivery robots.",
-    "She said: \"Wait -- what?\" and left (quickly).",
+    'She said: "Wait -- what?" and left (quickly).',
     "Numbers like 1,000,000 and 3.14159 appear in text.",
     "Tabs\tand  double  spaces and\nnewlines appear too.",
     "Ünïcödé wörds with diacritics: naïve café façade résumé.",
@@ -69,23 +69,31 @@ def train_tokenizer(kind: str, specials: Dict[str, str], vocab_size: int = 400):
     elif kind == "bytebpe":
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=order, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=order, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        )
         tok.decoder = decoders.ByteLevel()
     elif kind == "unigram":
         tok = Tokenizer(models.Unigram())
         tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=order, unk_token=specials["unk"])
+        trainer = trainers.UnigramTrainer(
+            vocab_size=vocab_size, special_tokens=order, unk_token=specials["unk"]
+        )
         tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     else:
         raise ValueError(kind)
     tok.train_from_iterator(CORPUS, trainer)
     cls_id, sep_id = tok.token_to_id(specials["cls"]), tok.token_to_id(specials["sep"])
     if kind == "bytebpe" and specials["cls"] == "<s>":
-        tok.post_processor = processors.RobertaProcessing((specials["sep"], sep_id), (specials["cls"], cls_id), trim_offsets=True, add_prefix_space=False)
+        tok.post_processor = processors.RobertaProcessing(
+            (specials["sep"], sep_id), (specials["cls"], cls_id), trim_offsets=True, add_prefix_space=False
+        )
     else:
         c, s = specials["cls"], specials["sep"]
-        tok.post_processor = processors.TemplateProcessing(single=f"{c} $A {s}", pair=f"{c} $A {s} $B {s}", special_tokens=[(c, cls_id), (s, sep_id)])
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{c} $A {s}", pair=f"{c} $A {s} $B {s}", special_tokens=[(c, cls_id), (s, sep_id)]
+        )
     return tok
 
 
@@ -99,19 +107,48 @@ def _model_config(arch: str, vocab_size: int, ids: Dict[str, int], max_len: int)
     if arch == "electra":
         return t.ElectraConfig(**common, **small, embedding_size=16, max_position_embeddings=max_len)
     if arch == "distilbert":
-        return t.DistilBertConfig(**common, dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=max_len)
+        return t.DistilBertConfig(
+            **common, dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=max_len
+        )
     if arch == "roberta":
-        return t.RobertaConfig(**common, **small, max_position_embeddings=max_len + ids["pad"] + 1, bos_token_id=ids["cls"], eos_token_id=ids["sep"])
+        return t.RobertaConfig(
+            **common,
+            **small,
+            max_position_embeddings=max_len + ids["pad"] + 1,
+            bos_token_id=ids["cls"],
+            eos_token_id=ids["sep"],
+        )
     if arch == "xlm-roberta":
-        return t.XLMRobertaConfig(**common, **small, max_position_embeddings=max_len + ids["pad"] + 1, bos_token_id=ids["cls"], eos_token_id=ids["sep"])
+        return t.XLMRobertaConfig(
+            **common,
+            **small,
+            max_position_embeddings=max_len + ids["pad"] + 1,
+            bos_token_id=ids["cls"],
+            eos_token_id=ids["sep"],
+        )
     if arch == "deberta-v2":
-        return t.DebertaV2Config(**common, **small, max_position_embeddings=max_len, relative_attention=True, position_buckets=16, pos_att_type=["p2c", "c2p"], position_biased_input=False)
+        return t.DebertaV2Config(
+            **common,
+            **small,
+            max_position_embeddings=max_len,
+            relative_attention=True,
+            position_buckets=16,
+            pos_att_type=["p2c", "c2p"],
+            position_biased_input=False,
+        )
     if arch == "albert":
         return t.AlbertConfig(**common, **small, embedding_size=16, max_position_embeddings=max_len)
     if arch == "modernbert":
         return t.ModernBertConfig(
-            **common, **small, max_position_embeddings=max_len, cls_token_id=ids["cls"], sep_token_id=ids["sep"],
-            bos_token_id=ids["cls"], eos_token_id=ids["sep"], global_attn_every_n_layers=2, local_attention=16,
+            **common,
+            **small,
+            max_position_embeddings=max_len,
+            cls_token_id=ids["cls"],
+            sep_token_id=ids["sep"],
+            bos_token_id=ids["cls"],
+            eos_token_id=ids["sep"],
+            global_attn_every_n_layers=2,
+            local_attention=16,
         )
     raise ValueError(f"unknown arch {arch}")
 
@@ -136,10 +173,13 @@ def make_tiny_model_dir(tmp_path: Path, arch: str = "bert", max_len: int = 64, s
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, model_max_length=max_len, cls_token=specials["cls"], sep_token=specials["sep"],
-        pad_token=specials["pad"], unk_token=specials["unk"], mask_token=specials["mask"],
+        tokenizer_object=tok,
+        model_max_length=max_len,
+        cls_token=specials["cls"],
+        sep_token=specials["sep"],
+        pad_token=specials["pad"],
+        unk_token=specials["unk"],
+        mask_token=specials["mask"],
     )
     fast.save_pretrained(out)
     return out
-
-

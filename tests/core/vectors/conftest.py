@@ -9,7 +9,21 @@ import numpy
 import pytest
 
 # Realistic words, including a capitalised one, punctuation and a non-ASCII word.
-WORDS: List[str] = ["the", ",", ".", "of", "and", "cat", "dog", "Paris", "café", "king", "queen", "man", "woman"]
+WORDS: List[str] = [
+    "the",
+    ",",
+    ".",
+    "of",
+    "and",
+    "cat",
+    "dog",
+    "Paris",
+    "café",
+    "king",
+    "queen",
+    "man",
+    "woman",
+]
 DIMS = 6
 
 
@@ -20,7 +34,9 @@ def sample() -> Dict[str, numpy.ndarray]:
     return dict(zip(WORDS, matrix))
 
 
-def write_text(path: Path, sample: Dict[str, numpy.ndarray], header: bool = True, newline: str = "\n") -> Path:
+def write_text(
+    path: Path, sample: Dict[str, numpy.ndarray], header: bool = True, newline: str = "\n"
+) -> Path:
     """word2vec/fastText text: float32 values in their shortest exact form."""
     lines = [f"{len(sample)} {DIMS}"] if header else []
     lines += [w + " " + " ".join(str(x) for x in v) for w, v in sample.items()]

@@ -48,11 +48,14 @@ def test_text_with_windows_line_breaks(tmp_path, sample):
     assert_same_vectors(nlp, sample)
 
 
-@pytest.mark.parametrize("suffix,compress", [
-    (".vec.gz", gzip.compress),
-    (".vec.bz2", bz2.compress),
-    (".vec.xz", lzma.compress),
-])
+@pytest.mark.parametrize(
+    "suffix,compress",
+    [
+        (".vec.gz", gzip.compress),
+        (".vec.bz2", bz2.compress),
+        (".vec.xz", lzma.compress),
+    ],
+)
 def test_compressed_text(tmp_path, sample, suffix, compress):
     text = write_text(tmp_path / "plain.vec", sample).read_bytes()
     path = tmp_path / f"v{suffix}"
@@ -230,8 +233,20 @@ def test_floret_text_export(tmp_path):
     floret = pytest.importorskip("floret")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(" ".join(s) for s in SENTENCES) + "\n")
-    model = floret.train_unsupervised(str(corpus), model="cbow", mode="floret", dim=8, epoch=2, minCount=1,
-                                      bucket=200, minn=2, maxn=4, hashCount=2, thread=1, verbose=0)
+    model = floret.train_unsupervised(
+        str(corpus),
+        model="cbow",
+        mode="floret",
+        dim=8,
+        epoch=2,
+        minCount=1,
+        bucket=200,
+        minn=2,
+        maxn=4,
+        hashCount=2,
+        thread=1,
+        verbose=0,
+    )
     path = tmp_path / "v.floret"
     model.save_floret_vectors(str(path))
     nlp, report = convert(path, mode="floret")

@@ -41,7 +41,12 @@ def train(config: Path, out: Path, corpora, vectors: Path, code: Path = None, **
     args = ["train", str(config), "--output", str(out)]
     if code is not None:
         args += ["--code", str(code)]
-    overrides = {"paths.train": str(corpora.ud_train), "paths.dev": str(corpora.ud_dev), **TRAIN_ARGS, **extra}
+    overrides = {
+        "paths.train": str(corpora.ud_train),
+        "paths.dev": str(corpora.ud_dev),
+        **TRAIN_ARGS,
+        **extra,
+    }
     if vectors is not None:
         overrides["paths.vectors"] = str(vectors)
     return run_cli(*args, *overrides_args(overrides))
@@ -55,9 +60,11 @@ def layer_names(nlp) -> set:
 def multihash_run(tmp_path_factory, training_corpora, vectors):
     tmp = tmp_path_factory.mktemp("multihash")
     config = filled(SNIPPETS / "static_vectors.cfg", tmp / "config.cfg")
-    tiny = {"components.tagger.model.tok2vec.embed.width": 32,
-            "components.tagger.model.tok2vec.encode.width": 32,
-            "components.tagger.model.tok2vec.encode.depth": 1}
+    tiny = {
+        "components.tagger.model.tok2vec.embed.width": 32,
+        "components.tagger.model.tok2vec.encode.width": 32,
+        "components.tagger.model.tok2vec.encode.depth": 1,
+    }
     result = train(config, tmp / "out", training_corpora, vectors, **tiny)
     assert result.exit_code == 0, result.output
     return tmp / "out", config
@@ -96,9 +103,17 @@ def test_spec_custom_embedding_static_vectors_only(tmp_path, training_corpora, v
     # The spec's config unchanged; its code with the ragged2list() it needs to train.
     code = HERE / "snippets" / "static_vectors_only.py"
     config = filled(SNIPPETS / "custom_embedding.cfg", tmp_path / "config.cfg", code)
-    result = train(config, tmp_path / "out", training_corpora, vectors, code=code,
-                   **{"components.tagger.model.tok2vec.embed.output_width": 32,
-                      "components.tagger.model.tok2vec.encode.width": 32})
+    result = train(
+        config,
+        tmp_path / "out",
+        training_corpora,
+        vectors,
+        code=code,
+        **{
+            "components.tagger.model.tok2vec.embed.output_width": 32,
+            "components.tagger.model.tok2vec.encode.width": 32,
+        },
+    )
     assert result.exit_code == 0, result.output
     nlp = spacy.load(tmp_path / "out" / "model-best")
     assert "static_vectors" in layer_names(nlp)
@@ -106,8 +121,12 @@ def test_spec_custom_embedding_static_vectors_only(tmp_path, training_corpora, v
 
 def test_spec_custom_embedding_with_learned_table(tmp_path, training_corpora, vectors):
     code = HERE / "snippets" / "custom_vectors_embedding.py"
-    config = filled(HERE / "snippets" / "custom_vectors_embedding.cfg", tmp_path / "config.cfg", code,
-                    {"paths.vectors": str(vectors)})
+    config = filled(
+        HERE / "snippets" / "custom_vectors_embedding.cfg",
+        tmp_path / "config.cfg",
+        code,
+        {"paths.vectors": str(vectors)},
+    )
     result = train(config, tmp_path / "out", training_corpora, vectors, code=code)
     assert result.exit_code == 0, result.output
     nlp = spacy.load(tmp_path / "out" / "model-best")

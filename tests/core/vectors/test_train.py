@@ -94,11 +94,14 @@ def test_prune_and_name_apply_to_trained_vectors(raw, tmp_path):
     assert nlp.vocab.has_vector("rain")  # mapped to its nearest kept row
 
 
-@pytest.mark.parametrize("settings,message", [
-    (dict(algorithm="glove"), "Unknown --algorithm"),
-    (dict(arch="bert"), "Unknown --arch"),
-    (dict(dims=0), "--dims must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        (dict(algorithm="glove"), "Unknown --algorithm"),
+        (dict(arch="bert"), "Unknown --arch"),
+        (dict(dims=0), "--dims must be at least 1"),
+    ],
+)
 def test_bad_settings(raw, settings, message):
     with pytest.raises(UserError, match=message):
         train_and_convert("en", raw, None, tiny(**settings))
@@ -121,17 +124,33 @@ def test_no_word_frequent_enough(raw):
 def test_analogy_scoring_on_planted_vectors():
     words = ["king", "queen", "man", "woman", "paris", "france", "berlin", "germany"]
     royal, female, capital = numpy.eye(3)
-    base = {"king": royal, "queen": royal + female, "man": 0 * royal, "woman": female,
-            "paris": capital, "france": capital + 2 * royal, "berlin": capital + female * 0.1, "germany": capital + 2 * royal + 0.1 * female}
+    base = {
+        "king": royal,
+        "queen": royal + female,
+        "man": 0 * royal,
+        "woman": female,
+        "paris": capital,
+        "france": capital + 2 * royal,
+        "berlin": capital + female * 0.1,
+        "germany": capital + 2 * royal + 0.1 * female,
+    }
     matrix = numpy.stack([base[w] + 0.01 * i for i, w in enumerate(words)]).astype(numpy.float32)
-    result = analogy_accuracy(words, matrix, [("man", "woman", "king", "queen"), ("Paris", "France", "Berlin", "Germany"), ("a", "b", "c", "d")])
+    result = analogy_accuracy(
+        words,
+        matrix,
+        [("man", "woman", "king", "queen"), ("Paris", "France", "Berlin", "Germany"), ("a", "b", "c", "d")],
+    )
     assert (result.correct, result.answered, result.total) == (2, 2, 3)
 
 
 def test_vectors_from_real_text_solve_analogies_above_chance(shared_data):
     # 400k tokens of State of the Union addresses; the benchmark trains on all raw text.
-    nlp, _, _ = train_and_convert("en", shared_data / "raw_text" / "nltk_state_union", None,
-                                  TrainSettings(dims=50, epochs=5, min_count=5, workers=2))
+    nlp, _, _ = train_and_convert(
+        "en",
+        shared_data / "raw_text" / "nltk_state_union",
+        None,
+        TrainSettings(dims=50, epochs=5, min_count=5, workers=2),
+    )
     result = vocab_analogy_accuracy(nlp.vocab, shared_data / "word2vec_analogy" / "questions-words.txt")
     assert result.answered > 1000
     assert result.accuracy > 20 * result.chance and result.accuracy > 0.005, result

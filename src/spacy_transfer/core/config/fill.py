@@ -66,7 +66,7 @@ def _ensure_nlp_section(config: Config, where: str) -> None:
         raise UserError(
             f"The config has no [nlp] section with a 'lang' setting ({where})",
             rows=[("[nlp]", "missing" if not isinstance(nlp, dict) else "no 'lang' key")],
-            hint="Add e.g. '[nlp]\\nlang = \"en\"\\npipeline = [\"tok2vec\",\"ner\"]'.",
+            hint='Add e.g. \'[nlp]\\nlang = "en"\\npipeline = ["tok2vec","ner"]\'.',
         )
     for name in nlp.get("pipeline", []):
         if name not in config.get("components", {}):
@@ -81,5 +81,3 @@ def config_diff(before: str, after: str) -> str:
     """A unified diff of two config texts (what fill-config added)."""
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "base", "filled", lineterm="")
     return "\n".join(lines)
-
-

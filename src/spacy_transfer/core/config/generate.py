@@ -128,7 +128,11 @@ def transformer_tok2vec(prefix: str, req: ConfigRequest) -> Blocks:
             "tokenizer_config": q({"use_fast": True}),
             "mixed_precision": q(req.gpu),
         },
-        f"{prefix}.get_spans": {"@span_getters": q("spacy-transfer.strided_spans.v1"), "window": q(128), "stride": q(96)},
+        f"{prefix}.get_spans": {
+            "@span_getters": q("spacy-transfer.strided_spans.v1"),
+            "window": q(128),
+            "stride": q(96),
+        },
         f"{prefix}.pooling": {"@layers": q("reduce_mean.v1")},
     }
 
@@ -136,7 +140,11 @@ def transformer_tok2vec(prefix: str, req: ConfigRequest) -> Blocks:
 def listener(prefix: str, req: ConfigRequest) -> Blocks:
     if req.use_transformer:
         return {
-            prefix: {"@architectures": q("spacy-transfer.TransformerListener.v1"), "grad_factor": q(1.0), "upstream": q("*")},
+            prefix: {
+                "@architectures": q("spacy-transfer.TransformerListener.v1"),
+                "grad_factor": q(1.0),
+                "upstream": q("*"),
+            },
             f"{prefix}.pooling": {"@layers": q("reduce_mean.v1")},
         }
     return {
@@ -187,8 +195,17 @@ def component_blocks(name: str, req: ConfigRequest) -> Blocks:
     if name in ("tagger", "senter", "morphologizer", "trainable_lemmatizer"):
         head: Section = {"factory": q(name)}
         if name == "trainable_lemmatizer":
-            head = {"factory": q("trainable_lemmatizer"), "backoff": q("orth"), "min_tree_freq": q(3), "overwrite": q(False), "top_k": q(1)}
-        blocks = {c: head, f"{c}.model": {"@architectures": q("spacy.Tagger.v2"), "nO": "null", "normalize": q(False)}}
+            head = {
+                "factory": q("trainable_lemmatizer"),
+                "backoff": q("orth"),
+                "min_tree_freq": q(3),
+                "overwrite": q(False),
+                "top_k": q(1),
+            }
+        blocks = {
+            c: head,
+            f"{c}.model": {"@architectures": q("spacy.Tagger.v2"), "nO": "null", "normalize": q(False)},
+        }
     elif name in ("parser", "ner"):
         parser = name == "parser"
         blocks = {
@@ -246,7 +263,11 @@ def component_blocks(name: str, req: ConfigRequest) -> Blocks:
 def needs_shared_layer(req: ConfigRequest) -> bool:
     if req.embedding != "shared":
         return False
-    no_tok2vec = {"textcat", "textcat_multilabel"} if (req.optimize == "efficiency" and not req.use_transformer) else set()
+    no_tok2vec = (
+        {"textcat", "textcat_multilabel"}
+        if (req.optimize == "efficiency" and not req.use_transformer)
+        else set()
+    )
     return any(p not in no_tok2vec for p in req.pipeline)
 
 
@@ -299,11 +320,25 @@ def training_blocks(req: ConfigRequest, pipeline: List[str]) -> Blocks:
             "total_steps": q(20000),
             "initial_rate": q(5e-5),
         }
-        blocks["training.batcher"] = {"@batchers": q("spacy.batch_by_padded.v1"), "discard_oversize": q(True), "size": q(2000), "buffer": q(256)}
+        blocks["training.batcher"] = {
+            "@batchers": q("spacy.batch_by_padded.v1"),
+            "discard_oversize": q(True),
+            "size": q(2000),
+            "buffer": q(256),
+        }
     else:
         blocks["training.optimizer"]["learn_rate"] = q(0.001)
-        blocks["training.batcher"] = {"@batchers": q("spacy.batch_by_words.v1"), "discard_oversize": q(False), "tolerance": q(0.2)}
-        blocks["training.batcher.size"] = {"@schedules": q("compounding.v1"), "start": q(100), "stop": q(1000), "compound": q(1.001)}
+        blocks["training.batcher"] = {
+            "@batchers": q("spacy.batch_by_words.v1"),
+            "discard_oversize": q(False),
+            "tolerance": q(0.2),
+        }
+        blocks["training.batcher.size"] = {
+            "@schedules": q("compounding.v1"),
+            "start": q(100),
+            "stop": q(1000),
+            "compound": q(1.001),
+        }
     return blocks
 
 

@@ -22,13 +22,21 @@ def read_config_text(path: PathLike) -> str:
     if str(path) == "-":
         text = sys.stdin.read()
         if not text.strip():
-            raise UserError("No config was given on standard input", hint="Pipe a config in, e.g. 'cat config.cfg | spacy-transfer ... -'.")
+            raise UserError(
+                "No config was given on standard input",
+                hint="Pipe a config in, e.g. 'cat config.cfg | spacy-transfer ... -'.",
+            )
         return text
     p = Path(path)
     if not p.exists():
-        raise UserError(f"Config file not found: {p}", hint="Check the path, or create one with 'spacy-transfer init config'.")
+        raise UserError(
+            f"Config file not found: {p}",
+            hint="Check the path, or create one with 'spacy-transfer init config'.",
+        )
     if p.is_dir():
-        raise UserError(f"Expected a config file but got a directory: {p}", hint="Pass the path to config.cfg itself.")
+        raise UserError(
+            f"Expected a config file but got a directory: {p}", hint="Pass the path to config.cfg itself."
+        )
     try:
         return p.read_text(encoding="utf8")
     except UnicodeDecodeError as e:
@@ -66,7 +74,10 @@ def import_code(path: Optional[PathLike]) -> None:
         return
     p = Path(path)
     if not p.exists():
-        raise UserError(f"Code file not found: {p}", hint="--code takes the path of a Python file that registers your functions.")
+        raise UserError(
+            f"Code file not found: {p}",
+            hint="--code takes the path of a Python file that registers your functions.",
+        )
     if p.is_dir() or p.suffix not in (".py", ""):
         raise UserError(f"--code expects a Python file, got: {p}")
     module_name = f"spacy_transfer_user_code_{abs(hash(str(p.resolve())))}"
@@ -91,7 +102,9 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
 
-def load_training_config(path: PathLike, overrides: Optional[Dict[str, Any]] = None, code: Optional[PathLike] = None) -> Config:
+def load_training_config(
+    path: PathLike, overrides: Optional[Dict[str, Any]] = None, code: Optional[PathLike] = None
+) -> Config:
     """What training-like commands do first: import code, read, check names, interpolate."""
     import_code(code)
     config = load_config(path, overrides, interpolate=False)

@@ -53,7 +53,10 @@ def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistConte
     backend = "nccl" if use_gpu else "gloo"
     if use_gpu:
         if not torch.cuda.is_available():
-            raise UserError("Distributed GPU training was asked for but no CUDA GPU is visible", hint="Leave out --gpu-id to train on CPU with gloo.")
+            raise UserError(
+                "Distributed GPU training was asked for but no CUDA GPU is visible",
+                hint="Leave out --gpu-id to train on CPU with gloo.",
+            )
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))

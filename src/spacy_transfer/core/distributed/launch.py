@@ -60,15 +60,26 @@ def torchrun_command(nproc: int, worker_argv: List[str]) -> List[str]:
 def launch(nproc: int, argv: List[str]) -> int:
     """Run ``spacy_transfer argv`` on ``nproc`` local ranks; report a failed rank clearly."""
     with tempfile.TemporaryDirectory(prefix="spacy-transfer-ranks-") as err_dir:
-        env = {**os.environ, ERROR_DIR_ENV: err_dir, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        env = {
+            **os.environ,
+            ERROR_DIR_ENV: err_dir,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        }
         proc = subprocess.run(torchrun_command(nproc, strip_nproc(argv)), env=env)
         if proc.returncode == 0:
             return 0
         failures = read_rank_errors(Path(err_dir))
     if failures:
         rows = [(f"rank {rank}", message) for rank, message in failures]
-        raise UserError(f"Distributed run failed on {len(failures)} rank(s)", rows=rows, hint="Fix the error above; `--resume` continues from the last checkpoint.")
-    raise UserError(f"Distributed run failed (torchrun exit code {proc.returncode})", hint="See torchrun's output above for the failing rank.")
+        raise UserError(
+            f"Distributed run failed on {len(failures)} rank(s)",
+            rows=rows,
+            hint="Fix the error above; `--resume` continues from the last checkpoint.",
+        )
+    raise UserError(
+        f"Distributed run failed (torchrun exit code {proc.returncode})",
+        hint="See torchrun's output above for the failing rank.",
+    )
 
 
 def record_rank_error(message: str) -> None:
@@ -88,8 +99,6 @@ def read_rank_errors(err_dir: Path) -> List[Tuple[int, str]]:
 
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 or "TORCHELASTIC_RUN_ID" in os.environ
-
-
 
 
 @contextlib.contextmanager

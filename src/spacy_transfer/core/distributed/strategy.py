@@ -155,9 +155,12 @@ class DistributedStrategy(LocalStrategy):
         dist.all_gather_object(sums, parameter_checksum(models))
         if len(set(sums)) > 1:
             rows = [(f"rank {r}", str(s)[:16]) for r, s in enumerate(sums)]
-            raise UserError(f"The ranks' weights differ at {where}: the data-parallel run lost its lockstep", rows=rows,
-                            hint="Every rank must build the same network from the same seed and config; "
-                            "report this with the config if it does.")
+            raise UserError(
+                f"The ranks' weights differ at {where}: the data-parallel run lost its lockstep",
+                rows=rows,
+                hint="Every rank must build the same network from the same seed and config; "
+                "report this with the config if it does.",
+            )
 
     def reseed(self, seed: Optional[int], step: int) -> None:
         """Give ranks > 0 their own dropout streams, derived from (seed, rank, step).

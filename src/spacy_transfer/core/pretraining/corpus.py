@@ -58,7 +58,9 @@ class RawTextCorpus:
     """Stream docs from raw text, skipping docs shorter than ``min_length`` tokens or
     with ``max_length`` tokens or more (0 = no limit, as in spaCy's JsonlCorpus)."""
 
-    def __init__(self, path: Optional[PathLike], *, min_length: int = 0, max_length: int = 0, limit: int = 0) -> None:
+    def __init__(
+        self, path: Optional[PathLike], *, min_length: int = 0, max_length: int = 0, limit: int = 0
+    ) -> None:
         if path is None:
             raise UserError(
                 "The pretraining corpus has no path",
@@ -94,11 +96,17 @@ def _read_texts(path: Path) -> Iterator[str]:
     try:
         yield from iter_raw_texts(path)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise UserError(f"Could not read the raw text file {path}", rows=[(str(path), f"{type(e).__name__}: {e}")],
-                        hint="Check that the file is complete (gzip files must not be truncated).") from None
+        raise UserError(
+            f"Could not read the raw text file {path}",
+            rows=[(str(path), f"{type(e).__name__}: {e}")],
+            hint="Check that the file is complete (gzip files must not be truncated).",
+        ) from None
     except UnicodeDecodeError as e:
-        raise UserError(f"The raw text file {path} is not UTF-8 text", rows=[(str(path), str(e))],
-                        hint="Raw text must be UTF-8: JSONL with a 'text' key, one document per line, or .spacy.") from None
+        raise UserError(
+            f"The raw text file {path} is not UTF-8 text",
+            rows=[(str(path), str(e))],
+            hint="Raw text must be UTF-8: JSONL with a 'text' key, one document per line, or .spacy.",
+        ) from None
     except ValueError as e:  # DocBin.from_bytes on a file that is not a DocBin
         raise UserError(f"Could not read the raw text file {path}", rows=[(str(path), str(e))]) from None
 
@@ -114,16 +122,24 @@ def resolve_pretraining_corpus(section: Dict[str, Any]) -> Callable[[Language], 
     """Build the reader for a ``[corpora.X]`` section (interpolated), reading raw-text
     readers with :class:`RawTextCorpus` and resolving any other reader as spaCy does."""
     if not isinstance(section, dict) or "@readers" not in section:
-        raise UserError("The pretraining corpus section has no '@readers' setting",
-                        hint='Add e.g. [corpora.pretrain] with @readers = "spacy.JsonlCorpus.v1" and path = ${paths.raw_text}.')
+        raise UserError(
+            "The pretraining corpus section has no '@readers' setting",
+            hint='Add e.g. [corpora.pretrain] with @readers = "spacy.JsonlCorpus.v1" and path = ${paths.raw_text}.',
+        )
     if section["@readers"] in REPLACEABLE_READERS:
         args = {k: v for k, v in section.items() if not k.startswith("@")}
         unknown = set(args) - {"path", "min_length", "max_length", "limit"}
         if unknown:
-            raise UserError(f"Unknown setting(s) for {section['@readers']}: {', '.join(sorted(unknown))}",
-                            hint="It takes path, min_length, max_length and limit.")
-        return RawTextCorpus(args.get("path"), min_length=args.get("min_length", 0) or 0,
-                             max_length=args.get("max_length", 0) or 0, limit=args.get("limit", 0) or 0)
+            raise UserError(
+                f"Unknown setting(s) for {section['@readers']}: {', '.join(sorted(unknown))}",
+                hint="It takes path, min_length, max_length and limit.",
+            )
+        return RawTextCorpus(
+            args.get("path"),
+            min_length=args.get("min_length", 0) or 0,
+            max_length=args.get("max_length", 0) or 0,
+            limit=args.get("limit", 0) or 0,
+        )
     return registry.resolve({"corpus": section})["corpus"]
 
 

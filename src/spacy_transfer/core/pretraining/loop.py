@@ -104,7 +104,13 @@ class ProgressTracker:
             return None
         now = time.perf_counter()
         wps = since / max(now - self.last_time, 1e-9)
-        row = (epoch, self.nr_word, _smart_round(self.loss, 10), _smart_round(self.loss - self.prev_loss, 6), int(wps))
+        row = (
+            epoch,
+            self.nr_word,
+            _smart_round(self.loss, 10),
+            _smart_round(self.loss - self.prev_loss, 6),
+            int(wps),
+        )
         self.last_update, self.last_time, self.prev_loss = self.nr_word, now, self.loss
         return row
 
@@ -113,8 +119,14 @@ class ProgressTracker:
         return self.run_words / max(time.perf_counter() - self.run_start, 1e-9)
 
     def to_json(self) -> Dict[str, Any]:
-        return {"loss": self.loss, "prev_loss": self.prev_loss, "epoch_loss": self.epoch_loss, "nr_word": self.nr_word,
-                "last_update": self.last_update, "words_per_epoch": {str(k): v for k, v in self.words_per_epoch.items()}}
+        return {
+            "loss": self.loss,
+            "prev_loss": self.prev_loss,
+            "epoch_loss": self.epoch_loss,
+            "nr_word": self.nr_word,
+            "last_update": self.last_update,
+            "words_per_epoch": {str(k): v for k, v in self.words_per_epoch.items()},
+        }
 
     def load_json(self, data: Dict[str, Any]) -> None:
         for key in ("loss", "prev_loss", "epoch_loss", "nr_word", "last_update"):
@@ -175,8 +187,10 @@ def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config
     try:
         corpus_section = dot_to_object(filled, P["corpus"])
     except KeyError:
-        raise UserError(f"[pretraining] corpus = '{P['corpus']}' names no section of the config ({where})",
-                        hint="Point it at the raw-text reader, usually corpora.pretrain.") from None
+        raise UserError(
+            f"[pretraining] corpus = '{P['corpus']}' names no section of the config ({where})",
+            hint="Point it at the raw-text reader, usually corpora.pretrain.",
+        ) from None
     with config_errors(where):
         corpus = resolve_pretraining_corpus(corpus_section)
         with nlp.select_pipes(enable=[]):
@@ -193,13 +207,17 @@ def setup_pretraining(config: Config, *, use_gpu: int = -1, where: str = "config
         raise UserError(
             f"The pretraining target ({target.where}) is a transformer; {objective_name} only trains tok2vec layers",
             rows=[("[pretraining.objective]", objective_name)],
-            hint="Use @architectures = \"spacy-transfer.PretrainMaskedLM.v1\" for transformers "
+            hint='Use @architectures = "spacy-transfer.PretrainMaskedLM.v1" for transformers '
             "('spacy-transfer init fill-config --pretraining' writes it).",
         )
     else:
         check_tok2vec_layer(nlp, target)
-        objective = build_tok2vec_objective(nlp, target, create, dropout=P["dropout"], seed=seed, objective_name=objective_name)
-    return PretrainSetup(nlp=nlp, settings=P, corpus=corpus, objective=objective, optimizer=P["optimizer"], seed=seed)
+        objective = build_tok2vec_objective(
+            nlp, target, create, dropout=P["dropout"], seed=seed, objective_name=objective_name
+        )
+    return PretrainSetup(
+        nlp=nlp, settings=P, corpus=corpus, objective=objective, optimizer=P["optimizer"], seed=seed
+    )
 
 
 def check_corpus_not_empty(setup: PretrainSetup) -> None:
@@ -212,7 +230,7 @@ def check_corpus_not_empty(setup: PretrainSetup) -> None:
         raise UserError(
             "The pretraining corpus has no documents" + (f": {path}" if path else ""),
             rows=[("[pretraining] corpus", corpus)] + ([(f"[{corpus}] path", str(path))] if path else []),
-            hint="Check the raw text file (one JSON object with a \"text\" key per line, or one text per line) "
+            hint='Check the raw text file (one JSON object with a "text" key per line, or one text per line) '
             "and the reader's min_length/max_length/limit settings.",
         )
 
@@ -220,8 +238,15 @@ def check_corpus_not_empty(setup: PretrainSetup) -> None:
 class Checkpointer:
     """Writes weights, resume states and log lines into the output folder."""
 
-    def __init__(self, setup: PretrainSetup, output_dir: Path, tracker: ProgressTracker, config_text: str = "",
-                 strategy: Optional[LocalStrategy] = None, keep_states: int = 1) -> None:
+    def __init__(
+        self,
+        setup: PretrainSetup,
+        output_dir: Path,
+        tracker: ProgressTracker,
+        config_text: str = "",
+        strategy: Optional[LocalStrategy] = None,
+        keep_states: int = 1,
+    ) -> None:
         self.config_text = config_text
         self.keep_states = keep_states  # resume states kept beside the newest epoch weights; < 0: all
         self.setup = setup
@@ -251,7 +276,11 @@ class Checkpointer:
             # so a run that fails before training leaves nothing behind.
             atomic_write_text(self.output_dir / "config.cfg", self.config_text)
         # model-last right after an epoch's save holds the same weights: one state serves both.
-        same_as = self.saved[-1].name if name == LAST and self.saved and self._saved_at == self.schedule_steps else None
+        same_as = (
+            self.saved[-1].name
+            if name == LAST and self.saved and self._saved_at == self.schedule_steps
+            else None
+        )
         keys = stable_keys(obj.model)
         rng_arrays, rng_meta = rng_state()
         arrays = {**model_arrays(obj.model), **optimizer_arrays(optimizer, keys), **rng_arrays}
@@ -269,8 +298,14 @@ class Checkpointer:
         # State first: a weights file on disk always has its state beside it.
         st.write_state(st.state_path(weights_path), arrays, meta)
         atomic_write_bytes(weights_path, obj.weights_bytes(optimizer))
-        log = {"nr_word": self.tracker.nr_word, "loss": self.tracker.loss, "epoch_loss": self.tracker.epoch_loss,
-               "epoch": log_epoch, "file": weights_path.name, "words_per_second": round(self.tracker.words_per_second, 1)}
+        log = {
+            "nr_word": self.tracker.nr_word,
+            "loss": self.tracker.loss,
+            "epoch_loss": self.tracker.epoch_loss,
+            "epoch": log_epoch,
+            "file": weights_path.name,
+            "words_per_second": round(self.tracker.words_per_second, 1),
+        }
         log_path = self.output_dir / "log.jsonl"
         previous = log_path.read_text(encoding="utf8") if log_path.exists() else ""
         atomic_write_text(log_path, previous + srsly.json_dumps(log) + "\n")
@@ -288,8 +323,14 @@ class Checkpointer:
         if self.keep_states < 0:
             return
         ours = [st.state_path(p) for p in self.saved if p.name != f"{LAST}.bin"] + [st.state_path(newest)]
-        earlier = sorted((p for p in self.output_dir.glob(f"model*{st.STATE_SUFFIX}")
-                          if p not in ours and not p.name.startswith(LAST)), key=_state_order)
+        earlier = sorted(
+            (
+                p
+                for p in self.output_dir.glob(f"model*{st.STATE_SUFFIX}")
+                if p not in ours and not p.name.startswith(LAST)
+            ),
+            key=_state_order,
+        )
         for path in (earlier + ours)[: -self.keep_states or None]:
             path.unlink(missing_ok=True)
 
@@ -300,32 +341,58 @@ def _state_order(path: Path) -> Tuple[int, int]:
     return (int(match.group(1)), 0 if match.group(2) else 1) if match else (-1, 0)
 
 
-def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int], tracker: ProgressTracker,
-           checkpointer: Checkpointer, printer: Printer) -> Tuple[int, int]:
+def resume(
+    setup: PretrainSetup,
+    resume_path: Path,
+    epoch_resume: Optional[int],
+    tracker: ProgressTracker,
+    checkpointer: Checkpointer,
+    printer: Printer,
+) -> Tuple[int, int]:
     """Restore from ``resume_path``; returns (epoch to start at, batches of it to skip)."""
     if not resume_path.exists():
-        near = sorted(p.name for p in resume_path.parent.glob("model*.bin")) if resume_path.parent.is_dir() else []
-        raise UserError(f"--resume-path not found: {resume_path}",
-                        hint=f"Weights files in {resume_path.parent}: {', '.join(near)}." if near
-                        else "Give a weights file that pretrain wrote, e.g. OUTPUT/model3.bin.")
+        near = (
+            sorted(p.name for p in resume_path.parent.glob("model*.bin"))
+            if resume_path.parent.is_dir()
+            else []
+        )
+        raise UserError(
+            f"--resume-path not found: {resume_path}",
+            hint=f"Weights files in {resume_path.parent}: {', '.join(near)}."
+            if near
+            else "Give a weights file that pretrain wrote, e.g. OUTPUT/model3.bin.",
+        )
     if resume_path.is_dir():
-        raise UserError(f"--resume-path must be a weights file written by pretrain, not a folder: {resume_path}",
-                        hint=f"Give e.g. {resume_path}/model3.bin.")
+        raise UserError(
+            f"--resume-path must be a weights file written by pretrain, not a folder: {resume_path}",
+            hint=f"Give e.g. {resume_path}/model3.bin.",
+        )
     state_file = st.find_state(resume_path)
     obj = setup.objective
     if state_file is None:
         # A spaCy-written (or older) file: weights only, as spaCy resumes.
         start = _epoch_from_name(resume_path, epoch_resume)
         obj.load_weights(resume_path.read_bytes(), where=str(resume_path))
-        printer.warn(f"No resume state beside {resume_path.name} ({st.state_path(resume_path).name}): "
-                     "loaded the layer's weights only; the output layer and optimizer start fresh")
+        printer.warn(
+            f"No resume state beside {resume_path.name} ({st.state_path(resume_path).name}): "
+            "loaded the layer's weights only; the output layer and optimizer start fresh"
+        )
         return start, 0
     arrays, meta = st.read_state(state_file)
     if meta.get("objective") != obj.kind:
-        raise UserError(f"{resume_path} was written with another objective ({meta.get('objective')}, this config: {obj.kind})",
-                        hint="Resume with the config the run started with.")
+        raise UserError(
+            f"{resume_path} was written with another objective ({meta.get('objective')}, this config: {obj.kind})",
+            hint="Resume with the config the run started with.",
+        )
     load_model_arrays(obj.model, arrays, hint=RESUME_HINT)
-    restore_optimizer(setup.optimizer, stable_keys(obj.model), arrays, meta["optimizer"], meta["schedule_steps"], hint=RESUME_HINT)
+    restore_optimizer(
+        setup.optimizer,
+        stable_keys(obj.model),
+        arrays,
+        meta["optimizer"],
+        meta["schedule_steps"],
+        hint=RESUME_HINT,
+    )
     restore_rng(arrays, meta["rng"])
     if obj.masker is not None and meta.get("masker") is not None:
         obj.masker.set_state(meta["masker"])
@@ -337,10 +404,15 @@ def resume(setup: PretrainSetup, resume_path: Path, epoch_resume: Optional[int],
     checkpointer.strategy.reseed(setup.seed, meta["schedule_steps"])
     start, skip = Position(meta["epoch"], meta["batches_done"]).next_start()
     if epoch_resume is not None and epoch_resume != start:
-        printer.warn(f"--epoch-resume {epoch_resume} differs from the state's position (epoch {start}"
-                     f"{f', after {skip} batches' if skip else ''}): counting from epoch {epoch_resume}")
+        printer.warn(
+            f"--epoch-resume {epoch_resume} differs from the state's position (epoch {start}"
+            f"{f', after {skip} batches' if skip else ''}): counting from epoch {epoch_resume}"
+        )
         return epoch_resume, 0
-    printer.info(f"Resuming exactly from {resume_path.name}: epoch {start}" + (f", after {skip} batches" if skip else ""))
+    printer.info(
+        f"Resuming exactly from {resume_path.name}: epoch {start}"
+        + (f", after {skip} batches" if skip else "")
+    )
     return start, skip
 
 
@@ -351,8 +423,10 @@ def _epoch_from_name(path: Path, epoch_resume: Optional[int]) -> int:
         return epoch_resume
     match = MODEL_NAME.search(path.name)
     if not match:
-        raise UserError(f"Cannot tell which epoch {path.name} ends (spaCy E1020)",
-                        hint="Pass --epoch-resume N, the epoch to continue counting from.")
+        raise UserError(
+            f"Cannot tell which epoch {path.name} ends (spaCy E1020)",
+            hint="Pass --epoch-resume N, the epoch to continue counting from.",
+        )
     return int(match.group(1)) + 1
 
 
@@ -373,7 +447,9 @@ def train_step(setup: PretrainSetup, docs: List[Doc], strategy: LocalStrategy) -
 def _progress_bar(epoch: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(desc=f"epoch {epoch}", unit="w", unit_scale=True, leave=False, disable=not enabled, file=sys.stderr)
+    return tqdm(
+        desc=f"epoch {epoch}", unit="w", unit_scale=True, leave=False, disable=not enabled, file=sys.stderr
+    )
 
 
 def pretrain(
@@ -407,8 +483,14 @@ def pretrain(
         output_dir.mkdir(parents=True, exist_ok=True)
     P = setup.settings
     tracker = ProgressTracker()
-    checkpointer = Checkpointer(setup, output_dir, tracker, config_text=Config(config).to_str(), strategy=strategy,
-                                keep_states=keep_states)
+    checkpointer = Checkpointer(
+        setup,
+        output_dir,
+        tracker,
+        config_text=Config(config).to_str(),
+        strategy=strategy,
+        keep_states=keep_states,
+    )
     start_epoch, skip = 0, 0
     strategy.sync_weights([setup.objective.model])  # same seed, same weights; made certain
     strategy.reseed(setup.seed, 0)
@@ -456,6 +538,14 @@ def pretrain(
         # Also after an interruption (resumable), but not before anything was trained.
         # After an error other ranks may be gone: rank 0 writes without asking them.
         if not skip_last and checkpointer.schedule_steps > 0:
-            checkpointer.save(LAST, position, P["max_epochs"], collective=not failed or strategy.world_size == 1)
-    return PretrainResult(output_dir=output_dir, saved=checkpointer.saved, words=tracker.run_words,
-                          words_per_second=tracker.words_per_second, start_epoch=start_epoch, end_epoch=max(position.epoch, start_epoch))
+            checkpointer.save(
+                LAST, position, P["max_epochs"], collective=not failed or strategy.world_size == 1
+            )
+    return PretrainResult(
+        output_dir=output_dir,
+        saved=checkpointer.saved,
+        words=tracker.run_words,
+        words_per_second=tracker.words_per_second,
+        start_epoch=start_epoch,
+        end_epoch=max(position.epoch, start_epoch),
+    )

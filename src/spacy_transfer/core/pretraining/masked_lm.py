@@ -51,10 +51,14 @@ class MaskedLMObjectiveFactory:
 
     def __call__(self, vocab: Any, model: Any) -> Any:
         # spaCy's schema wants a callable; only our loop knows how to run this objective.
-        raise UserError("spacy-transfer.PretrainMaskedLM.v1 runs only in 'spacy-transfer pretrain'",
-                        hint="Run 'spacy-transfer pretrain CONFIG OUTPUT', not 'spacy pretrain'.")
+        raise UserError(
+            "spacy-transfer.PretrainMaskedLM.v1 runs only in 'spacy-transfer pretrain'",
+            hint="Run 'spacy-transfer pretrain CONFIG OUTPUT', not 'spacy pretrain'.",
+        )
 
-    def build(self, nlp: Language, target: PretrainTarget, *, dropout: float, seed: Optional[int]) -> "MaskedLMObjective":
+    def build(
+        self, nlp: Language, target: PretrainTarget, *, dropout: float, seed: Optional[int]
+    ) -> "MaskedLMObjective":
         if not target.is_transformer:
             raise UserError(
                 f"spacy-transfer.PretrainMaskedLM.v1 needs a transformer, but {target.where} is a tok2vec layer",
@@ -63,7 +67,10 @@ class MaskedLMObjectiveFactory:
                 "/ spacy.PretrainVectors.v1 for tok2vec layers.",
             )
         if not 0.0 < self.mask_prob < 1.0:
-            raise UserError(f"mask_prob must be between 0 and 1, got {self.mask_prob}", rows=[("[pretraining.objective] mask_prob", str(self.mask_prob))])
+            raise UserError(
+                f"mask_prob must be between 0 and 1, got {self.mask_prob}",
+                rows=[("[pretraining.objective] mask_prob", str(self.mask_prob))],
+            )
         from ..transformer.model import (
             find_transformer_model,
             get_hf_model,
@@ -76,11 +83,15 @@ class MaskedLMObjectiveFactory:
         trf_model.initialize()  # loads the encoder from its `name` if not loaded yet
         encoder, tokenizer = get_hf_model(trf_model), get_tokenizer(trf_model)
         if tokenizer.mask_token_id is None:
-            raise UserError(f"The tokenizer of '{trf_model.attrs['name']}' has no mask token",
-                            hint="Masked-LM pretraining needs a tokenizer with a mask token (BERT-, RoBERTa-style models).")
+            raise UserError(
+                f"The tokenizer of '{trf_model.attrs['name']}' has no mask token",
+                hint="Masked-LM pretraining needs a tokenizer with a mask token (BERT-, RoBERTa-style models).",
+            )
         mlm = masked_lm_module(encoder, str(trf_model.attrs["name"]))
         limit = min(self.max_length, max_positions(encoder.config, tokenizer))
-        masker = WordpieceMasker(tokenizer, mask_prob=self.mask_prob, whole_word=self.whole_word, max_length=limit, seed=seed)
+        masker = WordpieceMasker(
+            tokenizer, mask_prob=self.mask_prob, whole_word=self.whole_word, max_length=limit, seed=seed
+        )
         settings = hf_shim(trf_model).cfg  # the transformer's own precision settings
         shim = TorchModuleShim(mlm, settings["mixed_precision"], settings["grad_scaler_config"])
         model = Model("masked-lm", _not_callable, shims=[shim])
@@ -92,7 +103,9 @@ def _not_callable(model: Model, X: Any, is_train: bool) -> Any:  # pragma: no co
 
 
 @registry.architectures("spacy-transfer.PretrainMaskedLM.v1")
-def create_pretrain_masked_lm(mask_prob: float = 0.15, whole_word: bool = True, max_length: int = 512) -> MaskedLMObjectiveFactory:
+def create_pretrain_masked_lm(
+    mask_prob: float = 0.15, whole_word: bool = True, max_length: int = 512
+) -> MaskedLMObjectiveFactory:
     return MaskedLMObjectiveFactory(mask_prob=mask_prob, whole_word=whole_word, max_length=max_length)
 
 
@@ -111,9 +124,11 @@ def masked_lm_module(encoder: Any, name: str) -> Any:
         try:
             mlm = AutoModelForMaskedLM.from_config(encoder.config)
         except ValueError as e:
-            raise UserError(f"transformers has no masked-LM head for the model type '{encoder.config.model_type}'",
-                            rows=[("transformer", " ".join(str(e).split())[:200])],
-                            hint="Use an encoder with a masked-LM class (BERT, RoBERTa, XLM-R, DeBERTa, ELECTRA, ...).") from e
+            raise UserError(
+                f"transformers has no masked-LM head for the model type '{encoder.config.model_type}'",
+                rows=[("transformer", " ".join(str(e).split())[:200])],
+                hint="Use an encoder with a masked-LM class (BERT, RoBERTa, XLM-R, DeBERTa, ELECTRA, ...).",
+            ) from e
     setattr(mlm, mlm.base_model_prefix, encoder)
     mlm.tie_weights()
     return mlm.to(next(encoder.parameters()).device)
@@ -122,7 +137,9 @@ def masked_lm_module(encoder: Any, name: str) -> Any:
 class WordpieceMasker:
     """Wordpiece windows of docs, with whole-word (spaCy token) masking from a saved generator."""
 
-    def __init__(self, tokenizer: Any, *, mask_prob: float, whole_word: bool, max_length: int, seed: Optional[int]) -> None:
+    def __init__(
+        self, tokenizer: Any, *, mask_prob: float, whole_word: bool, max_length: int, seed: Optional[int]
+    ) -> None:
         self.tokenizer = tokenizer
         self.mask_prob = mask_prob
         self.whole_word = whole_word
@@ -133,7 +150,9 @@ class WordpieceMasker:
             raise UserError(f"max_length {max_length} leaves no room for text after the special tokens")
         self.mask_id = int(tokenizer.mask_token_id)
         specials = set(tokenizer.all_special_ids)
-        self.random_ids = numpy.asarray([i for i in range(len(tokenizer)) if i not in specials], dtype="int64")
+        self.random_ids = numpy.asarray(
+            [i for i in range(len(tokenizer)) if i not in specials], dtype="int64"
+        )
 
     def pieces(self, doc: Doc) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """The doc's wordpiece ids and, per piece, the index of its spaCy token."""
@@ -141,7 +160,9 @@ class WordpieceMasker:
         ids = numpy.asarray(enc["input_ids"], dtype="int64")
         starts = numpy.asarray([s for s, _ in enc["offset_mapping"]], dtype="int64")
         token_starts = numpy.asarray([t.idx for t in doc], dtype="int64")
-        words = numpy.searchsorted(token_starts, starts, side="right") - 1 if len(doc) else numpy.zeros_like(ids)
+        words = (
+            numpy.searchsorted(token_starts, starts, side="right") - 1 if len(doc) else numpy.zeros_like(ids)
+        )
         return ids, numpy.maximum(words, 0)
 
     def __call__(self, docs: Sequence[Doc]) -> Tuple[List[numpy.ndarray], List[numpy.ndarray]]:
@@ -149,7 +170,9 @@ class WordpieceMasker:
         inputs, labels, _ = self.mask(docs)
         return inputs, labels
 
-    def mask(self, docs: Sequence[Doc], keep: Optional[Sequence[int]] = None) -> Tuple[List[numpy.ndarray], List[numpy.ndarray], int]:
+    def mask(
+        self, docs: Sequence[Doc], keep: Optional[Sequence[int]] = None
+    ) -> Tuple[List[numpy.ndarray], List[numpy.ndarray], int]:
         """The windows of the docs ``keep`` picks (all by default), and how many wordpieces
         of the whole batch were picked.
 
@@ -182,7 +205,15 @@ class WordpieceMasker:
             for start in range(0, len(ids), self.window):
                 end = start + self.window
                 inputs.append(numpy.concatenate([self.prefix, masked[start:end], self.suffix]))
-                labels.append(numpy.concatenate([numpy.full(len(self.prefix), IGNORE), label[start:end], numpy.full(len(self.suffix), IGNORE)]))
+                labels.append(
+                    numpy.concatenate(
+                        [
+                            numpy.full(len(self.prefix), IGNORE),
+                            label[start:end],
+                            numpy.full(len(self.suffix), IGNORE),
+                        ]
+                    )
+                )
         return inputs, labels, n_picked
 
     def get_state(self) -> Dict[str, Any]:
@@ -211,8 +242,16 @@ class TorchModuleShim(Shim):
     def __call__(self, inputs: Any, is_train: bool) -> Any:  # pragma: no cover - run by the objective
         raise NotImplementedError
 
-    def __init__(self, module: Any, mixed_precision: bool = False, grad_scaler_config: Optional[Dict[str, Any]] = None) -> None:
-        super().__init__(module, config={"mixed_precision": bool(mixed_precision), "grad_scaler_config": dict(grad_scaler_config or {})})
+    def __init__(
+        self, module: Any, mixed_precision: bool = False, grad_scaler_config: Optional[Dict[str, Any]] = None
+    ) -> None:
+        super().__init__(
+            module,
+            config={
+                "mixed_precision": bool(mixed_precision),
+                "grad_scaler_config": dict(grad_scaler_config or {}),
+            },
+        )
         self._grad_scaler: Any = None
 
     @property
@@ -223,7 +262,10 @@ class TorchModuleShim(Shim):
 
             device = next(self._model.parameters()).device.type
             fp16 = precision.needs_grad_scaler(precision.autocast_dtype(device, self.cfg["mixed_precision"]))
-            cfg = {**self.cfg["grad_scaler_config"], "enabled": fp16 and bool(self.cfg["grad_scaler_config"].get("enabled", True))}
+            cfg = {
+                **self.cfg["grad_scaler_config"],
+                "enabled": fp16 and bool(self.cfg["grad_scaler_config"].get("enabled", True)),
+            }
             self._grad_scaler = PyTorchGradScaler(**cfg)
         return self._grad_scaler
 
@@ -302,8 +344,11 @@ class MaskedLMObjective(WholeBatchStep):
         hook = mlm.base_model.register_forward_hook(keep_picked)
         try:
             with autocast:
-                out = mlm(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device),
-                          labels=torch.from_numpy(lab[lab != IGNORE]).to(device).unsqueeze(0))
+                out = mlm(
+                    input_ids=torch.from_numpy(ids).to(device),
+                    attention_mask=torch.from_numpy(mask).to(device),
+                    labels=torch.from_numpy(lab[lab != IGNORE]).to(device).unsqueeze(0),
+                )
         finally:
             hook.remove()
         scaler = self.shim.grad_scaler
@@ -320,7 +365,13 @@ class MaskedLMObjective(WholeBatchStep):
 
         with self.shim.use_params(optimizer.averages or {}):
             tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.encoder.state_dict().items()}
-        data = save(tensors, metadata={"format": "spacy-transfer.encoder-weights.v1", "model_type": str(self.encoder.config.model_type)})
+        data = save(
+            tensors,
+            metadata={
+                "format": "spacy-transfer.encoder-weights.v1",
+                "model_type": str(self.encoder.config.model_type),
+            },
+        )
         return canonical_safetensors(data)  # same weights, same bytes (resume equality)
 
     def load_weights(self, data: bytes, *, where: str) -> None:

@@ -31,7 +31,9 @@ Loss = Callable[[Any, List[Doc], Any], Tuple[float, Any]]
 class TokenMasker:
     """BERT-style token masking with a generator whose state can be saved."""
 
-    def __init__(self, vocab: Any, *, mask_prob: float = 0.15, seed: Optional[int] = 0, n_words: int = 10000) -> None:
+    def __init__(
+        self, vocab: Any, *, mask_prob: float = 0.15, seed: Optional[int] = 0, n_words: int = 10000
+    ) -> None:
         self.mask_prob = mask_prob
         self.rng = numpy.random.default_rng(seed)
         # As spaCy: replacement words are the vocab's first lexemes with a probability,
@@ -41,7 +43,9 @@ class TokenMasker:
         probs = numpy.exp(numpy.asarray([lex.prob for lex in lexemes] or [0.0], dtype="f8"))
         self.probs = probs / probs.sum()
 
-    def __call__(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> Tuple[numpy.ndarray, List[Doc]]:
+    def __call__(
+        self, docs: List[Doc], keep: Optional[Sequence[int]] = None
+    ) -> Tuple[numpy.ndarray, List[Doc]]:
         """Masked copies of ``docs`` and a per-token flag: True where the token was picked.
 
         The draws always cover the whole batch, so that every rank of a data-parallel run
@@ -168,7 +172,10 @@ class Tok2VecObjective(WholeBatchStep):
             picked, inputs = self.masker(docs, keep)
         else:
             picked, inputs = None, mine
-        weights = {"grad_weight": share(self.reduction[0], n_mine, total), "loss_weight": share(self.reduction[1], n_mine, total)}
+        weights = {
+            "grad_weight": share(self.reduction[0], n_mine, total),
+            "loss_weight": share(self.reduction[1], n_mine, total),
+        }
         if n_mine == 0:  # an empty shard: nothing to compute, zeros in the reduce
             return ShardGradients(loss=0.0, active=total > 0, **weights)
         predictions, backprop = self.model.begin_update(inputs)
@@ -196,7 +203,13 @@ class Tok2VecObjective(WholeBatchStep):
 
 
 def build_tok2vec_objective(
-    nlp: Language, target: PretrainTarget, create: Callable[[Any, Model], Model], *, dropout: float, seed: Optional[int], objective_name: str
+    nlp: Language,
+    target: PretrainTarget,
+    create: Callable[[Any, Model], Model],
+    *,
+    dropout: float,
+    seed: Optional[int],
+    objective_name: str,
 ) -> Tok2VecObjective:
     try:
         built = create(nlp.vocab, target.model)
@@ -204,18 +217,26 @@ def build_tok2vec_objective(
         if "E875" in str(e):
             raise UserError(
                 "The vectors objective needs word vectors, but the pipeline has none",
-                rows=[("[pretraining.objective]", objective_name), ("[initialize] vectors", "null or an empty table")],
+                rows=[
+                    ("[pretraining.objective]", objective_name),
+                    ("[initialize] vectors", "null or an empty table"),
+                ],
                 hint="Set [initialize] vectors / '--paths.vectors' to a vectors pipeline (spacy-transfer init vectors), "
                 "or use the objective spacy.PretrainCharacters.v1.",
             ) from e
         if "E906" in str(e):
-            raise UserError(f"Unknown loss for {objective_name}", rows=[("[pretraining.objective] loss", " ".join(str(e).split()))],
-                            hint="Use loss = \"cosine\" or loss = \"L2\".") from e
+            raise UserError(
+                f"Unknown loss for {objective_name}",
+                rows=[("[pretraining.objective] loss", " ".join(str(e).split()))],
+                hint='Use loss = "cosine" or loss = "L2".',
+            ) from e
         raise
     loss = built.attrs.get("loss")
     if not callable(loss):
-        raise UserError(f"The objective {objective_name} built a model without a loss",
-                        hint="A pretraining objective must set model.attrs['loss'] = fn(ops, docs, predictions) -> (loss, d_predictions).")
+        raise UserError(
+            f"The objective {objective_name} built a model without a loss",
+            hint="A pretraining objective must set model.attrs['loss'] = fn(ops, docs, predictions) -> (loss, d_predictions).",
+        )
     if built.name == "masked-language-model" and built.has_ref("wrapped"):
         # spaCy's builders: keep their network and loss, mask with our generator.
         model = built.get_ref("wrapped")
@@ -227,4 +248,6 @@ def build_tok2vec_objective(
         model, masker = built, None
     model.initialize(X=[nlp.make_doc(SAMPLE_TEXT)])
     set_dropout_rate(model, dropout)
-    return Tok2VecObjective(model=model, target=target, loss=loss, masker=masker, reduction=loss_reduction(built, loss))
+    return Tok2VecObjective(
+        model=model, target=target, loss=loss, masker=masker, reduction=loss_reduction(built, loss)
+    )

@@ -39,7 +39,9 @@ def state_path(weights_path: Path) -> Path:
 def write_state(path: Path, arrays: Dict[str, numpy.ndarray], meta: Dict[str, Any]) -> None:
     from safetensors.numpy import save
 
-    atomic_write_bytes(path, canonical_safetensors(save(arrays, metadata={"format": FORMAT, "state": json.dumps(meta)})))
+    atomic_write_bytes(
+        path, canonical_safetensors(save(arrays, metadata={"format": FORMAT, "state": json.dumps(meta)}))
+    )
 
 
 def canonical_safetensors(data: bytes) -> bytes:
@@ -53,7 +55,10 @@ def canonical_safetensors(data: bytes) -> bytes:
     header = json.loads(data[8 : 8 + n])
     if "__metadata__" not in header:
         return data
-    header = {"__metadata__": dict(sorted(header["__metadata__"].items())), **{k: v for k, v in header.items() if k != "__metadata__"}}
+    header = {
+        "__metadata__": dict(sorted(header["__metadata__"].items())),
+        **{k: v for k, v in header.items() if k != "__metadata__"},
+    }
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf8")
     if len(text) > n:  # pragma: no cover - a header we cannot rewrite in place
         return data
@@ -70,10 +75,16 @@ def read_state(path: Path) -> Tuple[Dict[str, numpy.ndarray], Dict[str, Any]]:
         with safe_open(str(path), framework="numpy") as f:
             header = f.metadata() or {}
     except Exception as e:  # safetensors raises its own error types for bad files
-        raise UserError(f"Could not read the resume state {path}", rows=[(str(path), " ".join(str(e).split())[:200])],
-                        hint="The file is damaged; resume from an earlier model{N}.bin or start again.") from None
+        raise UserError(
+            f"Could not read the resume state {path}",
+            rows=[(str(path), " ".join(str(e).split())[:200])],
+            hint="The file is damaged; resume from an earlier model{N}.bin or start again.",
+        ) from None
     if header.get("format") != FORMAT:
-        raise UserError(f"{path} is not a pretraining resume state", rows=[(str(path), f"format {header.get('format')!r}")])
+        raise UserError(
+            f"{path} is not a pretraining resume state",
+            rows=[(str(path), f"format {header.get('format')!r}")],
+        )
     return arrays, json.loads(header["state"])
 
 
@@ -84,7 +95,11 @@ def find_state(weights_path: Path) -> Optional[Path]:
     if p.exists():
         return p
     last = weights_path.with_name("model-last" + STATE_SUFFIX)
-    if weights_path.name != "model-last.bin" and last.exists() and _meta(last).get("same_as") == weights_path.name:
+    if (
+        weights_path.name != "model-last.bin"
+        and last.exists()
+        and _meta(last).get("same_as") == weights_path.name
+    ):
         return last
     return None
 

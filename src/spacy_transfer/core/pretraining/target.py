@@ -34,7 +34,7 @@ def find_target(nlp: Language, component: Optional[str], layer: str) -> Pretrain
         raise UserError(
             "[pretraining] component is not set",
             rows=[("[pretraining] component", "null")],
-            hint="Name the tok2vec or transformer component to pretrain, e.g. component = \"tok2vec\".",
+            hint='Name the tok2vec or transformer component to pretrain, e.g. component = "tok2vec".',
         )
     if component not in nlp.component_names:
         raise UserError(
@@ -56,14 +56,21 @@ def find_target(nlp: Language, component: Optional[str], layer: str) -> Pretrain
             refs = sorted(model.ref_names)
             raise UserError(
                 f"Component '{component}' has no layer '{layer}'",
-                rows=[("[pretraining] layer", f"'{layer}' not found; the model's layers: {', '.join(refs) or '(none)'}")],
-                hint="Set layer to one of those names, or to \"\" to pretrain the component's whole model.",
+                rows=[
+                    (
+                        "[pretraining] layer",
+                        f"'{layer}' not found; the model's layers: {', '.join(refs) or '(none)'}",
+                    )
+                ],
+                hint='Set layer to one of those names, or to "" to pretrain the component\'s whole model.',
             )
         model = model.get_ref(layer)
     if _is_listener(model):
         owner = _upstream_of(nlp, model)
         model = nlp.get_pipe(owner).model
-    return PretrainTarget(model=model, component=owner, layer=layer, is_transformer=_is_transformer(nlp, owner, model))
+    return PretrainTarget(
+        model=model, component=owner, layer=layer, is_transformer=_is_transformer(nlp, owner, model)
+    )
 
 
 def _is_listener(model: Model) -> bool:
@@ -120,7 +127,12 @@ def check_tok2vec_layer(nlp: Language, target: PretrainTarget) -> None:
     if not _is_token_vectors(output, [doc]):
         raise UserError(
             f"The pretraining layer ({target.where}) is not a tok2vec layer",
-            rows=[(target.where, f"it returns {_describe(output)}, expected one 2D array per doc with a row per token")],
+            rows=[
+                (
+                    target.where,
+                    f"it returns {_describe(output)}, expected one 2D array per doc with a row per token",
+                )
+            ],
             hint="Point [pretraining] component/layer at a Model[List[Doc], List[Floats2d]] such as a component's "
             "'tok2vec' layer; a transformer needs the objective spacy-transfer.PretrainMaskedLM.v1.",
         )

@@ -85,8 +85,11 @@ def load_weights(target: PretrainTarget, data: bytes, *, where: str) -> None:
     except Exception:
         msg = None
     if not isinstance(msg, dict) or "nodes" not in msg or "params" not in msg:
-        raise UserError(f"{where} is not a pretrained weights file", rows=[(where, "neither thinc model bytes nor safetensors")],
-                        hint="Use a model{N}.bin or model-last.bin from 'spacy-transfer pretrain'.")
+        raise UserError(
+            f"{where} is not a pretrained weights file",
+            rows=[(where, "neither thinc model bytes nor safetensors")],
+            hint="Use a model{N}.bin or model-last.bin from 'spacy-transfer pretrain'.",
+        )
     rows = compare_layer(target.model, msg)
     if rows:
         raise UserError(
@@ -103,7 +106,9 @@ def compare_layer(layer: Model, msg: Dict[str, Any]) -> Rows:
     """Differences between a layer and its serialized form (empty when they fit)."""
     nodes = list(layer.walk())
     if len(msg["nodes"]) != len(nodes):
-        return [("(structure)", f"the file has {len(msg['nodes'])} layers, the config's layer has {len(nodes)}")]
+        return [
+            ("(structure)", f"the file has {len(msg['nodes'])} layers, the config's layer has {len(nodes)}")
+        ]
     rows: Rows = []
     for i, (node, info, params) in enumerate(zip(nodes, msg["nodes"], msg["params"])):
         label = f"{i}: {node.name}"
@@ -111,7 +116,12 @@ def compare_layer(layer: Model, msg: Dict[str, Any]) -> Rows:
             rows.append((label, f"layer type '{info.get('name')}' in the file"))
             continue
         for dim, value in (info.get("dims") or {}).items():
-            if value is not None and node.has_dim(dim) and node.get_dim(dim) is not None and node.get_dim(dim) != value:
+            if (
+                value is not None
+                and node.has_dim(dim)
+                and node.get_dim(dim) is not None
+                and node.get_dim(dim) != value
+            ):
                 rows.append((label, f"dimension {dim}: {value} in the file, {node.get_dim(dim)} here"))
         for name, value in (params or {}).items():
             if value is None or not node.has_param(name):
@@ -124,8 +134,10 @@ def compare_layer(layer: Model, msg: Dict[str, Any]) -> Rows:
 
 def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> None:
     if not target.is_transformer:
-        raise UserError(f"{where} holds transformer weights, but the target ({target.where}) is a tok2vec layer",
-                        hint="Set [pretraining] component to the transformer component, or use tok2vec weights.")
+        raise UserError(
+            f"{where} holds transformer weights, but the target ({target.where}) is a tok2vec layer",
+            hint="Set [pretraining] component to the transformer component, or use tok2vec weights.",
+        )
     import torch
     from safetensors.torch import load
 
@@ -135,13 +147,21 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
     tensors = load(data)
     expected = encoder.state_dict()
     rows: Rows = [(k, "in the file, not in the model") for k in sorted(set(tensors) - set(expected))]
-    rows += [(k, "in the model, not in the file") for k in sorted(set(expected) - set(tensors)) if not _tied(encoder, k)]
-    rows += [(k, f"shape {tuple(tensors[k].shape)} in the file, {tuple(expected[k].shape)} here")
-             for k in sorted(set(tensors) & set(expected)) if tensors[k].shape != expected[k].shape]
+    rows += [
+        (k, "in the model, not in the file")
+        for k in sorted(set(expected) - set(tensors))
+        if not _tied(encoder, k)
+    ]
+    rows += [
+        (k, f"shape {tuple(tensors[k].shape)} in the file, {tuple(expected[k].shape)} here")
+        for k in sorted(set(tensors) & set(expected))
+        if tensors[k].shape != expected[k].shape
+    ]
     if rows:
         raise UserError(
             f"The pretrained encoder weights in {where} do not fit the transformer ({target.where})",
-            rows=rows[:12], header=("weight", "problem"),
+            rows=rows[:12],
+            header=("weight", "problem"),
             hint="Load weights pretrained from the same transformer (name / architecture) as this config's.",
         )
     with torch.no_grad():

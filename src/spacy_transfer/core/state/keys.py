@@ -25,7 +25,9 @@ def to_numpy(array: Any) -> numpy.ndarray:
 def pipeline_models(nlp: Any) -> List[Tuple[str, Model]]:
     """``(component name, model)`` of every component with a thinc model; disabled ones
     too (their models still own optimizer state)."""
-    return [(name, proc.model) for name, proc in nlp.components if isinstance(getattr(proc, "model", None), Model)]
+    return [
+        (name, proc.model) for name, proc in nlp.components if isinstance(getattr(proc, "model", None), Model)
+    ]
 
 
 def _base(prefix: str, index: int) -> str:
@@ -66,7 +68,9 @@ def model_arrays(model: Model, prefix: str = "param") -> Dict[str, numpy.ndarray
     return arrays
 
 
-def load_model_arrays(model: Model, arrays: Dict[str, numpy.ndarray], prefix: str = "param", *, hint: str = "") -> None:
+def load_model_arrays(
+    model: Model, arrays: Dict[str, numpy.ndarray], prefix: str = "param", *, hint: str = ""
+) -> None:
     """Set ``model``'s parameters from :func:`model_arrays` output; the names and shapes
     must match the network exactly."""
     import torch
@@ -76,8 +80,10 @@ def load_model_arrays(model: Model, arrays: Dict[str, numpy.ndarray], prefix: st
     if wanted != set(expected) or any(arrays[k].shape != expected[k].shape for k in wanted):
         raise UserError(
             "The saved state does not fit the network of this config",
-            rows=[("state", f"{len(wanted)} arrays; the network has {len(expected)}"),
-                  ("differences", ", ".join(sorted(wanted ^ set(expected))[:5]) or "shapes differ")],
+            rows=[
+                ("state", f"{len(wanted)} arrays; the network has {len(expected)}"),
+                ("differences", ", ".join(sorted(wanted ^ set(expected))[:5]) or "shapes differ"),
+            ],
             hint=hint or "Resume with the config the run started with.",
         )
     ops = get_current_ops()

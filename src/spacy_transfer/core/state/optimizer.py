@@ -17,13 +17,19 @@ COUNTERS = ("nr_update", "last_seen")
 
 def optimizer_arrays(optimizer: Optimizer, keys: Dict[KeyT, str]) -> Dict[str, numpy.ndarray]:
     """``<table>/<stable name>`` -> array, for the tables of ``TABLES``."""
-    return {f"{table}/{keys[key]}": to_numpy(value)
-            for table in TABLES for key, value in (getattr(optimizer, table) or {}).items() if key in keys}
+    return {
+        f"{table}/{keys[key]}": to_numpy(value)
+        for table in TABLES
+        for key, value in (getattr(optimizer, table) or {}).items()
+        if key in keys
+    }
 
 
 def optimizer_counters(optimizer: Optimizer, keys: Dict[KeyT, str]) -> Dict[str, Any]:
     """The per-parameter update counters and RAdam's cache, as JSON."""
-    counters: Dict[str, Any] = {c: {keys[k]: int(v) for k, v in getattr(optimizer, c).items() if k in keys} for c in COUNTERS}
+    counters: Dict[str, Any] = {
+        c: {keys[k]: int(v) for k, v in getattr(optimizer, c).items() if k in keys} for c in COUNTERS
+    }
     counters["radam_buffer"] = radam_buffer(optimizer)
     return counters
 
@@ -34,8 +40,15 @@ def _split(full: str) -> tuple:
     return table, name
 
 
-def restore_optimizer(optimizer: Optimizer, keys: Dict[KeyT, str], arrays: Dict[str, numpy.ndarray],
-                      counters: Dict[str, Any], schedule_steps: int, *, hint: str) -> None:
+def restore_optimizer(
+    optimizer: Optimizer,
+    keys: Dict[KeyT, str],
+    arrays: Dict[str, numpy.ndarray],
+    counters: Dict[str, Any],
+    schedule_steps: int,
+    *,
+    hint: str,
+) -> None:
     """Load saved state into a freshly built optimizer of the rebuilt network. Every saved
     entry must find its parameter and table, or the state is refused (``hint`` says how
     to fix that); then the schedules are replayed to their saved position."""
@@ -52,8 +65,11 @@ def restore_optimizer(optimizer: Optimizer, keys: Dict[KeyT, str], arrays: Dict[
             continue
         target[by_name[name]] = ops.asarray(value.copy())
     if misfits:
-        raise UserError("The saved optimizer state does not fit this network and optimizer",
-                        rows=[("state", f"{len(misfits)} entries do not fit, e.g. {misfits[0]}")], hint=hint)
+        raise UserError(
+            "The saved optimizer state does not fit this network and optimizer",
+            rows=[("state", f"{len(misfits)} entries do not fit, e.g. {misfits[0]}")],
+            hint=hint,
+        )
     for table in COUNTERS:
         counter = getattr(optimizer, table)
         for name, n in counters.get(table, {}).items():

@@ -15,7 +15,10 @@ def rng_state() -> Tuple[Dict[str, numpy.ndarray], Dict[str, Any]]:
     import torch
 
     name, keys, pos, has_gauss, cached = numpy.random.get_state()
-    arrays = {"rng/numpy_keys": numpy.asarray(keys, dtype=numpy.uint32), "rng/torch_cpu": torch.get_rng_state().numpy().copy()}
+    arrays = {
+        "rng/numpy_keys": numpy.asarray(keys, dtype=numpy.uint32),
+        "rng/torch_cpu": torch.get_rng_state().numpy().copy(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             arrays[f"rng/torch_cuda_{i}"] = s.cpu().numpy().copy()
@@ -45,10 +48,14 @@ def restore_rng(arrays: Dict[str, numpy.ndarray], meta: Dict[str, Any]) -> None:
     if len(numpy_meta) == 5:  # format 1: [name, keys, pos, has_gauss, cached]
         arrays["rng/numpy_keys"] = numpy.asarray(numpy_meta.pop(1), dtype=numpy.uint32)
     name, pos, has_gauss, cached = numpy_meta
-    numpy.random.set_state((name, numpy.ascontiguousarray(arrays["rng/numpy_keys"], dtype=numpy.uint32), pos, has_gauss, cached))
+    numpy.random.set_state(
+        (name, numpy.ascontiguousarray(arrays["rng/numpy_keys"], dtype=numpy.uint32), pos, has_gauss, cached)
+    )
     if "rng/torch_cpu" in arrays:
         torch.set_rng_state(torch.from_numpy(numpy.ascontiguousarray(arrays["rng/torch_cpu"])))
-    cuda = sorted((k for k in arrays if k.startswith("rng/torch_cuda_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    cuda = sorted(
+        (k for k in arrays if k.startswith("rng/torch_cuda_")), key=lambda k: int(k.rsplit("_", 1)[1])
+    )
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([torch.from_numpy(numpy.ascontiguousarray(arrays[k])) for k in cuda])
 

@@ -26,7 +26,9 @@ Batch = List[Example]
 class TrainBatches:
     """Iterate ``(epoch, batch)``; ``position()`` / ``replay()`` save and restore where it is."""
 
-    def __init__(self, nlp: Any, corpus: Callable, batcher: Callable, max_epochs: int, corpus_name: str = "train") -> None:
+    def __init__(
+        self, nlp: Any, corpus: Callable, batcher: Callable, max_epochs: int, corpus_name: str = "train"
+    ) -> None:
         self.nlp = nlp
         self.corpus = corpus
         self.batcher = batcher
@@ -46,7 +48,10 @@ class TrainBatches:
             self.corpus_rng = python_rng_json()
             self.examples = list(self.corpus(self.nlp))
             if not self.examples:
-                raise UserError(f"The {self.corpus_name} corpus has no examples", hint="Check [paths] / [corpora]: the .spacy file(s) are empty.")
+                raise UserError(
+                    f"The {self.corpus_name} corpus has no examples",
+                    hint="Check [paths] / [corpora]: the .spacy file(s) are empty.",
+                )
         return self.examples or []
 
     def _generate(self) -> Iterator[Tuple[int, Batch]]:

@@ -46,7 +46,9 @@ FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 # Settings that may change between a run and its resume: they only move the finish line.
 RESUMABLE_CHANGES = ("training.max_steps", "training.patience", "training.logger")
-OPTIMIZER_HINT = "The pipeline's architecture or optimizer changed since the checkpoint; train without --resume."
+OPTIMIZER_HINT = (
+    "The pipeline's architecture or optimizer changed since the checkpoint; train without --resume."
+)
 
 
 def _grad_scalers(nlp: Any) -> Iterator[Tuple[str, Any]]:
@@ -108,9 +110,14 @@ class Checkpoint:
         try:
             self.payload = json.loads(state_file.read_text(encoding="utf8"))
         except ValueError as e:
-            raise UserError(f"The checkpoint in {self.path} is damaged: {e}", hint="Train without --resume.") from None
+            raise UserError(
+                f"The checkpoint in {self.path} is damaged: {e}", hint="Train without --resume."
+            ) from None
         if self.payload.get("format") not in READABLE_FORMATS:
-            raise UserError(f"The checkpoint in {self.path} has an unknown format", hint="It was written by another version; train without --resume.")
+            raise UserError(
+                f"The checkpoint in {self.path} has an unknown format",
+                hint="It was written by another version; train without --resume.",
+            )
         self.state = TrainState.from_json(self.payload["state"])
         self.position: Dict[str, Any] = self.payload["position"]
         self.config_text = (self.path / "config.cfg").read_text(encoding="utf8")
@@ -124,13 +131,17 @@ class Checkpoint:
             if any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES):
                 continue
             if before.get(key, "<unset>") != now.get(key, "<unset>"):
-                rows.append((key, f"checkpoint: {before.get(key, '<unset>')!r}, now: {now.get(key, '<unset>')!r}"))
+                rows.append(
+                    (key, f"checkpoint: {before.get(key, '<unset>')!r}, now: {now.get(key, '<unset>')!r}")
+                )
         if rows:
             raise UserError(
                 "The config no longer matches the checkpoint, so the run cannot be resumed",
                 rows=rows[:20] + ([("...", f"{len(rows) - 20} more")] if len(rows) > 20 else []),
                 header=("setting", "difference"),
-                hint="Resume with the same config and overrides (only " + ", ".join(RESUMABLE_CHANGES) + " may change), or train without --resume.",
+                hint="Resume with the same config and overrides (only "
+                + ", ".join(RESUMABLE_CHANGES)
+                + " may change), or train without --resume.",
             )
 
     def restore_model(self, nlp: Any) -> None:
@@ -144,15 +155,24 @@ class Checkpoint:
         arrays.pop("empty", None)
         scaler_arrays = {k: v for k, v in arrays.items() if k.startswith("scaler::")}
         arrays = {k: v for k, v in arrays.items() if not k.startswith("scaler::")}
-        restore_optimizer(optimizer, stable_keys(nlp), arrays, self.payload["optimizer"], self.state.schedule_steps,
-                          hint=OPTIMIZER_HINT)
+        restore_optimizer(
+            optimizer,
+            stable_keys(nlp),
+            arrays,
+            self.payload["optimizer"],
+            self.state.schedule_steps,
+            hint=OPTIMIZER_HINT,
+        )
         if scaler_arrays:
             import torch
 
             for name, scaler in _grad_scalers(nlp):
                 if f"scaler::{name}::scale" in scaler_arrays:
-                    set_scaler_state(scaler, torch.from_numpy(scaler_arrays[f"scaler::{name}::scale"]),
-                                     torch.from_numpy(scaler_arrays[f"scaler::{name}::growth"]))
+                    set_scaler_state(
+                        scaler,
+                        torch.from_numpy(scaler_arrays[f"scaler::{name}::scale"]),
+                        torch.from_numpy(scaler_arrays[f"scaler::{name}::growth"]),
+                    )
 
     def restore_rng(self) -> None:
         from safetensors.numpy import load_file

@@ -99,8 +99,11 @@ def check_static_vectors(config: Dict[str, Any]) -> None:
 
 def check_not_empty(examples: Iterable[Example], what: str, setting: str) -> None:
     if next(iter(examples), None) is None:
-        raise UserError(f"The {what} corpus has no examples", rows=[(setting, "no documents were read")],
-                        hint="Check that the .spacy file(s) contain documents.")
+        raise UserError(
+            f"The {what} corpus has no examples",
+            rows=[(setting, "no documents were read")],
+            hint="Check that the .spacy file(s) contain documents.",
+        )
 
 
 def check_frozen_listeners(nlp: Any, frozen: Sequence[str], annotating: Sequence[str]) -> None:
@@ -109,7 +112,9 @@ def check_frozen_listeners(nlp: Any, frozen: Sequence[str], annotating: Sequence
     for name, proc in nlp.pipeline:
         if name not in frozen or name in annotating:
             continue
-        listeners = [c for c in getattr(proc, "listening_components", []) if c in nlp.pipe_names and c not in frozen]
+        listeners = [
+            c for c in getattr(proc, "listening_components", []) if c in nlp.pipe_names and c not in frozen
+        ]
         if listeners:
             rows.append((name, f"is frozen, and {', '.join(listeners)} listen to it"))
     if rows:
@@ -117,8 +122,9 @@ def check_frozen_listeners(nlp: Any, frozen: Sequence[str], annotating: Sequence
             "A frozen component has listeners but sets no annotations, so they would get no input",
             rows=rows,
             header=("component", "problem"),
-            hint="Add it to [training] annotating_components, e.g. annotating_components = [\""
-            + rows[0][0] + "\"], or freeze its listeners too, or give them their own tok2vec (replace_listeners).",
+            hint='Add it to [training] annotating_components, e.g. annotating_components = ["'
+            + rows[0][0]
+            + '"], or freeze its listeners too, or give them their own tok2vec (replace_listeners).',
         )
 
 
@@ -164,7 +170,9 @@ def _gold(proc: Any, examples: List[Example]) -> Optional[tuple]:
     return None
 
 
-def check_labels(nlp: Any, examples: List[Example], frozen: Sequence[str], given_labels: Sequence[str] = ()) -> None:
+def check_labels(
+    nlp: Any, examples: List[Example], frozen: Sequence[str], given_labels: Sequence[str] = ()
+) -> None:
     """Every trainable component has annotations in the data, and each label occurs there.
 
     Labels found in the data are there by construction, so the (full) label comparison runs

@@ -27,8 +27,12 @@ HEADLINE = {
     "SENT F": "sents_f",
     "SPEED": "speed",
 }
-PER_TYPE = {"ents_per_type": ("NER", "type"), "dep_las_per_type": ("LAS", "type"), "morph_per_feat": ("MORPH", "feat"),
-            "cats_f_per_type": ("TEXTCAT F", "label")}
+PER_TYPE = {
+    "ents_per_type": ("NER", "type"),
+    "dep_las_per_type": ("LAS", "type"),
+    "morph_per_feat": ("MORPH", "feat"),
+    "cats_f_per_type": ("TEXTCAT F", "label"),
+}
 
 
 def weighted_score(scores: Dict[str, Any], weights: Dict[str, Optional[float]]) -> float:
@@ -39,13 +43,17 @@ def weighted_score(scores: Dict[str, Any], weights: Dict[str, Optional[float]]) 
             continue
         value = scores[key]
         if not isinstance(value, (int, float)):
-            raise UserError(f"score_weights names '{key}', which is not a number but a {type(value).__name__}",
-                            hint="Weight only numeric scores such as ents_f or tag_acc in [training.score_weights].")
+            raise UserError(
+                f"score_weights names '{key}', which is not a number but a {type(value).__name__}",
+                hint="Weight only numeric scores such as ents_f or tag_acc in [training.score_weights].",
+            )
         total += float(value) * weight
     return total
 
 
-def make_evaluator(nlp: Any, dev_corpus: Callable, weights: Dict[str, Optional[float]]) -> Callable[[], Tuple[float, Dict[str, Any]]]:
+def make_evaluator(
+    nlp: Any, dev_corpus: Callable, weights: Dict[str, Optional[float]]
+) -> Callable[[], Tuple[float, Dict[str, Any]]]:
     """A callback returning ``(weighted score, all scores)`` on the dev corpus."""
 
     def evaluate() -> Tuple[float, Dict[str, Any]]:
@@ -62,29 +70,46 @@ def numeric_scores(scores: Dict[str, Any]) -> Dict[str, float]:
 
 # --- the evaluate command ----------------------------------------------------------
 
-def evaluate_pipeline(model: str, data_path: Path, *, gold_preproc: bool = False, per_component: bool = False) -> Dict[str, Any]:
+
+def evaluate_pipeline(
+    model: str, data_path: Path, *, gold_preproc: bool = False, per_component: bool = False
+) -> Dict[str, Any]:
     """Load a pipeline, score it on a ``.spacy`` corpus, return spaCy's score dict."""
     import spacy
     from spacy.training import Corpus
 
     data_path = Path(data_path)
     if not data_path.exists():
-        raise UserError(f"Evaluation data not found: {data_path}", hint="Pass a .spacy file or a folder of them.")
+        raise UserError(
+            f"Evaluation data not found: {data_path}", hint="Pass a .spacy file or a folder of them."
+        )
     problem = docbin_problem(data_path)
     if problem:
-        raise UserError(f"The evaluation data cannot be read: {data_path}", rows=[("data_path", problem)],
-                        hint="Pass a .spacy file or a folder of them ('spacy-transfer convert' makes them).")
+        raise UserError(
+            f"The evaluation data cannot be read: {data_path}",
+            rows=[("data_path", problem)],
+            hint="Pass a .spacy file or a folder of them ('spacy-transfer convert' makes them).",
+        )
     model_path = Path(model)
     if not model_path.exists() and not spacy.util.is_package(model):
-        raise UserError(f"Pipeline not found: {model}", hint="Pass the folder of a trained pipeline, e.g. training/model-best.")
+        raise UserError(
+            f"Pipeline not found: {model}",
+            hint="Pass the folder of a trained pipeline, e.g. training/model-best.",
+        )
     try:
         nlp = spacy.load(model)
     except (OSError, ValueError, KeyError) as e:
-        raise UserError(f"Could not load the pipeline {model}", rows=[(model, " ".join(str(e).split())[:300])],
-                        hint="Pass the folder of a pipeline written by 'spacy-transfer train' (model-best or model-last).") from e
+        raise UserError(
+            f"Could not load the pipeline {model}",
+            rows=[(model, " ".join(str(e).split())[:300])],
+            hint="Pass the folder of a pipeline written by 'spacy-transfer train' (model-best or model-last).",
+        ) from e
     examples = list(Corpus(data_path, gold_preproc=gold_preproc)(nlp))
     if not examples:
-        raise UserError(f"The evaluation data has no documents: {data_path}", hint="Check that the .spacy file(s) contain documents.")
+        raise UserError(
+            f"The evaluation data has no documents: {data_path}",
+            hint="Check that the .spacy file(s) contain documents.",
+        )
     return nlp.evaluate(examples, per_component=per_component)
 
 
@@ -112,7 +137,15 @@ def per_type_tables(scores: Dict[str, Any]) -> List[Tuple[str, List[Tuple[str, s
             continue
         rows = []
         for label, prf in table.items():
-            rows.append((label, *(f"{prf[k] * 100:.2f}" if isinstance(prf.get(k), (int, float)) else "-" for k in ("p", "r", "f"))))
+            rows.append(
+                (
+                    label,
+                    *(
+                        f"{prf[k] * 100:.2f}" if isinstance(prf.get(k), (int, float)) else "-"
+                        for k in ("p", "r", "f")
+                    ),
+                )
+            )
         tables.append((f"{name} (per {kind})", rows))
     return tables
 

@@ -40,7 +40,10 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
     training = resolved["training"]
     for key in ("seed", "gpu_allocator"):
         if key not in training:
-            raise UserError(f"[training] {key} is missing", hint=f"Add it to [training] (e.g. {key} = null), or fill the config with 'init fill-config'.")
+            raise UserError(
+                f"[training] {key} is missing",
+                hint=f"Add it to [training] (e.g. {key} = null), or fill the config with 'init fill-config'.",
+            )
     if training["seed"] is not None:
         fix_random_seed(training["seed"])
     if use_gpu >= 0 and training["gpu_allocator"]:
@@ -52,8 +55,10 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
         T = registry.resolve(filled["training"], schema=ConfigSchemaTraining)
     for role in ("train_corpus", "dev_corpus"):
         if not isinstance(T[role], str):
-            raise UserError(f"[training] {role} must be the dotted name of a corpus section, e.g. \"corpora.train\"",
-                            rows=[(f"[training] {role}", type(T[role]).__name__)])
+            raise UserError(
+                f'[training] {role} must be the dotted name of a corpus section, e.g. "corpora.train"',
+                rows=[(f"[training] {role}", type(T[role]).__name__)],
+            )
     train_corpus, _ = resolve_dot_names(filled, [T["train_corpus"], T["dev_corpus"]])
     frozen: List[str] = list(T["frozen_components"])
     check_frozen_in_pipeline(nlp, frozen, list(T["annotating_components"]))
@@ -76,7 +81,9 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
     return nlp
 
 
-def init_nlp_with_init_tok2vec(config: Config, *, use_gpu: int = -1, load: bool = True, where: str = "config") -> Language:
+def init_nlp_with_init_tok2vec(
+    config: Config, *, use_gpu: int = -1, load: bool = True, where: str = "config"
+) -> Language:
     """:func:`init_pipeline`, with ``[initialize] init_tok2vec`` loaded by
     :func:`load_init_tok2vec` (checked, with or without a [pretraining] block) instead of
     by spaCy (unchecked, and only with one). ``load=False`` skips it (a resumed run
@@ -127,12 +134,19 @@ def _uses_transformer(proc: Any) -> bool:
 
 
 def check_frozen_in_pipeline(nlp: Language, frozen: List[str], annotating: List[str]) -> None:
-    rows = [(f"[training] {setting}", f"'{name}' is not in the pipeline")
-            for setting, names in (("frozen_components", frozen), ("annotating_components", annotating))
-            for name in names if name not in nlp.component_names]
+    rows = [
+        (f"[training] {setting}", f"'{name}' is not in the pipeline")
+        for setting, names in (("frozen_components", frozen), ("annotating_components", annotating))
+        for name in names
+        if name not in nlp.component_names
+    ]
     if rows:
-        raise UserError("A component named in [training] is not in the pipeline", rows=rows, header=("setting", "problem"),
-                        hint=f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.")
+        raise UserError(
+            "A component named in [training] is not in the pipeline",
+            rows=rows,
+            header=("setting", "problem"),
+            hint=f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.",
+        )
 
 
 def _listeners(model: Model) -> List[Model]:
@@ -145,6 +159,7 @@ def _listeners(model: Model) -> List[Model]:
 
 def _listener_setting(config: Dict[str, Any], component: str) -> str:
     """The config section of a component's listener block, e.g. [components.ner.model.tok2vec]."""
+
     def find(node: Any, path: str) -> Optional[str]:
         if isinstance(node, dict):
             if "Listener" in str(node.get("@architectures", "")):
@@ -155,7 +170,10 @@ def _listener_setting(config: Dict[str, Any], component: str) -> str:
                     return found
         return None
 
-    return find((config.get("components") or {}).get(component), f"components.{component}") or f"components.{component}"
+    return (
+        find((config.get("components") or {}).get(component), f"components.{component}")
+        or f"components.{component}"
+    )
 
 
 def check_listeners(nlp: Language) -> None:
@@ -171,13 +189,27 @@ def check_listeners(nlp: Language) -> None:
             feeding = [u for u, up in upstreams.items() if name in up.listening_components]
             if not feeding:
                 wanted = listener.upstream_name
-                rows.append((f"[{setting}]", f"listens to upstream = \"{wanted}\", but the pipeline has no "
-                             f"{'tok2vec or transformer component' if wanted == '*' else repr(wanted) + ' component'} before {name}"))
+                rows.append(
+                    (
+                        f"[{setting}]",
+                        f'listens to upstream = "{wanted}", but the pipeline has no '
+                        f"{'tok2vec or transformer component' if wanted == '*' else repr(wanted) + ' component'} before {name}",
+                    )
+                )
                 continue
             up_model = upstreams[feeding[0]].model
-            if listener.has_dim("nO") and up_model.has_dim("nO") and listener.get_dim("nO") != up_model.get_dim("nO"):
-                rows.append((f"[{setting}] width", f"is {listener.get_dim('nO')}, but '{feeding[0]}' outputs vectors of width "
-                             f"{up_model.get_dim('nO')}"))
+            if (
+                listener.has_dim("nO")
+                and up_model.has_dim("nO")
+                and listener.get_dim("nO") != up_model.get_dim("nO")
+            ):
+                rows.append(
+                    (
+                        f"[{setting}] width",
+                        f"is {listener.get_dim('nO')}, but '{feeding[0]}' outputs vectors of width "
+                        f"{up_model.get_dim('nO')}",
+                    )
+                )
     if rows:
         raise UserError(
             "A listener cannot be connected to the layer it listens to",

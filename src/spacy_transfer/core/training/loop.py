@@ -62,6 +62,7 @@ class TrainResult:
 
 # --- one step, in small pieces ---------------------------------------------------------
 
+
 def subdivide_batch(batch: Sequence[Example], accumulate_gradient: int) -> Iterator[List[Example]]:
     """Split a batch into ``accumulate_gradient`` parts of similar length (as spaCy does)."""
     examples = sorted(batch, key=lambda eg: len(eg.predicted))
@@ -95,11 +96,15 @@ def trainable_components(nlp: Language, exclude: Sequence[str]) -> List[Any]:
     return [
         proc
         for name, proc in nlp.pipeline
-        if name not in exclude and getattr(proc, "is_trainable", False) and getattr(proc, "model", None) not in (True, False, None)
+        if name not in exclude
+        and getattr(proc, "is_trainable", False)
+        and getattr(proc, "model", None) not in (True, False, None)
     ]
 
 
-def apply_gradients(nlp: Language, optimizer: Optimizer, exclude: Sequence[str], strategy: LocalStrategy) -> None:
+def apply_gradients(
+    nlp: Language, optimizer: Optimizer, exclude: Sequence[str], strategy: LocalStrategy
+) -> None:
     """Combine gradients across ranks (a no-op alone), then one optimizer step."""
     procs = trainable_components(nlp, exclude)
     strategy.reduce_gradients([proc.model for proc in procs])
@@ -108,7 +113,9 @@ def apply_gradients(nlp: Language, optimizer: Optimizer, exclude: Sequence[str],
     optimizer.step_schedules()
 
 
-def update_meta(score_weights: Dict[str, Any], nlp: Language, scores: Dict[str, Any], losses: Dict[str, float]) -> None:
+def update_meta(
+    score_weights: Dict[str, Any], nlp: Language, scores: Dict[str, Any], losses: Dict[str, float]
+) -> None:
     """``meta.json["performance"]``: each weighted score and each component's loss."""
     performance: Dict[str, Any] = {}
     for metric in score_weights:
@@ -126,8 +133,10 @@ def make_before_to_disk(callback: Optional[Callable[[Language], Language]]) -> C
             return nlp
         modified = callback(nlp)
         if not isinstance(modified, Language):
-            raise UserError(f"[training] before_to_disk returned {type(modified).__name__}, not the nlp object",
-                            hint="The callback must return the (modified) Language object it was given.")
+            raise UserError(
+                f"[training] before_to_disk returned {type(modified).__name__}, not the nlp object",
+                hint="The callback must return the (modified) Language object it was given.",
+            )
         return modified
 
     return before_to_disk
@@ -182,6 +191,7 @@ class _StopSignals:
 
 # --- the run ---------------------------------------------------------------------------
 
+
 class Trainer:
     """Set up a run (fresh or resumed), then :meth:`run` it."""
 
@@ -205,8 +215,13 @@ class Trainer:
         self.strategy = strategy or LocalStrategy()
         self.where = where
         if resume and self.output is None:
-            raise UserError("--resume needs --output: the folder of the run to continue", hint="Pass the same --output as the interrupted run.")
-        self.checkpoint = Checkpoint(self.output / DIR_CHECKPOINT) if resume and self.output is not None else None
+            raise UserError(
+                "--resume needs --output: the folder of the run to continue",
+                hint="Pass the same --output as the interrupted run.",
+            )
+        self.checkpoint = (
+            Checkpoint(self.output / DIR_CHECKPOINT) if resume and self.output is not None else None
+        )
         checks.check_sections(config, where)
         with config_errors(where):
             interpolated = config.interpolate()
@@ -216,7 +231,9 @@ class Trainer:
         self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
         with config_errors(where), _missing_labels_as_user_error():
             # spaCy's init_nlp steps, with [initialize] init_tok2vec loaded and checked
-            self.nlp = init_nlp_with_init_tok2vec(config, use_gpu=use_gpu, load=self.checkpoint is None, where=where)
+            self.nlp = init_nlp_with_init_tok2vec(
+                config, use_gpu=use_gpu, load=self.checkpoint is None, where=where
+            )
         if self.checkpoint is not None:
             self.checkpoint.check_config(self.nlp.config)
             self.checkpoint.restore_model(self.nlp)
@@ -233,7 +250,9 @@ class Trainer:
         with config_errors(self.where, section="training"):
             T = registry.resolve(config["training"], schema=ConfigSchemaTraining)
         with config_errors(self.where):
-            self.train_corpus, self.dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+            self.train_corpus, self.dev_corpus = resolve_dot_names(
+                config, [T["train_corpus"], T["dev_corpus"]]
+            )
         self.T = T
         self.frozen: List[str] = list(T["frozen_components"])
         self.annotating: List[str] = list(T["annotating_components"])
@@ -246,7 +265,11 @@ class Trainer:
         if T["max_epochs"] >= 0:
             examples = self.batches.load()
             init_components = (nlp.config.get("initialize", {}) or {}).get("components", {}) or {}
-            given = [name for name, cfg in init_components.items() if isinstance(cfg, dict) and cfg.get("labels") is not None]
+            given = [
+                name
+                for name, cfg in init_components.items()
+                if isinstance(cfg, dict) and cfg.get("labels") is not None
+            ]
             checks.check_labels(nlp, examples, self.frozen, given)
         self._check_dev()
         self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
@@ -261,11 +284,15 @@ class Trainer:
             self.strategy.reseed(self.seed, self.state.step)
         else:
             # Same seed, same weights on every rank; copying rank 0's makes it certain.
-            self.strategy.sync_weights([p.model for _, p in nlp.pipeline if isinstance(getattr(p, "model", None), Model)])
+            self.strategy.sync_weights(
+                [p.model for _, p in nlp.pipeline if isinstance(getattr(p, "model", None), Model)]
+            )
         self.is_main = self.strategy.is_main
         logged = [n for n, p in nlp.pipeline if n not in self.frozen and getattr(p, "is_trainable", False)]
         score_cols = [k for k, v in self.score_weights.items() if v is not None]
-        self.display = TrainingDisplay(logged, score_cols, T["max_steps"], stdout=stdout, stderr=stderr, bar=bar, enabled=self.is_main)
+        self.display = TrainingDisplay(
+            logged, score_cols, T["max_steps"], stdout=stdout, stderr=stderr, bar=bar, enabled=self.is_main
+        )
         self.extra_logger = self._config_logger(T, stdout, stderr)
 
     def _check_dev(self) -> None:
@@ -292,7 +319,9 @@ class Trainer:
         self.output.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.output / "config.cfg", self.nlp.config.to_str())
         if self.checkpoint is None and (self.output / DIR_CHECKPOINT).exists():
-            self.display.warn(f"Starting a new run in {self.output}: its previous checkpoint and pipelines will be replaced (use --resume to continue it instead)")
+            self.display.warn(
+                f"Starting a new run in {self.output}: its previous checkpoint and pipelines will be replaced (use --resume to continue it instead)"
+            )
 
     def save_pipelines(self, is_best: bool) -> None:
         """model-last with the averaged weights; model-best as a complete copy of it."""
@@ -308,12 +337,22 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.output is None or not self.is_main:
             return
-        save_checkpoint(self.output / DIR_CHECKPOINT, self.nlp, self.optimizer, self.state, self.batches.position())
+        save_checkpoint(
+            self.output / DIR_CHECKPOINT, self.nlp, self.optimizer, self.state, self.batches.position()
+        )
 
     def _spacy_info(self, score: Optional[float], scores: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         s = self.state
-        return {"epoch": s.epoch, "step": s.step, "score": score, "other_scores": scores, "losses": s.losses,
-                "checkpoints": list(s.results), "seconds": int(s.elapsed_s), "words": s.words}
+        return {
+            "epoch": s.epoch,
+            "step": s.step,
+            "score": score,
+            "other_scores": scores,
+            "losses": s.losses,
+            "checkpoints": list(s.results),
+            "seconds": int(s.elapsed_s),
+            "words": s.words,
+        }
 
     # --- evaluation ---
 
@@ -327,7 +366,16 @@ class Trainer:
         score, scores = self.strategy.broadcast((score, scores))
         s.results.append((score, s.step))
         is_best = score == max(s.results)[0]
-        row = metrics_row(s.step, s.epoch, self.strategy.reduce_stats(dict(s.losses)), numeric_scores(scores), score, s.words, s.elapsed_s, is_best)
+        row = metrics_row(
+            s.step,
+            s.epoch,
+            self.strategy.reduce_stats(dict(s.losses)),
+            numeric_scores(scores),
+            score,
+            s.words,
+            s.elapsed_s,
+            is_best,
+        )
         s.history.append(row)
         if self.is_main:
             with self.nlp.select_pipes(disable=self.frozen):
@@ -342,7 +390,9 @@ class Trainer:
                 self.extra_logger[0](info)
             if self.output is not None:
                 write_metrics(self.output / "metrics.jsonl", s.history)
-                write_plot(self.output / "training.png", s.history, [k for k, v in self.score_weights.items() if v])
+                write_plot(
+                    self.output / "training.png", s.history, [k for k, v in self.score_weights.items() if v]
+                )
         s.losses = {}
         reseed_cupy(self.seed, s.step)
         self.strategy.reseed(self.seed, s.step)
@@ -362,7 +412,9 @@ class Trainer:
         started, base_elapsed = time.perf_counter(), s.elapsed_s
         interrupted: Optional[int] = None
         if s.step >= 0 and should_stop(s, patience=patience, max_steps=max_steps):
-            self.display.info(f"The checkpoint is already at the end of training (step {s.step}); nothing to do")
+            self.display.info(
+                f"The checkpoint is already at the end of training (step {s.step}); nothing to do"
+            )
             return self._finish(interrupted)
         self.display.start(s.step)
         try:
@@ -371,8 +423,15 @@ class Trainer:
                     step = s.step + 1
                     if before_update is not None:
                         before_update(self.nlp, {"step": step, "epoch": epoch})
-                    compute_gradients(self.nlp, self.strategy.shard(batch), dropout=dropout, losses=s.losses,
-                                      exclude=self.frozen, annotating=self.annotating, accumulate_gradient=T["accumulate_gradient"])
+                    compute_gradients(
+                        self.nlp,
+                        self.strategy.shard(batch),
+                        dropout=dropout,
+                        losses=s.losses,
+                        exclude=self.frozen,
+                        annotating=self.annotating,
+                        accumulate_gradient=T["accumulate_gradient"],
+                    )
                     apply_gradients(self.nlp, self.optimizer, self.frozen, self.strategy)
                     s.step, s.epoch = step, epoch
                     s.schedule_steps += 1
@@ -383,7 +442,13 @@ class Trainer:
                     else:
                         if self.extra_logger is not None:
                             self.extra_logger[0](None)
-                        self.display.step(step, epoch, s.losses, s.words / max(s.elapsed_s, 1e-9), (step + 1) / max(s.elapsed_s, 1e-9))
+                        self.display.step(
+                            step,
+                            epoch,
+                            s.losses,
+                            s.words / max(s.elapsed_s, 1e-9),
+                            (step + 1) / max(s.elapsed_s, 1e-9),
+                        )
                     if signals.received is not None:
                         interrupted = signals.received
                         break
@@ -392,7 +457,9 @@ class Trainer:
         except BaseException as e:
             self.display.close()
             if self.output is not None and self.is_main and s.step >= 0 and not isinstance(e, UserError):
-                self.display.warn(f"Aborting after step {s.step} ({type(e).__name__}); saving the last weights to {self.output / DIR_LAST}")
+                self.display.warn(
+                    f"Aborting after step {s.step} ({type(e).__name__}); saving the last weights to {self.output / DIR_LAST}"
+                )
                 with contextlib.suppress(Exception):
                     self.save_pipelines(False)
             raise
@@ -411,16 +478,22 @@ class Trainer:
         if self.annotating:
             d.info(f"Set annotations on update for: {self.annotating}")
         if self.sentence_setters:
-            d.info(f"Sentence boundaries for the transformer: {self.sentence_setters} run on each training batch "
-                   "(as at prediction time), as if listed in [training] annotating_components")
+            d.info(
+                f"Sentence boundaries for the transformer: {self.sentence_setters} run on each training batch "
+                "(as at prediction time), as if listed in [training] annotating_components"
+            )
         d.info(f"Device: {self.device}; initial learn rate: {self.optimizer.learn_rate}")
         note = mixed_precision_note(self.nlp, self.use_gpu >= 0)
         if note:
             d.info(note)
         if self.checkpoint is not None:
-            d.info(f"Resuming from {self.checkpoint.path} at step {self.state.step + 1} (epoch {self.state.epoch})")
+            d.info(
+                f"Resuming from {self.checkpoint.path} at step {self.state.step + 1} (epoch {self.state.epoch})"
+            )
         if self.output is not None:
-            d.info(f"Saving to {self.output}: model-best/, model-last/, checkpoint/, metrics.jsonl, training.png")
+            d.info(
+                f"Saving to {self.output}: model-best/, model-last/, checkpoint/, metrics.jsonl, training.png"
+            )
 
     def _finish(self, interrupted: Optional[int]) -> TrainResult:
         if self.extra_logger is not None:
@@ -431,13 +504,19 @@ class Trainer:
             if interrupted is not None:
                 self.display.warn(f"Stopped at step {s.step} by {signal.Signals(interrupted).name}")
                 if self.output is not None:
-                    self.display.info(f"Checkpoint saved: continue with the same command plus --resume (output {self.output})")
+                    self.display.info(
+                        f"Checkpoint saved: continue with the same command plus --resume (output {self.output})"
+                    )
             if best is not None:
                 # model-best holds the latest evaluation that tied or beat every earlier one.
                 saved = max((r["step"] for r in s.history if r.get("best")), default=best[1])
-                self.display.good(f"Best score {best[0]:.4f} at step {saved} (of {s.step + 1} steps, {s.epoch + 1} epoch(s), {s.elapsed_s:.0f}s)")
+                self.display.good(
+                    f"Best score {best[0]:.4f} at step {saved} (of {s.step + 1} steps, {s.epoch + 1} epoch(s), {s.elapsed_s:.0f}s)"
+                )
             if self.output is not None:
-                self.display.good(f"Pipelines: {self.output / DIR_BEST} (best), {self.output / DIR_LAST} (last)")
+                self.display.good(
+                    f"Pipelines: {self.output / DIR_BEST} (best), {self.output / DIR_LAST} (last)"
+                )
         return TrainResult(self.nlp, s, self.output, interrupted)
 
 

@@ -21,13 +21,19 @@ def render_png(history: List[Dict[str, Any]], score_keys: Sequence[str]) -> byte
     steps = [row["step"] for row in history]
     components = sorted({c for row in history for c in row["losses"]})
     for comp in components:
-        ax_loss.plot(steps, [row["losses"].get(comp, float("nan")) for row in history], marker=".", label=comp)
+        ax_loss.plot(
+            steps, [row["losses"].get(comp, float("nan")) for row in history], marker=".", label=comp
+        )
     ax_loss.set_title("Loss per component (since previous evaluation)")
     ax_loss.set_xlabel("step")
     ax_loss.set_yscale("symlog")
     for key in score_keys:
-        ax_score.plot(steps, [100 * row["scores"].get(key, float("nan")) for row in history], marker=".", label=key)
-    ax_score.plot(steps, [100 * row["score"] for row in history], marker="o", color="black", linewidth=2, label="score")
+        ax_score.plot(
+            steps, [100 * row["scores"].get(key, float("nan")) for row in history], marker=".", label=key
+        )
+    ax_score.plot(
+        steps, [100 * row["score"] for row in history], marker="o", color="black", linewidth=2, label="score"
+    )
     best = max(history, key=lambda r: (r["score"], -r["step"])) if history else None
     if best is not None:
         ax_score.axvline(best["step"], color="grey", linestyle=":", label=f"best (step {best['step']})")

@@ -50,8 +50,18 @@ class TrainingDisplay:
         self.enabled = enabled
         self.use_bar = enabled and (_is_tty(self.stderr) if bar is None else bar)
         self.msg = Printer(no_print=True, pretty=True)
-        headers = ["E", "#"] + [f"LOSS {c.upper()}" for c in self.loss_components] + [c.upper() for c in self.score_cols] + ["SCORE"]
-        self.widths = [3, 6] + [max(8, len(h)) for h in headers[2 : 2 + len(self.loss_components)]] + [max(6, len(c)) for c in headers[2 + len(self.loss_components) : -1]] + [6]
+        headers = (
+            ["E", "#"]
+            + [f"LOSS {c.upper()}" for c in self.loss_components]
+            + [c.upper() for c in self.score_cols]
+            + ["SCORE"]
+        )
+        self.widths = (
+            [3, 6]
+            + [max(8, len(h)) for h in headers[2 : 2 + len(self.loss_components)]]
+            + [max(6, len(c)) for c in headers[2 + len(self.loss_components) : -1]]
+            + [6]
+        )
         self.headers = headers
         self.aligns = ["r"] * len(headers)
         self._bar: Any = None
@@ -85,10 +95,18 @@ class TrainingDisplay:
         if self.use_bar:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=(self.max_steps + 1) if self.max_steps else None, initial=initial_step + 1, file=self.stderr,
-                             unit="step", dynamic_ncols=True, leave=False)
+            self._bar = tqdm(
+                total=(self.max_steps + 1) if self.max_steps else None,
+                initial=initial_step + 1,
+                file=self.stderr,
+                unit="step",
+                dynamic_ncols=True,
+                leave=False,
+            )
 
-    def step(self, step: int, epoch: int, losses: Dict[str, float], words_per_s: float, steps_per_s: float) -> None:
+    def step(
+        self, step: int, epoch: int, losses: Dict[str, float], words_per_s: float, steps_per_s: float
+    ) -> None:
         if not self.enabled:
             return
         loss_text = " ".join(f"{k}={v:.2f}" for k, v in losses.items())
@@ -96,7 +114,9 @@ class TrainingDisplay:
             # Postfix first, so the redraw that update() makes (every 0.1 s) shows it; the
             # first step redraws at once, so short runs show their speed too.
             first = self._bar.n == self._bar.initial
-            self._bar.set_postfix_str(f"epoch {epoch}, {words_per_s:,.0f} words/s, {loss_text}", refresh=False)
+            self._bar.set_postfix_str(
+                f"epoch {epoch}, {words_per_s:,.0f} words/s, {loss_text}", refresh=False
+            )
             self._bar.update(1)
             if first:
                 self._bar.refresh()
@@ -108,7 +128,11 @@ class TrainingDisplay:
             eta = ""
             if self.max_steps and steps_per_s > 0:
                 eta = f"  ETA {_duration((self.max_steps - step) / steps_per_s)}"
-            print(f"step {step}{total}  epoch {epoch}  {words_per_s:,.0f} words/s{eta}  {loss_text}", file=self.stdout, flush=True)
+            print(
+                f"step {step}{total}  epoch {epoch}  {words_per_s:,.0f} words/s{eta}  {loss_text}",
+                file=self.stdout,
+                flush=True,
+            )
 
     def evaluation(self, row: Dict[str, Any]) -> None:
         losses = [f"{float(row['losses'].get(c, 0.0)):.2f}" for c in self.loss_components]
@@ -132,8 +156,16 @@ def _duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def metrics_row(step: int, epoch: int, losses: Dict[str, float], scores: Dict[str, float], score: float,
-                words: int, elapsed_s: float, is_best: bool) -> Dict[str, Any]:
+def metrics_row(
+    step: int,
+    epoch: int,
+    losses: Dict[str, float],
+    scores: Dict[str, float],
+    score: float,
+    words: int,
+    elapsed_s: float,
+    is_best: bool,
+) -> Dict[str, Any]:
     return {
         "step": step,
         "epoch": epoch,

@@ -43,14 +43,20 @@ class TrainState:
         data["results"] = [[float(sc), int(st)] for sc, st in self.results]
         # Components sum their losses as numpy float32 or Python float; keep the type so
         # the sums continue exactly as in an uninterrupted run.
-        data["losses"] = {k: [float(v), "float32" if isinstance(v, numpy.float32) else "float"] for k, v in self.losses.items()}
+        data["losses"] = {
+            k: [float(v), "float32" if isinstance(v, numpy.float32) else "float"]
+            for k, v in self.losses.items()
+        }
         return data
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "TrainState":
         data = dict(data)
         data["results"] = [(float(s), int(st)) for s, st in data.get("results", [])]
-        data["losses"] = {k: numpy.float32(v) if kind == "float32" else float(v) for k, (v, kind) in data.get("losses", {}).items()}
+        data["losses"] = {
+            k: numpy.float32(v) if kind == "float32" else float(v)
+            for k, (v, kind) in data.get("losses", {}).items()
+        }
         return cls(**data)
 
 

@@ -148,7 +148,9 @@ def align_tokens_st(
     return pairs // n_pieces, pairs % n_pieces
 
 
-def _window_rows(ids: numpy.ndarray, special: numpy.ndarray, doc_i: int, span_i: int, max_len: int) -> List[ModelRow]:
+def _window_rows(
+    ids: numpy.ndarray, special: numpy.ndarray, doc_i: int, span_i: int, max_len: int
+) -> List[ModelRow]:
     n = ids.shape[0]
     pre = 0
     while pre < n and special[pre]:
@@ -188,7 +190,9 @@ class _Span:
     tok_pos: numpy.ndarray  # wordpiece position within the span of each aligned token
 
 
-def _encode_one(enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int, st_rules: bool = False) -> _Span:
+def _encode_one(
+    enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int, st_rules: bool = False
+) -> _Span:
     ids = numpy.asarray(enc.ids, dtype="int64")
     special = numpy.asarray(enc.special_tokens_mask, dtype=bool)
     offsets = numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2))
@@ -226,7 +230,10 @@ def encode_spans(
     k = 0
     for doc_i, (doc, doc_spans) in enumerate(zip(docs, spans)):
         char_info = doc.to_array([IDX, LENGTH]).astype("int64", copy=False).reshape((-1, 2))
-        encoded = [_encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id, st_rules) for j, span in enumerate(doc_spans)]
+        encoded = [
+            _encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id, st_rules)
+            for j, span in enumerate(doc_spans)
+        ]
         k += len(doc_spans)
         length = max((e.ids.shape[0] for e in encoded), default=0)
         windowed = False
@@ -238,11 +245,19 @@ def encode_spans(
                 windowed = True
         batch.windowed.append(windowed)
         batch.wordpieces.append(_wordpiece_batch(encoded, length, pad, with_type_ids))
-        batch.aligns.append(_ragged_alignment(len(doc), [e.tok_idx for e in encoded], [e.tok_pos + i * length for i, e in enumerate(encoded)]))
+        batch.aligns.append(
+            _ragged_alignment(
+                len(doc),
+                [e.tok_idx for e in encoded],
+                [e.tok_pos + i * length for i, e in enumerate(encoded)],
+            )
+        )
     return batch
 
 
-def _wordpiece_batch(encoded: Sequence[_Span], length: int, pad: Tuple[int, str], with_type_ids: bool) -> WordpieceBatch:
+def _wordpiece_batch(
+    encoded: Sequence[_Span], length: int, pad: Tuple[int, str], with_type_ids: bool
+) -> WordpieceBatch:
     n = len(encoded)
     input_ids = numpy.full((n, length), pad[0], dtype="int64")
     mask = numpy.zeros((n, length), dtype="float32")
@@ -255,10 +270,14 @@ def _wordpiece_batch(encoded: Sequence[_Span], length: int, pad: Tuple[int, str]
         lengths.append(m)
         strings.append(e.tokens + [pad[1]] * (length - m) if m < length else e.tokens)
     types = numpy.zeros((n, length), dtype="int64") if with_type_ids else None
-    return WordpieceBatch(strings=strings, input_ids=input_ids, attention_mask=mask, lengths=lengths, token_type_ids=types)
+    return WordpieceBatch(
+        strings=strings, input_ids=input_ids, attention_mask=mask, lengths=lengths, token_type_ids=types
+    )
 
 
-def _ragged_alignment(n_tokens: int, tok_parts: List[numpy.ndarray], row_parts: List[numpy.ndarray]) -> Ragged:
+def _ragged_alignment(
+    n_tokens: int, tok_parts: List[numpy.ndarray], row_parts: List[numpy.ndarray]
+) -> Ragged:
     """Per token, its rows; a token seen by several spans gets their rows in span order."""
     if not tok_parts:
         return Ragged(numpy.zeros((0,), dtype="int32"), numpy.zeros((n_tokens,), dtype="int32"))

@@ -23,6 +23,8 @@ def configure_null_annotation_setter() -> AnnotationSetter:
 
 
 for _prefix in ("spacy-transfer", "spacy-transformers"):
-    registry.annotation_setters.register(f"{_prefix}.null_annotation_setter.v1", func=configure_null_annotation_setter)
+    registry.annotation_setters.register(
+        f"{_prefix}.null_annotation_setter.v1", func=configure_null_annotation_setter
+    )
 
 __all__ = ["AnnotationSetter", "null_annotation_setter", "configure_null_annotation_setter"]

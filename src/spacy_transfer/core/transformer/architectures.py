@@ -31,7 +31,14 @@ def _with_listener_replacement(model: Model) -> Model:
 def replace_listener_cfg(trf_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]) -> Dict[str, Any]:
     """The config of an independent ``Tok2VecTransformer`` equal to a shared transformer + listener."""
     out = {"@architectures": "spacy-transfer.Tok2VecTransformer.v1"}
-    for key in ("name", "get_spans", "tokenizer_config", "transformer_config", "mixed_precision", "grad_scaler_config"):
+    for key in (
+        "name",
+        "get_spans",
+        "tokenizer_config",
+        "transformer_config",
+        "mixed_precision",
+        "grad_scaler_config",
+    ):
         if key in trf_cfg:
             out[key] = trf_cfg[key]
     out["pooling"] = listener_cfg.get("pooling", {"@layers": "reduce_mean.v1"})
@@ -49,11 +56,17 @@ def transformer_model(
     grad_scaler_config: Dict[str, Any] = {},
 ) -> Model[List[Doc], FullTransformerBatch]:
     """Any encoder ``AutoModel`` loads (hub name or local folder), for the ``transformer`` component."""
-    return _with_listener_replacement(TransformerModel(name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config))
+    return _with_listener_replacement(
+        TransformerModel(
+            name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
+        )
+    )
 
 
 @registry.architectures("spacy-transfer.TransformerListener.v1")
-def transformer_listener(pooling: Model[Ragged, Floats2d], grad_factor: GradFactorT = 1.0, upstream: str = "*") -> Model[List[Doc], List[Floats2d]]:
+def transformer_listener(
+    pooling: Model[Ragged, Floats2d], grad_factor: GradFactorT = 1.0, upstream: str = "*"
+) -> Model[List[Doc], List[Floats2d]]:
     """Token vectors from an upstream ``transformer`` component, pooled over aligned wordpieces."""
     listener = TransformerListener(upstream_name=upstream)
     model: Model = chain(listener, pool_transformer_data(pooling, grad_factor))
@@ -73,7 +86,9 @@ def tok2vec_transformer(
     grad_scaler_config: Dict[str, Any] = {},
 ) -> Model[List[Doc], List[Floats2d]]:
     """A component's own transformer (independent setup): no sharing, no ``doc._.trf_data``."""
-    trf = TransformerModel(name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config)
+    trf = TransformerModel(
+        name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
+    )
     # chain of chain: the same structure as a listener after nlp.replace_listeners.
     return chain(chain(trf, split_trf_batch()), pool_transformer_data(pooling, grad_factor))
 
@@ -90,14 +105,17 @@ def _st_alignment(model: Model) -> Model:
     return model
 
 
-
 @registry.architectures("spacy-transformers.TransformerModel.v1")
-def transformer_model_st_v1(name: str, get_spans: Callable, tokenizer_config: dict = {}) -> Model[List[Doc], FullTransformerBatch]:
+def transformer_model_st_v1(
+    name: str, get_spans: Callable, tokenizer_config: dict = {}
+) -> Model[List[Doc], FullTransformerBatch]:
     return _st_alignment(transformer_model(name, get_spans, tokenizer_config))
 
 
 @registry.architectures("spacy-transformers.TransformerModel.v2")
-def transformer_model_st_v2(name: str, get_spans: Callable, tokenizer_config: dict = {}, transformer_config: dict = {}) -> Model[List[Doc], FullTransformerBatch]:
+def transformer_model_st_v2(
+    name: str, get_spans: Callable, tokenizer_config: dict = {}, transformer_config: dict = {}
+) -> Model[List[Doc], FullTransformerBatch]:
     return _st_alignment(transformer_model(name, get_spans, tokenizer_config, transformer_config))
 
 
@@ -110,24 +128,43 @@ def transformer_model_st_v3(
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
 ) -> Model[List[Doc], FullTransformerBatch]:
-    return _st_alignment(transformer_model(name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config))
+    return _st_alignment(
+        transformer_model(
+            name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
+        )
+    )
 
 
 @registry.architectures("spacy-transformers.TransformerListener.v1")
-def transformer_listener_st_v1(pooling: Model[Ragged, Floats2d], grad_factor: GradFactorT = 1.0, upstream: str = "*") -> Model[List[Doc], List[Floats2d]]:
+def transformer_listener_st_v1(
+    pooling: Model[Ragged, Floats2d], grad_factor: GradFactorT = 1.0, upstream: str = "*"
+) -> Model[List[Doc], List[Floats2d]]:
     return transformer_listener(pooling, grad_factor, upstream)
 
 
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v1")
-def tok2vec_transformer_st_v1(name: str, get_spans: Callable, tokenizer_config: dict, pooling: Model[Ragged, Floats2d], grad_factor: float = 1.0) -> Model[List[Doc], List[Floats2d]]:
+def tok2vec_transformer_st_v1(
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: dict,
+    pooling: Model[Ragged, Floats2d],
+    grad_factor: float = 1.0,
+) -> Model[List[Doc], List[Floats2d]]:
     return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor))
 
 
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v2")
 def tok2vec_transformer_st_v2(
-    name: str, get_spans: Callable, tokenizer_config: dict, pooling: Model[Ragged, Floats2d], grad_factor: float = 1.0, transformer_config: dict = {}
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: dict,
+    pooling: Model[Ragged, Floats2d],
+    grad_factor: float = 1.0,
+    transformer_config: dict = {},
 ) -> Model[List[Doc], List[Floats2d]]:
-    return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config))
+    return _st_alignment(
+        tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config)
+    )
 
 
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v3")
@@ -141,7 +178,18 @@ def tok2vec_transformer_st_v3(
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
 ) -> Model[List[Doc], List[Floats2d]]:
-    return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config, mixed_precision, grad_scaler_config))
+    return _st_alignment(
+        tok2vec_transformer(
+            name,
+            get_spans,
+            tokenizer_config,
+            pooling,
+            grad_factor,
+            transformer_config,
+            mixed_precision,
+            grad_scaler_config,
+        )
+    )
 
 
 __all__ = ["transformer_model", "transformer_listener", "tok2vec_transformer", "replace_listener_cfg"]

@@ -71,7 +71,9 @@ stride = 96
 DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
 
 
-@Language.factory("transformer", assigns=[f"doc._.{DOC_EXT_ATTR}"], default_config=DEFAULT_CONFIG["transformer"])
+@Language.factory(
+    "transformer", assigns=[f"doc._.{DOC_EXT_ATTR}"], default_config=DEFAULT_CONFIG["transformer"]
+)
 def make_transformer(
     nlp: Language,
     name: str,
@@ -83,13 +85,28 @@ def make_transformer(
 ) -> "Transformer":
     """A Hugging Face transformer shared by downstream components through listeners.
     ``quantize = "int8"``: CPU prediction with int8 dynamic quantization (training stays fp32)."""
-    return Transformer(nlp.vocab, model, set_extra_annotations, name=name, max_batch_items=max_batch_items, frozen=frozen, quantize=quantize)
+    return Transformer(
+        nlp.vocab,
+        model,
+        set_extra_annotations,
+        name=name,
+        max_batch_items=max_batch_items,
+        frozen=frozen,
+        quantize=quantize,
+    )
 
 
 class _PendingUpdate:
     """Gradients collected from listeners for one batch, sent through the model once."""
 
-    def __init__(self, component: "Transformer", backprop: Callable, n_expected: int, sgd: Optional[Optimizer], losses: Dict[str, float]):
+    def __init__(
+        self,
+        component: "Transformer",
+        backprop: Callable,
+        n_expected: int,
+        sgd: Optional[Optimizer],
+        losses: Dict[str, float],
+    ):
         self.component = component
         self.backprop = backprop
         self.n_expected = n_expected
@@ -140,14 +157,20 @@ class Transformer(TrainablePipe):
         if not isinstance(model, Model):
             raise UserError(f"The transformer component needs a thinc Model, got {type(model).__name__}")
         if max_batch_items < 1:
-            raise UserError(f"max_batch_items must be positive, got {max_batch_items}", hint="Use e.g. max_batch_items = 4096.")
+            raise UserError(
+                f"max_batch_items must be positive, got {max_batch_items}",
+                hint="Use e.g. max_batch_items = 4096.",
+            )
         self.vocab = vocab
         self.model = model
         self.name = name
         self.set_extra_annotations = set_extra_annotations
         if quantize not in (None, "int8"):
-            raise UserError(f"quantize must be null or \"int8\", got {quantize!r}", rows=[("[components.transformer] quantize", repr(quantize))],
-                            hint='Use quantize = "int8" for faster CPU prediction, or leave it out.')
+            raise UserError(
+                f'quantize must be null or "int8", got {quantize!r}',
+                rows=[("[components.transformer] quantize", repr(quantize))],
+                hint='Use quantize = "int8" for faster CPU prediction, or leave it out.',
+            )
         self.cfg: Dict[str, Any] = {"max_batch_items": int(max_batch_items), "frozen": bool(frozen)}
         # A load-time choice (spacy.load(..., config={...})), so not in the saved cfg.
         self.quantize = quantize
@@ -270,7 +293,9 @@ class Transformer(TrainablePipe):
     def get_loss(self, examples: Iterable[Example], scores: Any) -> None:
         """No loss of its own: gradients come from listeners."""
 
-    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+    def initialize(
+        self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None
+    ) -> None:
         """Load the transformer weights (by name or from a folder) and wire listeners."""
         docs = [eg.predicted for eg in islice(get_examples(), 10)] if get_examples is not None else []
         self.model.initialize(X=docs or [Doc(self.vocab, words=["hello"])])
@@ -382,4 +407,11 @@ def load_model_dir(model: Model, path: Union[str, Path]) -> None:
                 shim.to_device("gpu", model.ops.device_id)
 
 
-__all__ = ["Transformer", "make_transformer", "DEFAULT_CONFIG", "save_model_dir", "load_model_dir", "load_model_bytes"]
+__all__ = [
+    "Transformer",
+    "make_transformer",
+    "DEFAULT_CONFIG",
+    "save_model_dir",
+    "load_model_dir",
+    "load_model_bytes",
+]

@@ -82,14 +82,24 @@ class WordpieceBatch:
         """The inputs as Hugging Face's tokenizer returns them, as torch tensors."""
         from thinc.api import xp2torch
 
-        out = {"input_ids": xp2torch(self.input_ids), "attention_mask": xp2torch(self.attention_mask), "input_texts": self.strings}
+        out = {
+            "input_ids": xp2torch(self.input_ids),
+            "attention_mask": xp2torch(self.attention_mask),
+            "input_texts": self.strings,
+        }
         if self.token_type_ids is not None:
             out["token_type_ids"] = xp2torch(self.token_type_ids)
         return out
 
     @classmethod
     def empty(cls, *, xp: Any = numpy) -> "WordpieceBatch":
-        return cls(strings=[], input_ids=xp.zeros((0, 0), dtype="i"), attention_mask=xp.ones((0, 0), dtype="bool"), lengths=[], token_type_ids=None)
+        return cls(
+            strings=[],
+            input_ids=xp.zeros((0, 0), dtype="i"),
+            attention_mask=xp.ones((0, 0), dtype="bool"),
+            lengths=[],
+            token_type_ids=None,
+        )
 
     @classmethod
     def zeros(cls, lengths: List[int], xp: Any = numpy) -> "WordpieceBatch":
@@ -177,7 +187,11 @@ class TransformerData(_OutputsView):
         )
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"wordpieces": self.wordpieces.to_dict(), "model_output": dict(self.model_output), "align": [self.align.dataXd, self.align.lengths]}
+        return {
+            "wordpieces": self.wordpieces.to_dict(),
+            "model_output": dict(self.model_output),
+            "align": [self.align.dataXd, self.align.lengths],
+        }
 
     def from_dict(self, msg: Dict[str, Any]) -> "TransformerData":
         self.wordpieces = WordpieceBatch.empty().from_dict(msg["wordpieces"])
@@ -224,7 +238,9 @@ class FullTransformerBatch(_OutputsView):
         cached_doc_data: Optional[List[TransformerData]] = None,
     ) -> None:
         if cached_doc_data is None and model_output is None:
-            raise ValueError("FullTransformerBatch needs model_output (with wordpieces and align) or cached_doc_data")
+            raise ValueError(
+                "FullTransformerBatch needs model_output (with wordpieces and align) or cached_doc_data"
+            )
         self.spans = spans
         self._wordpieces = wordpieces
         self._model_output = model_output
@@ -235,13 +251,17 @@ class FullTransformerBatch(_OutputsView):
     @property
     def wordpieces(self) -> WordpieceBatch:
         if self._wordpieces is None:
-            self._wordpieces = _concat_wordpieces([d.wordpieces for d in self.doc_data], self._padded_length())
+            self._wordpieces = _concat_wordpieces(
+                [d.wordpieces for d in self.doc_data], self._padded_length()
+            )
         return self._wordpieces
 
     @property
     def model_output(self) -> Any:
         if self._model_output is None:
-            self._model_output = _concat_outputs([d.model_output for d in self.doc_data], self._padded_length())
+            self._model_output = _concat_outputs(
+                [d.model_output for d in self.doc_data], self._padded_length()
+            )
         return self._model_output
 
     @property
@@ -285,7 +305,14 @@ class FullTransformerBatch(_OutputsView):
             doc_align = align[tok0 : tok0 + n_tok]
             doc_align = Ragged(doc_align.dataXd - span0 * length, doc_align.lengths)
             fields = {k: _slice_output(v, span0, span0 + n_spans) for k, v in self._model_output.items()}
-            out.append(TransformerData(wordpieces=wordpieces[span0 : span0 + n_spans], model_output=model_output(**fields), align=doc_align, spans=list(doc_spans)))
+            out.append(
+                TransformerData(
+                    wordpieces=wordpieces[span0 : span0 + n_spans],
+                    model_output=model_output(**fields),
+                    align=doc_align,
+                    spans=list(doc_spans),
+                )
+            )
             span0 += n_spans
             tok0 += n_tok
         return out
@@ -297,8 +324,16 @@ class FullTransformerBatch(_OutputsView):
         from thinc.api import xp2torch
 
         length = self._padded_length()
-        outputs = {f"output_{i}": xp2torch(_stack_padded(list(per_doc), length)) for i, per_doc in enumerate(zip(*arrays))}
-        return FullTransformerBatch(spans=self.spans, wordpieces=self.wordpieces, model_output=model_output(**outputs), align=self.align)
+        outputs = {
+            f"output_{i}": xp2torch(_stack_padded(list(per_doc), length))
+            for i, per_doc in enumerate(zip(*arrays))
+        }
+        return FullTransformerBatch(
+            spans=self.spans,
+            wordpieces=self.wordpieces,
+            model_output=model_output(**outputs),
+            align=self.align,
+        )
 
     @classmethod
     def empty(cls, nr_docs: int) -> "FullTransformerBatch":
@@ -372,7 +407,9 @@ def _concat_outputs(outputs: Sequence[Any], length: int) -> Any:
     fields: Dict[str, Any] = {}
     for key, first in present[0].items():
         if isinstance(first, (list, tuple)):
-            fields[key] = tuple(xp2torch(_stack_padded([o[key][i] for o in present], length)) for i in range(len(first)))
+            fields[key] = tuple(
+                xp2torch(_stack_padded([o[key][i] for o in present], length)) for i in range(len(first))
+            )
         else:
             fields[key] = xp2torch(_stack_padded([o[key] for o in present], length))
     return model_output(**fields)
@@ -413,4 +450,13 @@ def _host(array: Any) -> Any:
     return array.get() if hasattr(array, "get") else array
 
 
-__all__ = ["doc_gradients", "DOC_EXT_ATTR", "install_extensions", "WordpieceBatch", "WordpieceData", "TransformerData", "FullTransformerBatch", "model_output"]
+__all__ = [
+    "doc_gradients",
+    "DOC_EXT_ATTR",
+    "install_extensions",
+    "WordpieceBatch",
+    "WordpieceData",
+    "TransformerData",
+    "FullTransformerBatch",
+    "model_output",
+]

@@ -42,7 +42,9 @@ class TransformerListener(Model):
     def get_batch_id(cls, inputs: Sequence[Doc]) -> int:
         return sum(sum(token.orth for token in doc) for doc in inputs)
 
-    def receive(self, batch_id: int, outputs: List[TransformerData], backprop: Callable[[DocGrads], Any]) -> None:
+    def receive(
+        self, batch_id: int, outputs: List[TransformerData], backprop: Callable[[DocGrads], Any]
+    ) -> None:
         self._batch_id = batch_id
         self._outputs = outputs
         self._backprop = backprop
@@ -68,7 +70,9 @@ def _no_backprop(d_docs: DocGrads) -> List[Doc]:
     return []
 
 
-def listener_forward(model: TransformerListener, docs: List[Doc], is_train: bool) -> Tuple[List[TransformerData], Callable]:
+def listener_forward(
+    model: TransformerListener, docs: List[Doc], is_train: bool
+) -> Tuple[List[TransformerData], Callable]:
     if is_train:
         if model._batch_id is not None:
             if model.get_batch_id(docs) == model._batch_id:
@@ -128,7 +132,9 @@ class GradFactor:
         raise UserError(f"grad_factor must be a number or a schedule, not {type(v).__name__}")
 
 
-def pool_transformer_data(pooling: Model[Ragged, Floats2d], grad_factor: Any = 1.0) -> Model[List[TransformerData], List[Floats2d]]:
+def pool_transformer_data(
+    pooling: Model[Ragged, Floats2d], grad_factor: Any = 1.0
+) -> Model[List[TransformerData], List[Floats2d]]:
     """One vector per token: ``pooling`` over each token's aligned rows of ``tensors[0]``
     (the last hidden state), as spacy-transformers' ``trfs2arrays``."""
     return Model(
@@ -175,7 +181,9 @@ def _gather(model: Model, datas: Sequence[TransformerData], width: int) -> Ragge
     return Ragged(ops.asarray2f(data), ops.asarray1i(lens))
 
 
-def pool_forward(model: Model, datas: List[TransformerData], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+def pool_forward(
+    model: Model, datas: List[TransformerData], is_train: bool
+) -> Tuple[List[Floats2d], Callable]:
     pooling = model.layers[0]
     if not datas:
         return [], lambda d: []
@@ -209,7 +217,9 @@ def pool_forward(model: Model, datas: List[TransformerData], is_train: bool) -> 
                 continue
             target = model.ops.alloc2f(*rows.shape)
             if n:
-                model.ops.scatter_add(target, model.ops.asarray1i(d.align.dataXd), d_rows_all[start : start + n])
+                model.ops.scatter_add(
+                    target, model.ops.asarray1i(d.align.dataXd), d_rows_all[start : start + n]
+                )
             start += n
             grads.append(target.reshape(d.model_output.last_hidden_state.shape))
         return grads
@@ -222,8 +232,16 @@ def split_trf_batch() -> Model[FullTransformerBatch, List[TransformerData]]:
     return Model("split-trf-batch", _split_forward)
 
 
-def _split_forward(model: Model, batch: FullTransformerBatch, is_train: bool) -> Tuple[List[TransformerData], Callable]:
+def _split_forward(
+    model: Model, batch: FullTransformerBatch, is_train: bool
+) -> Tuple[List[TransformerData], Callable]:
     return list(batch.doc_data), lambda d_docs: d_docs
 
 
-__all__ = ["TransformerListener", "pool_transformer_data", "split_trf_batch", "GradFactor", "listener_forward"]
+__all__ = [
+    "TransformerListener",
+    "pool_transformer_data",
+    "split_trf_batch",
+    "GradFactor",
+    "listener_forward",
+]

@@ -36,23 +36,37 @@ def st_components(path: Path) -> List[str]:
     return found
 
 
-def migrate_pipeline(source: Union[str, Path], output: Union[str, Path], force: bool = False) -> Dict[str, Any]:
+def migrate_pipeline(
+    source: Union[str, Path], output: Union[str, Path], force: bool = False
+) -> Dict[str, Any]:
     import spacy
 
     source, output = Path(source), Path(output)
     if not source.exists():
-        raise UserError(f"Pipeline not found: {source}", hint="Give the folder of a saved pipeline (it holds config.cfg and meta.json).")
+        raise UserError(
+            f"Pipeline not found: {source}",
+            hint="Give the folder of a saved pipeline (it holds config.cfg and meta.json).",
+        )
     if not (source / "config.cfg").is_file():
-        raise UserError(f"{source} is not a saved spaCy pipeline: it has no config.cfg", hint="Give the folder that nlp.to_disk() or spacy package wrote.")
+        raise UserError(
+            f"{source} is not a saved spaCy pipeline: it has no config.cfg",
+            hint="Give the folder that nlp.to_disk() or spacy package wrote.",
+        )
     if output.exists() and not force:
-        raise UserError(f"{output} already exists", hint="Choose a new folder, or pass --force to replace it.")
+        raise UserError(
+            f"{output} already exists", hint="Choose a new folder, or pass --force to replace it."
+        )
     if output.resolve() == source.resolve():
-        raise UserError("The output is the source pipeline", hint="Write the migrated pipeline to a new folder.")
+        raise UserError(
+            "The output is the source pipeline", hint="Write the migrated pipeline to a new folder."
+        )
     converted = st_components(source)
     try:
         nlp = spacy.load(source)
     except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"Could not load the pipeline {source}", rows=[("error", str(err).splitlines()[0][:200])]) from err
+        raise UserError(
+            f"Could not load the pipeline {source}", rows=[("error", str(err).splitlines()[0][:200])]
+        ) from err
     with atomic_dir(output) as tmp:
         nlp.to_disk(tmp)
     return {"components": list(nlp.pipe_names), "converted": converted}

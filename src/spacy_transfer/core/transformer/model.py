@@ -42,8 +42,19 @@ DEFAULT_MAX_BATCH_ITEMS = 4096
 KEPT_OUTPUTS = ("last_hidden_state", "pooler_output", "hidden_states")
 # Models whose position ids start after the padding index (max positions = n - pad - 1).
 _OFFSET_POSITION_MODELS = {
-    "roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "roberta-prelayernorm",
-    "data2vec-text", "mpnet", "ibert", "luke", "markuplm", "xmod", "esm",
+    "roberta",
+    "xlm-roberta",
+    "xlm-roberta-xl",
+    "camembert",
+    "longformer",
+    "roberta-prelayernorm",
+    "data2vec-text",
+    "mpnet",
+    "ibert",
+    "luke",
+    "markuplm",
+    "xmod",
+    "esm",
 }
 
 
@@ -65,7 +76,11 @@ def max_positions(config: Any, tokenizer: Any) -> int:
 def use_torch_params(module: Any, shim_id: int, params: Dict[Any, Any]) -> Iterator[None]:
     """Swap in the optimizer's values (e.g. parameter averages) for a shim's torch
     parameters while the block runs. thinc keys them ``(shim.id, parameter name)``."""
-    mine = {key[1]: value for key, value in params.items() if isinstance(key, tuple) and len(key) == 2 and key[0] == shim_id}
+    mine = {
+        key[1]: value
+        for key, value in params.items()
+        if isinstance(key, tuple) and len(key) == 2 and key[0] == shim_id
+    }
     state = dict(module.named_parameters())
     # Reassigning .data leaves the old tensor untouched, so keeping it is backup enough.
     backup = {name: state[name].data for name in mine if name in state}
@@ -82,7 +97,13 @@ class HFShim(Shim):
     """Holds the torch encoder and its tokenizer; runs them for :func:`TransformerModel`."""
 
     def __init__(self, mixed_precision: bool = False, grad_scaler_config: Optional[Dict[str, Any]] = None):
-        super().__init__(None, config={"mixed_precision": bool(mixed_precision), "grad_scaler_config": dict(grad_scaler_config or {})})
+        super().__init__(
+            None,
+            config={
+                "mixed_precision": bool(mixed_precision),
+                "grad_scaler_config": dict(grad_scaler_config or {}),
+            },
+        )
         self.tokenizer: Any = None
         self.serialize_weights = True  # False while a component writes the weights as files
         self._grad_scaler: Any = None
@@ -102,14 +123,18 @@ class HFShim(Shim):
         self._quantized = None
         device = self.device if self.loaded else None
         self._model = hf_model if device is None else hf_model.to(device)
-        self.tokenizer = serialization.check_tokenizer(tokenizer, getattr(hf_model.config, "name_or_path", "model"))
+        self.tokenizer = serialization.check_tokenizer(
+            tokenizer, getattr(hf_model.config, "name_or_path", "model")
+        )
         backend = tokenizer.backend_tokenizer
         # Our own windows replace truncation; padding happens per sub-batch.
         backend.no_truncation()
         backend.no_padding()
         self.max_length = max_positions(hf_model.config, tokenizer)
         self.pad_id = _first_int(tokenizer.pad_token_id, 0)
-        self.filler_id = _first_int(tokenizer.cls_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id, self.pad_id)
+        self.filler_id = _first_int(
+            tokenizer.cls_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id, self.pad_id
+        )
         self.pad_token = str(tokenizer.pad_token or "")
         # spacy-transformers' wordpieces carry token_type_ids where the tokenizer makes them.
         self.with_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
@@ -160,14 +185,18 @@ class HFShim(Shim):
         if self._grad_scaler is None:
             from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 
-            fp16 = precision.needs_grad_scaler(precision.autocast_dtype(self.device.type, self.cfg["mixed_precision"]))
+            fp16 = precision.needs_grad_scaler(
+                precision.autocast_dtype(self.device.type, self.cfg["mixed_precision"])
+            )
             cfg = {"enabled": fp16, **self.cfg["grad_scaler_config"]}
             cfg["enabled"] = bool(cfg["enabled"]) and fp16
             self._grad_scaler = PyTorchGradScaler(**cfg)
         return self._grad_scaler
 
     # ------------------------------------------------------------------ running
-    def run(self, batch: EncodedBatch, is_train: bool, max_batch_items: int) -> Tuple[List[Dict[str, Any]], Callable]:
+    def run(
+        self, batch: EncodedBatch, is_train: bool, max_batch_items: int
+    ) -> Tuple[List[Dict[str, Any]], Callable]:
         """Per-Doc model outputs (torch, float32, detached; the layout of :mod:`.data`) and a
         backward function taking per-Doc gradients of ``last_hidden_state``."""
         import torch
@@ -207,7 +236,9 @@ class HFShim(Shim):
             ids[j, : x.shape[0]] = x
             mask[j, : x.shape[0]] = 1
         device = self.device
-        out = model(input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device))
+        out = model(
+            input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
+        )
         kept: Dict[str, Any] = {}
         for key in KEPT_OUTPUTS:
             value = out.get(key) if hasattr(out, "get") else getattr(out, key, None)
@@ -293,7 +324,9 @@ def _first_int(*values: Any) -> int:
     return 0
 
 
-def length_buckets(lengths: Sequence[int], max_items: int, max_padding: float = 0.1, small: int = 256) -> List[List[int]]:
+def length_buckets(
+    lengths: Sequence[int], max_items: int, max_padding: float = 0.1, small: int = 256
+) -> List[List[int]]:
     """Row indices grouped longest first into forward passes: each pass has at most
     ``max_items`` padded wordpieces, and at most ``max_padding`` of them are padding unless
     the pass is ``small`` (tiny passes cost their fixed overhead, not their padding)."""
@@ -304,7 +337,9 @@ def length_buckets(lengths: Sequence[int], max_items: int, max_padding: float = 
         if groups:
             longest = lengths[groups[-1][0]]
             padded = (len(groups[-1]) + 1) * longest
-            if padded <= max_items and (padded <= small or padded <= (1.0 + max_padding) * (real + lengths[i])):
+            if padded <= max_items and (
+                padded <= small or padded <= (1.0 + max_padding) * (real + lengths[i])
+            ):
                 groups[-1].append(i)
                 real += lengths[i]
                 continue
@@ -313,7 +348,9 @@ def length_buckets(lengths: Sequence[int], max_items: int, max_padding: float = 
     return groups
 
 
-def assemble(batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], width: int) -> Tuple[List[Dict[str, Any]], Dict[int, Any]]:
+def assemble(
+    batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], width: int
+) -> Tuple[List[Dict[str, Any]], Dict[int, Any]]:
     """Per Doc, its outputs shaped (spans, padded length, width) (pooler: (spans, width)).
     Rows seen by several windows of a long span are averaged; returns those counts too."""
     import torch
@@ -398,7 +435,11 @@ def _divide(value: Any, cnt: Any, pool_cnt: Any) -> Any:
 
 
 def _group_gradients(
-    batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], counts: Dict[int, Any], d_docs: Sequence[Optional[Any]]
+    batch: EncodedBatch,
+    results: List[Dict[str, Any]],
+    where: List[Tuple[int, int]],
+    counts: Dict[int, Any],
+    d_docs: Sequence[Optional[Any]],
 ) -> Tuple[List[Any], List[Any]]:
     """Per forward pass, the gradient of its ``last_hidden_state`` from the per-Doc ones."""
     import torch
@@ -473,7 +514,9 @@ def _holder_forward(model: Model, X: Any, is_train: bool) -> Any:
 def init(model: Model, X: Any = None, Y: Any = None) -> Model:
     shim = hf_shim(model)
     if not shim.loaded:
-        hf_model, tokenizer = serialization.load_pretrained(model.attrs["name"], model.attrs["tokenizer_config"], model.attrs["transformer_config"])
+        hf_model, tokenizer = serialization.load_pretrained(
+            model.attrs["name"], model.attrs["tokenizer_config"], model.attrs["transformer_config"]
+        )
         shim.set_transformer(hf_model, tokenizer)
         _to_model_device(model)
     model.set_dim("nO", shim.width, force=True)
@@ -496,7 +539,13 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
     docs = list(docs)
     spans = [list(s) for s in model.attrs["get_spans"](docs)]
     encoded = encode_spans(
-        shim.tokenizer.backend_tokenizer, docs, spans, shim.max_length, shim.filler_id, (shim.pad_id, shim.pad_token), shim.with_type_ids,
+        shim.tokenizer.backend_tokenizer,
+        docs,
+        spans,
+        shim.max_length,
+        shim.filler_id,
+        (shim.pad_id, shim.pad_token),
+        shim.with_type_ids,
         st_rules=model.attrs.get("alignment") == "spacy-transformers",
     )
     doc_outputs, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))
@@ -506,8 +555,17 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
         align = encoded.aligns[i]
         if ops.device_type == "gpu":
             align = Ragged(ops.asarray1i(align.dataXd), ops.asarray1i(align.lengths))
-        fields = {k: [torch2xp(t) for t in v] if isinstance(v, list) else torch2xp(v) for k, v in outputs.items()}
-        doc_data.append(TransformerData(wordpieces=encoded.wordpieces[i], model_output=model_output(**fields), align=align, spans=spans[i]))
+        fields = {
+            k: [torch2xp(t) for t in v] if isinstance(v, list) else torch2xp(v) for k, v in outputs.items()
+        }
+        doc_data.append(
+            TransformerData(
+                wordpieces=encoded.wordpieces[i],
+                model_output=model_output(**fields),
+                align=align,
+                spans=spans[i],
+            )
+        )
     batch = FullTransformerBatch(spans=spans, cached_doc_data=doc_data)
 
     def backprop(d_docs: Any) -> List[Doc]:
@@ -527,7 +585,10 @@ def find_transformer_model(obj: Any) -> Model:
         for node in model.walk():
             if node.attrs.get("is_transformer_model"):
                 return node
-    raise UserError("No transformer model found", hint="Pass a transformer component, a TransformerModel or a model that contains one.")
+    raise UserError(
+        "No transformer model found",
+        hint="Pass a transformer component, a TransformerModel or a model that contains one.",
+    )
 
 
 def get_hf_model(obj: Any) -> Any:
@@ -558,7 +619,9 @@ def _loaded_shim(obj: Any) -> HFShim:
     model = find_transformer_model(obj)
     shim = hf_shim(model)
     if not shim.loaded:
-        raise UserError("The transformer has no weights yet", hint="Call nlp.initialize() or load the pipeline first.")
+        raise UserError(
+            "The transformer has no weights yet", hint="Call nlp.initialize() or load the pipeline first."
+        )
     return shim
 
 

@@ -32,7 +32,9 @@ def _auto_classes():
     return AutoConfig, AutoModel, AutoTokenizer
 
 
-def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], transformer_config: Dict[str, Any]) -> Tuple[Any, Any]:
+def load_pretrained(
+    name: Union[str, Path], tokenizer_config: Dict[str, Any], transformer_config: Dict[str, Any]
+) -> Tuple[Any, Any]:
     """An encoder and its fast tokenizer by hub name or local folder (weights in float32)."""
     import torch
 
@@ -44,7 +46,10 @@ def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], tr
     _check_local_name(name, local)
     tok_cfg = dict(tokenizer_config)
     if tok_cfg.pop("use_fast", True) is False:
-        warnings.warn("tokenizer_config use_fast = false is ignored: alignment needs a fast tokenizer's offsets", stacklevel=2)
+        warnings.warn(
+            "tokenizer_config use_fast = false is ignored: alignment needs a fast tokenizer's offsets",
+            stacklevel=2,
+        )
     try:
         config = AutoConfig.from_pretrained(source, **kwargs, **transformer_config)
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs, **tok_cfg)
@@ -55,7 +60,11 @@ def load_pretrained(name: Union[str, Path], tokenizer_config: Dict[str, Any], tr
             hint="Give a local folder with config.json, weights and tokenizer files, or a Hugging Face hub "
             "name that is cached or reachable (set HF_HUB_OFFLINE=1 to use the cache only).",
             rows=[("model.name", str(err).splitlines()[0][:200])]
-            + ([("local folder", f"{local} does not exist either")] if "/" in name and not local.exists() else []),
+            + (
+                [("local folder", f"{local} does not exist either")]
+                if "/" in name and not local.exists()
+                else []
+            ),
         ) from err
     return model, check_tokenizer(tokenizer, name)
 
@@ -68,21 +77,38 @@ def _looks_like_path(name: str) -> bool:
 def _check_local_name(name: str, local: Path) -> None:
     """A name that is (or looks like) a local folder: it must exist and be a model folder."""
     if local.is_file():
-        raise UserError(f"The transformer name '{name}' is a file, not a model folder",
-                        rows=[("model.name", f"{local} is a file")],
-                        hint="Give the folder that holds config.json, the weights and the tokenizer files.")
+        raise UserError(
+            f"The transformer name '{name}' is a file, not a model folder",
+            rows=[("model.name", f"{local} is a file")],
+            hint="Give the folder that holds config.json, the weights and the tokenizer files.",
+        )
     if local.is_dir():
         if not (local / "config.json").exists():
-            raise UserError(f"The transformer folder '{name}' has no config.json",
-                            rows=[("model.name", f"{local} holds: {', '.join(sorted(p.name for p in local.iterdir())[:8]) or 'nothing'}")],
-                            hint="Give a folder written by save_pretrained (config.json, weights, tokenizer files).")
+            raise UserError(
+                f"The transformer folder '{name}' has no config.json",
+                rows=[
+                    (
+                        "model.name",
+                        f"{local} holds: {', '.join(sorted(p.name for p in local.iterdir())[:8]) or 'nothing'}",
+                    )
+                ],
+                hint="Give a folder written by save_pretrained (config.json, weights, tokenizer files).",
+            )
         return
     if _looks_like_path(name):
         parent = next((p for p in local.parents if p.exists()), None)
-        raise UserError(f"The transformer folder '{name}' does not exist",
-                        rows=[("model.name", f"{local} does not exist" + (f" (the nearest existing folder is {parent})" if parent else ""))],
-                        hint="Check the path (relative paths start from where you run the command), or give a "
-                        "Hugging Face hub name such as 'roberta-base'.")
+        raise UserError(
+            f"The transformer folder '{name}' does not exist",
+            rows=[
+                (
+                    "model.name",
+                    f"{local} does not exist"
+                    + (f" (the nearest existing folder is {parent})" if parent else ""),
+                )
+            ],
+            hint="Check the path (relative paths start from where you run the command), or give a "
+            "Hugging Face hub name such as 'roberta-base'.",
+        )
 
 
 def check_tokenizer(tokenizer: Any, name: str) -> Any:
@@ -195,7 +221,9 @@ def _load_state(model: Any, state: Dict[str, Any], source: str) -> None:
     """Load ``state``; buffers that transformers 5 no longer saves (position ids) may differ,
     weights may not."""
     if not isinstance(state, dict):
-        raise UserError(f"The transformer weights in {source} are not a state dict", rows=[("type", type(state).__name__)])
+        raise UserError(
+            f"The transformer weights in {source} are not a state dict", rows=[("type", type(state).__name__)]
+        )
     result = model.load_state_dict(state, strict=False)
     buffers = {name for name, _ in model.named_buffers()}
     missing = [k for k in result.missing_keys if k not in buffers]
@@ -204,9 +232,23 @@ def _load_state(model: Any, state: Dict[str, Any], source: str) -> None:
         raise UserError(
             f"The transformer weights in {source} do not fit the model its config describes",
             hint="The pipeline is from an unknown spacy-transformers or transformers version, or corrupt.",
-            rows=[("missing", ", ".join(missing[:5]) or "-"), ("unexpected", ", ".join(unexpected[:5]) or "-")],
+            rows=[
+                ("missing", ", ".join(missing[:5]) or "-"),
+                ("unexpected", ", ".join(unexpected[:5]) or "-"),
+            ],
         )
     model.eval()
 
 
-__all__ = ["is_st_shim_message", "from_st_message", "from_message", "write_files", "load_pretrained", "save_dir", "load_dir", "to_bytes", "from_bytes", "WEIGHTS_FILE"]
+__all__ = [
+    "is_st_shim_message",
+    "from_st_message",
+    "from_message",
+    "write_files",
+    "load_pretrained",
+    "save_dir",
+    "load_dir",
+    "to_bytes",
+    "from_bytes",
+    "WEIGHTS_FILE",
+]

@@ -35,7 +35,9 @@ def supports(optimizer: Any, params: Sequence[torch.Tensor]) -> bool:
         and not optimizer.use_radam
         and optimizer.b1 > 0.0
         and optimizer.b2 > 0.0
-        and all(p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32 for p in params)
+        and all(
+            p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32 for p in params
+        )
     )
 
 
@@ -71,7 +73,13 @@ def _clip(grads: List[torch.Tensor], threshold: float) -> None:
     torch._foreach_mul_(grads, scales)
 
 
-def _adam(keyed: List[Tuple[Key, torch.nn.Parameter]], grads: List[torch.Tensor], optimizer: Optimizer, nr_upd: int, lr: float) -> None:
+def _adam(
+    keyed: List[Tuple[Key, torch.nn.Parameter]],
+    grads: List[torch.Tensor],
+    optimizer: Optimizer,
+    nr_upd: int,
+    lr: float,
+) -> None:
     b1, b2 = float(optimizer.b1), float(optimizer.b2)
     # thinc's kernel takes the betas as float32 (so 1 - beta2 is 0.00099998713, not 0.001)
     # but corrects the bias in double precision: w -= lr * sqrt(fix2)/fix1 * m / (sqrt(v) + eps).
@@ -117,11 +125,15 @@ def _view(store: Dict[Key, Any], key: Key, p: torch.Tensor) -> torch.Tensor:
     """A torch view of the optimizer's array for ``key`` (made writable and contiguous
     first: arrays restored from a checkpoint may be neither)."""
     array = store[key]
-    if isinstance(array, numpy.ndarray) and not (array.flags.writeable and array.flags.c_contiguous and array.dtype == numpy.float32):
+    if isinstance(array, numpy.ndarray) and not (
+        array.flags.writeable and array.flags.c_contiguous and array.dtype == numpy.float32
+    ):
         array = store[key] = numpy.array(array, dtype=numpy.float32, order="C")
     tensor = torch.from_numpy(array) if isinstance(array, numpy.ndarray) else xp2torch(array)
     if tensor.device != p.device or tensor.numel() != p.numel():
-        raise ValueError(f"optimizer state for {key} does not match the parameter {tuple(p.shape)} on {p.device}")
+        raise ValueError(
+            f"optimizer state for {key} does not match the parameter {tuple(p.shape)} on {p.device}"
+        )
     return tensor.view(p.shape)
 
 

@@ -31,7 +31,9 @@ def require_gensim(what: str):
     return gensim
 
 
-def read_word2vec_binary(source: Source, *, truncate: int = 0, skip_bad_lines: bool = False, progress: bool = False) -> Table:
+def read_word2vec_binary(
+    source: Source, *, truncate: int = 0, skip_bad_lines: bool = False, progress: bool = False
+) -> Table:
     from tqdm import tqdm
 
     blocks = source.blocks()
@@ -44,13 +46,24 @@ def read_word2vec_binary(source: Source, *, truncate: int = 0, skip_bad_lines: b
     try:
         rows, dims = (int(x) for x in header.split())
     except ValueError:
-        raise UserError(f"{source.where} has no 'rows dims' header line", hint="word2vec binary files start with a text line like '3000000 300'.") from None
+        raise UserError(
+            f"{source.where} has no 'rows dims' header line",
+            hint="word2vec binary files start with a text line like '3000000 300'.",
+        ) from None
     capacity = min(rows, truncate) if truncate >= 1 else rows
     table = Table(dims, capacity)
     table.stats.header_rows = rows
     width = 4 * dims
     pos = 0
-    bar = tqdm(total=source.size, unit="B", unit_scale=True, desc="Reading vectors", file=sys.stderr, disable=not progress, leave=False)
+    bar = tqdm(
+        total=source.size,
+        unit="B",
+        unit_scale=True,
+        desc="Reading vectors",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
     last = source.position()
     for entry in range(rows):
         # Make sure one whole entry (word, space, vector) is in the buffer.
@@ -135,18 +148,25 @@ def read_gensim(path: Path, *, truncate: int = 0) -> Table:
         # gensim's own format is a pickle (plus .npy files beside it): only for trusted files.
         obj = SaveLoad.load(str(path))
     except Exception as e:  # unpickling can fail in many ways; all mean "not a gensim model"
-        raise UserError(f"Could not load {path} as a gensim model: {type(e).__name__}: {e}",
-                        hint="Save it with model.save(path) or model.wv.save(path), keeping the .npy files written beside it.") from None
+        raise UserError(
+            f"Could not load {path} as a gensim model: {type(e).__name__}: {e}",
+            hint="Save it with model.save(path) or model.wv.save(path), keeping the .npy files written beside it.",
+        ) from None
     kv = getattr(obj, "wv", obj)
     if not hasattr(kv, "index_to_key") or not hasattr(kv, "vectors"):
-        raise UserError(f"{path} holds a {type(obj).__name__}, not word vectors", hint="Give a KeyedVectors, Word2Vec or FastText model saved by gensim.")
+        raise UserError(
+            f"{path} holds a {type(obj).__name__}, not word vectors",
+            hint="Give a KeyedVectors, Word2Vec or FastText model saved by gensim.",
+        )
     return _from_keyed_vectors(kv, truncate)
 
 
 def read_words(path: Optional[Path], expected: int, what: Path) -> List[str]:
     if path is None:
-        raise UserError(f"{what} holds only numbers; the words are missing",
-                        hint="Pass --words FILE with one word per line, in the order of the rows.")
+        raise UserError(
+            f"{what} holds only numbers; the words are missing",
+            hint="Pass --words FILE with one word per line, in the order of the rows.",
+        )
     if not Path(path).exists():
         raise UserError(f"Word list not found: {path}")
     with open(path, "rb") as f:
@@ -158,25 +178,34 @@ def read_words(path: Optional[Path], expected: int, what: Path) -> List[str]:
         try:
             words.append(w.rstrip(b"\r").decode("utf8"))
         except UnicodeDecodeError:
-            raise UserError(f"Line {i} of the word list {path} is not valid UTF-8", hint="Re-encode the word list as UTF-8.") from None
+            raise UserError(
+                f"Line {i} of the word list {path} is not valid UTF-8",
+                hint="Re-encode the word list as UTF-8.",
+            ) from None
     if len(words) != expected:
-        raise UserError(f"The word list has {len(words)} words but the matrix has {expected} rows",
-                        rows=[(path, f"{len(words)} words"), (what, f"{expected} rows")],
-                        hint="Give one word per line, in the order of the rows.")
+        raise UserError(
+            f"The word list has {len(words)} words but the matrix has {expected} rows",
+            rows=[(path, f"{len(words)} words"), (what, f"{expected} rows")],
+            hint="Give one word per line, in the order of the rows.",
+        )
     return words
 
 
 def _check_matrix(matrix: numpy.ndarray, path: Path) -> None:
     if matrix.ndim != 2 or not numpy.issubdtype(matrix.dtype, numpy.number):
-        raise UserError(f"{path} holds a {matrix.dtype} array of shape {matrix.shape}, not a 2-d matrix of numbers",
-                        hint="Save the vectors as a (rows, dims) float array.")
+        raise UserError(
+            f"{path} holds a {matrix.dtype} array of shape {matrix.shape}, not a 2-d matrix of numbers",
+            hint="Save the vectors as a (rows, dims) float array.",
+        )
 
 
 def read_npy(path: Path, words_path: Optional[Path], *, truncate: int = 0) -> Table:
     try:
         matrix = numpy.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
-        raise UserError(f"Could not read {path}: {e}", hint="Save the matrix with numpy.save (no object arrays).") from None
+        raise UserError(
+            f"Could not read {path}: {e}", hint="Save the matrix with numpy.save (no object arrays)."
+        ) from None
     _check_matrix(matrix, path)
     words = read_words(words_path, matrix.shape[0], path)
     return _finish_arrays(words, matrix, truncate)
@@ -190,7 +219,10 @@ def read_npz(path: Path, words_path: Optional[Path], *, truncate: int = 0) -> Ta
     try:
         archive = numpy.load(path, allow_pickle=False)
     except ValueError as e:
-        raise UserError(f"Could not read {path}: {e}", hint="Save with numpy.savez(path, vectors=matrix, words=numpy.array(words)).") from None
+        raise UserError(
+            f"Could not read {path}: {e}",
+            hint="Save with numpy.savez(path, vectors=matrix, words=numpy.array(words)).",
+        ) from None
     with archive:
         names = list(archive.files)
         mat_name = next((n for n in _MATRIX_NAMES if n in names), None)
@@ -198,18 +230,26 @@ def read_npz(path: Path, words_path: Optional[Path], *, truncate: int = 0) -> Ta
             two_d = [n for n in names if archive[n].ndim == 2]
             mat_name = two_d[0] if len(two_d) == 1 else None
         if mat_name is None:
-            raise UserError(f"{path} has no array named 'vectors' (arrays: {', '.join(names)})",
-                            hint="Save with numpy.savez(path, vectors=matrix, words=numpy.array(words)).")
+            raise UserError(
+                f"{path} has no array named 'vectors' (arrays: {', '.join(names)})",
+                hint="Save with numpy.savez(path, vectors=matrix, words=numpy.array(words)).",
+            )
         matrix = archive[mat_name]
         _check_matrix(matrix, path)
         word_name = next((n for n in _WORD_NAMES if n in names and n != mat_name), None)
         if word_name is not None and words_path is None:
             word_arr = archive[word_name]
             if word_arr.ndim != 1 or word_arr.dtype.kind not in "US":
-                raise UserError(f"'{word_name}' in {path} is not a 1-d array of strings", hint="Store the words as numpy.array(list_of_str).")
+                raise UserError(
+                    f"'{word_name}' in {path} is not a 1-d array of strings",
+                    hint="Store the words as numpy.array(list_of_str).",
+                )
             words = [w.decode("utf8") if isinstance(w, bytes) else str(w) for w in word_arr.tolist()]
             if len(words) != matrix.shape[0]:
-                raise UserError(f"{path} has {len(words)} words but {matrix.shape[0]} vectors", hint="Give one word per row.")
+                raise UserError(
+                    f"{path} has {len(words)} words but {matrix.shape[0]} vectors",
+                    hint="Give one word per row.",
+                )
         else:
             words = read_words(words_path, matrix.shape[0], path)
     return _finish_arrays(words, matrix, truncate)

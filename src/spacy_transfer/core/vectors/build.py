@@ -66,9 +66,15 @@ def check_options(*, mode: str, attr: str, prune: int, truncate: int, fmt: str) 
     if fmt not in FORMATS:
         raise UserError(f"Unknown --format '{fmt}'", hint=f"Use one of: {', '.join(FORMATS)}.")
     if mode == "floret" and prune >= 1:
-        raise UserError("--prune does not apply to floret vectors", hint="floret tables are hashed subword rows; choose the table size (bucket) when training.")
+        raise UserError(
+            "--prune does not apply to floret vectors",
+            hint="floret tables are hashed subword rows; choose the table size (bucket) when training.",
+        )
     if mode == "floret" and truncate >= 1:
-        raise UserError("--truncate does not apply to floret vectors", hint="Every row of a floret table is needed; choose the bucket size when training.")
+        raise UserError(
+            "--truncate does not apply to floret vectors",
+            hint="Every row of a floret table is needed; choose the bucket size when training.",
+        )
     if fmt == "floret" and mode != "floret":
         raise UserError("--format floret needs --mode floret")
 
@@ -87,14 +93,24 @@ def read_table(
     with open_source(path) as source:
         found = detect_format(source, mode) if fmt == "auto" else fmt
         if mode == "floret" and found != "floret":
-            raise UserError(f"{path} is {found} data, but --mode floret needs floret's text export",
-                            hint="Export it with floret's save_floret_vectors (a .floret file).")
+            raise UserError(
+                f"{path} is {found} data, but --mode floret needs floret's text export",
+                hint="Export it with floret's save_floret_vectors (a .floret file).",
+            )
         _check_packaging(source, found)
         if found in ("text", "floret"):
-            table, floret = read_text(source, mode=mode, truncate=truncate, skip_bad_lines=skip_bad_lines, progress=progress)
+            table, floret = read_text(
+                source, mode=mode, truncate=truncate, skip_bad_lines=skip_bad_lines, progress=progress
+            )
             return table, found, floret
         if found == "word2vec-bin":
-            return read_word2vec_binary(source, truncate=truncate, skip_bad_lines=skip_bad_lines, progress=progress), found, {}
+            return (
+                read_word2vec_binary(
+                    source, truncate=truncate, skip_bad_lines=skip_bad_lines, progress=progress
+                ),
+                found,
+                {},
+            )
     # The formats below are read by path, by NumPy or gensim.
     if found == "fasttext-bin":
         return read_fasttext_binary(path, truncate=truncate), found, {}
@@ -109,13 +125,17 @@ def read_table(
 
 def _check_packaging(source: Source, found: str) -> None:
     if found in ("npy", "npz", "fasttext-bin", "gensim") and source.compression in ("zip", "tar"):
-        raise UserError(f"{source.path} is a {source.compression} archive holding {found} data",
-                        hint="Extract the file from the archive and convert that.")
+        raise UserError(
+            f"{source.path} is a {source.compression} archive holding {found} data",
+            hint="Extract the file from the archive and convert that.",
+        )
     if found in ("npy",) and source.compression:
         raise UserError(f"{source.path} is compressed {found} data", hint="Decompress it first.")
 
 
-def build_nlp(lang: str, table: Table, *, mode: str, attr: str, name: Optional[str], floret: Dict[str, object]):
+def build_nlp(
+    lang: str, table: Table, *, mode: str, attr: str, name: Optional[str], floret: Dict[str, object]
+):
     """A blank pipeline of ``lang`` whose vocab holds the table's vectors."""
     from spacy.vectors import Vectors
 
@@ -150,8 +170,10 @@ def check_output_dir(output_dir: Path) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"{output_dir} exists and is a file", hint="Give a folder path for the pipeline.")
     if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / "meta.json").exists():
-        raise UserError(f"{output_dir} is a folder with other files in it; not replacing it",
-                        hint="Choose a new folder, or an existing pipeline folder to replace.")
+        raise UserError(
+            f"{output_dir} is a folder with other files in it; not replacing it",
+            hint="Choose a new folder, or an existing pipeline folder to replace.",
+        )
 
 
 def save_nlp(nlp, output_dir: Path) -> None:
@@ -193,17 +215,52 @@ def convert_vectors(
         check_output_dir(output_dir)
     blank_nlp(lang)  # fail on a bad language before reading a big file
     start = time.perf_counter()
-    table, found, floret = read_table(vectors_path, fmt=fmt, mode=mode, truncate=truncate,
-                                      skip_bad_lines=skip_bad_lines, words=words, progress=progress)
-    return finish(lang, table, found, floret, output_dir, source=str(vectors_path), mode=mode,
-                  prune=prune, truncate=truncate, name=name, attr=attr, start=start)
+    table, found, floret = read_table(
+        vectors_path,
+        fmt=fmt,
+        mode=mode,
+        truncate=truncate,
+        skip_bad_lines=skip_bad_lines,
+        words=words,
+        progress=progress,
+    )
+    return finish(
+        lang,
+        table,
+        found,
+        floret,
+        output_dir,
+        source=str(vectors_path),
+        mode=mode,
+        prune=prune,
+        truncate=truncate,
+        name=name,
+        attr=attr,
+        start=start,
+    )
 
 
-def finish(lang: str, table: Table, found: str, floret: Dict[str, object], output_dir: Optional[Path], *,
-           source: str, mode: str, prune: int, truncate: int, name: Optional[str], attr: str, start: float):
+def finish(
+    lang: str,
+    table: Table,
+    found: str,
+    floret: Dict[str, object],
+    output_dir: Optional[Path],
+    *,
+    source: str,
+    mode: str,
+    prune: int,
+    truncate: int,
+    name: Optional[str],
+    attr: str,
+    start: float,
+):
     """Shrink the table (truncate, shared rows, prune), build the pipeline and save it."""
     if len(table.words) == 0:
-        raise UserError(f"No vectors were read from {source}", hint="The file has no valid lines (see --skip-bad-lines in the report).")
+        raise UserError(
+            f"No vectors were read from {source}",
+            hint="The file has no valid lines (see --skip-bad-lines in the report).",
+        )
     if mode != "floret":
         table.truncate(truncate)
         table.deduplicate()
@@ -214,11 +271,22 @@ def finish(lang: str, table: Table, found: str, floret: Dict[str, object], outpu
         save_nlp(nlp, output_dir)
     s = table.stats
     report = Report(
-        source=source, format=found, mode=mode, keys=len(table.words) if mode != "floret" else 0,
-        rows=int(table.matrix.shape[0]), dims=table.dims, lines=s.lines, duplicates=s.duplicates,
-        shared_rows=s.shared_rows, pruned=s.pruned, skipped=s.skipped, truncated=s.truncated,
-        seconds=time.perf_counter() - start, name=nlp.vocab.vectors.name, warnings=list(s.warnings),
-        skipped_examples=list(s.skipped_examples), prune_examples=list(s.prune_examples),
+        source=source,
+        format=found,
+        mode=mode,
+        keys=len(table.words) if mode != "floret" else 0,
+        rows=int(table.matrix.shape[0]),
+        dims=table.dims,
+        lines=s.lines,
+        duplicates=s.duplicates,
+        shared_rows=s.shared_rows,
+        pruned=s.pruned,
+        skipped=s.skipped,
+        truncated=s.truncated,
+        seconds=time.perf_counter() - start,
+        name=nlp.vocab.vectors.name,
+        warnings=list(s.warnings),
+        skipped_examples=list(s.skipped_examples),
+        prune_examples=list(s.prune_examples),
     )
     return nlp, report
-

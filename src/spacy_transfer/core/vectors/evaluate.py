@@ -38,8 +38,13 @@ def read_questions(path: Path) -> List[Tuple[str, str, str, str]]:
     return questions
 
 
-def analogy_accuracy(words: List[str], matrix: numpy.ndarray, questions: List[Tuple[str, str, str, str]],
-                     restrict_vocab: int = 30000, batch_size: int = 512) -> AnalogyResult:
+def analogy_accuracy(
+    words: List[str],
+    matrix: numpy.ndarray,
+    questions: List[Tuple[str, str, str, str]],
+    restrict_vocab: int = 30000,
+    batch_size: int = 512,
+) -> AnalogyResult:
     """Score analogies over the first ``restrict_vocab`` rows (most frequent words first)."""
     words = words[:restrict_vocab]
     unit = numpy.asarray(matrix[: len(words)], dtype=numpy.float32)

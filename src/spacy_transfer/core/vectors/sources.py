@@ -79,11 +79,18 @@ def _compression_of(head: bytes) -> Optional[str]:
 
 
 def _pick_member(names: List[str], path: Path) -> str:
-    candidates = [n for n in names if not Path(n).name.lower().startswith(_SKIP_MEMBERS) and not n.endswith((".md", "/"))]
+    candidates = [
+        n
+        for n in names
+        if not Path(n).name.lower().startswith(_SKIP_MEMBERS) and not n.endswith((".md", "/"))
+    ]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise UserError(f"{path} holds no file with vectors", rows=[(path, "archive members: " + (", ".join(names) or "none"))])
+        raise UserError(
+            f"{path} holds no file with vectors",
+            rows=[(path, "archive members: " + (", ".join(names) or "none"))],
+        )
     raise UserError(
         f"{path} holds several files; which one has the vectors is unclear",
         rows=[(path, n) for n in candidates],
@@ -95,7 +102,10 @@ def open_source(path: Path) -> Source:
     """Open ``path``, undoing any compression; reads the first block into ``head``."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"Vectors file not found: {path}", hint="Check the path (relative paths start from the current folder).")
+        raise UserError(
+            f"Vectors file not found: {path}",
+            hint="Check the path (relative paths start from the current folder).",
+        )
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a vectors file", hint="Give the vectors file itself.")
     raw = open(path, "rb")
@@ -108,7 +118,9 @@ def open_source(path: Path) -> Source:
     stream: BinaryIO
     try:
         if compression in ("gzip", "bz2", "xz"):
-            opener = {"gzip": lambda f: gzip.GzipFile(fileobj=f), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[compression]
+            opener = {"gzip": lambda f: gzip.GzipFile(fileobj=f), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[
+                compression
+            ]
             stream = opener(raw)  # type: ignore[operator]
             closers.append(stream)
             # A compressed tarball: read it as a tar stream (one pass, no seeking).
@@ -136,7 +148,10 @@ def open_source(path: Path) -> Source:
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError) as e:
         for f in reversed(closers):
             f.close()
-        raise UserError(f"Could not read {path}: {e}", hint="The file looks damaged or truncated; download or compress it again.") from None
+        raise UserError(
+            f"Could not read {path}: {e}",
+            hint="The file looks damaged or truncated; download or compress it again.",
+        ) from None
     except BaseException:
         for f in reversed(closers):
             f.close()
@@ -156,7 +171,9 @@ def _open_tar(fileobj: BinaryIO, path: Path, closers: List[BinaryIO]):
             f = archive.extractfile(info)
             assert f is not None
             return f, info.name
-    raise UserError(f"{path} holds no file with vectors", rows=[(path, "archive members: " + (", ".join(seen) or "none"))])
+    raise UserError(
+        f"{path} holds no file with vectors", rows=[(path, "archive members: " + (", ".join(seen) or "none"))]
+    )
 
 
 def is_npz(path: Path) -> bool:

@@ -37,7 +37,10 @@ class Table:
 
     def __init__(self, dims: int, capacity: int) -> None:
         if dims < 1:
-            raise UserError("The vectors have no dimensions", hint="Each line needs a word followed by at least one number.")
+            raise UserError(
+                "The vectors have no dimensions",
+                hint="Each line needs a word followed by at least one number.",
+            )
         self.dims = dims
         self.matrix = numpy.empty((max(capacity, 1), dims), dtype=numpy.float32)
         self.words: List[str] = []
@@ -179,7 +182,9 @@ class Table:
                 rows[i] = int(best[r - n_rows])
                 if len(self.stats.prune_examples) < 5:
                     kept_word = self.words[first_word[rows[i]]]
-                    self.stats.prune_examples.append((self.words[i], kept_word, round(float(score[r - n_rows]), 3)))
+                    self.stats.prune_examples.append(
+                        (self.words[i], kept_word, round(float(score[r - n_rows]), 3))
+                    )
         self.key_rows = rows
         self.stats.pruned = total - n_rows
         self.matrix = _resized(self.matrix, n_rows)

@@ -60,8 +60,15 @@ def parse_header(first: bytes, mode: str) -> Tuple[Optional[int], int, Dict[str,
                 "write one with floret's save_floret_vectors, or drop --mode floret for ordinary vectors.",
             )
         bucket, dims, minn, maxn, hash_count, hash_seed = (int(f) for f in fields[:6])
-        settings = dict(mode="floret", minn=minn, maxn=maxn, hash_count=hash_count, hash_seed=hash_seed,
-                        bow=fields[6].decode("utf8"), eow=fields[7].decode("utf8"))
+        settings = dict(
+            mode="floret",
+            minn=minn,
+            maxn=maxn,
+            hash_count=hash_count,
+            hash_seed=hash_seed,
+            bow=fields[6].decode("utf8"),
+            eow=fields[7].decode("utf8"),
+        )
         return bucket, dims, settings
     if len(fields) == 8 and all(f.isdigit() for f in fields[:6]):
         raise UserError(
@@ -98,7 +105,9 @@ def _parse_slow(line: bytes, dims: int) -> Tuple[str, numpy.ndarray]:
     except ValueError:
         bad = next(x for x in numbers if not _is_float(x))
         # A word with a space but a missing number looks like a non-number: say both.
-        raise BadLine(f"'{bad.decode('utf8', 'replace')[:30]}' is not a number (or the line has the wrong number of values)") from None
+        raise BadLine(
+            f"'{bad.decode('utf8', 'replace')[:30]}' is not a number (or the line has the wrong number of values)"
+        ) from None
     return _decode_word(word_b), vector
 
 
@@ -131,7 +140,9 @@ def read_text(
     lines = iter_lines(source)
     first = next(lines, None)
     if first is None or not first.strip():
-        raise UserError(f"{source.where} is empty", hint="Give a vectors file with one word and its numbers per line.")
+        raise UserError(
+            f"{source.where} is empty", hint="Give a vectors file with one word and its numbers per line."
+        )
     try:
         rows, dims, floret = parse_header(first.rstrip(b"\r"), mode)
     except UserError as e:
@@ -145,7 +156,15 @@ def read_text(
     capacity = min(rows, truncate) if truncate >= 1 else rows
     table = Table(dims, capacity)
     table.stats.header_rows = rows if has_header else None
-    bar = tqdm(total=source.size, unit="B", unit_scale=True, desc="Reading vectors", file=sys.stderr, disable=not progress, leave=False)
+    bar = tqdm(
+        total=source.size,
+        unit="B",
+        unit_scale=True,
+        desc="Reading vectors",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
     # Data lines: the first line too when it was not a header.
     data_lines: Iterator[bytes] = _chain_first(None if has_header else first, lines)
     lineno = 1 if has_header else 0
@@ -182,7 +201,12 @@ def read_text(
                 if not skip_bad_lines:
                     raise UserError(
                         f"Line {lineno} of {source.where} is malformed: {e.problem}",
-                        rows=[(f"line {lineno}", line[:80].decode("utf8", "replace") + (" ..." if len(line) > 80 else ""))],
+                        rows=[
+                            (
+                                f"line {lineno}",
+                                line[:80].decode("utf8", "replace") + (" ..." if len(line) > 80 else ""),
+                            )
+                        ],
                         hint="Fix or delete the line, or pass --skip-bad-lines to skip malformed lines (they are counted in the report).",
                     ) from None
                 table.stats.skipped += 1
@@ -208,7 +232,9 @@ def read_text(
     bar.update(source.size - last)
     bar.close()
     if has_header and not table.stats.truncated and table.stats.lines != rows:
-        table.stats.warnings.append(f"the header says {rows} rows but the file has {table.stats.lines + table.stats.skipped}")
+        table.stats.warnings.append(
+            f"the header says {rows} rows but the file has {table.stats.lines + table.stats.skipped}"
+        )
     table.finish_reading()
     if floret_mode and table.matrix.shape[0] != rows:
         raise UserError(

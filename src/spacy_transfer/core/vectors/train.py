@@ -46,7 +46,9 @@ class TrainSettings:
 
     def check(self) -> None:
         if self.algorithm not in ALGORITHMS:
-            raise UserError(f"Unknown --algorithm '{self.algorithm}'", hint=f"Use one of: {', '.join(ALGORITHMS)}.")
+            raise UserError(
+                f"Unknown --algorithm '{self.algorithm}'", hint=f"Use one of: {', '.join(ALGORITHMS)}."
+            )
         if self.arch not in ARCHS:
             raise UserError(f"Unknown --arch '{self.arch}'", hint=f"Use one of: {', '.join(ARCHS)}.")
         for name in ("dims", "epochs", "min_count", "window", "bucket"):
@@ -62,12 +64,16 @@ def raw_text_files(path: Path) -> List[Path]:
     """The raw text files at ``path``: the file itself, or every text file under a folder."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"Raw text not found: {path}", hint="Give a .txt, .jsonl or .gz file, or a folder of them.")
+        raise UserError(
+            f"Raw text not found: {path}", hint="Give a .txt, .jsonl or .gz file, or a folder of them."
+        )
     if path.is_file():
         return [path]
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(RAW_SUFFIXES))
     if not files:
-        raise UserError(f"{path} holds no .txt, .jsonl or .gz files", hint="Give a file, or a folder with raw text files.")
+        raise UserError(
+            f"{path} holds no .txt, .jsonl or .gz files", hint="Give a file, or a folder with raw text files."
+        )
     return files
 
 
@@ -93,8 +99,11 @@ def write_tokens(nlp, files: List[Path], out: Path, attr: str = "ORTH") -> Tuple
                 n_texts += 1
                 n_tokens += len(tokens)
     if n_tokens == 0:
-        raise UserError("The raw text holds no tokens", rows=[(str(p), "empty") for p in files[:5]],
-                        hint="Give UTF-8 text: one document per line (.txt) or {\"text\": ...} per line (.jsonl).")
+        raise UserError(
+            "The raw text holds no tokens",
+            rows=[(str(p), "empty") for p in files[:5]],
+            hint='Give UTF-8 text: one document per line (.txt) or {"text": ...} per line (.jsonl).',
+        )
     return n_texts, n_tokens
 
 
@@ -102,10 +111,20 @@ def train_gensim(corpus: Path, settings: TrainSettings) -> Table:
     try:
         from gensim.models import FastText, Word2Vec
     except ImportError:
-        raise UserError("Training vectors needs gensim, which is not installed",
-                        hint="Install the optional extra: pip install 'spacy-transfer[vectors]' (or pip install gensim).") from None
-    common = dict(corpus_file=str(corpus), vector_size=settings.dims, window=settings.window, min_count=settings.min_count,
-                  workers=settings.n_workers, sg=int(settings.arch == "skipgram"), epochs=settings.epochs, seed=settings.seed)
+        raise UserError(
+            "Training vectors needs gensim, which is not installed",
+            hint="Install the optional extra: pip install 'spacy-transfer[vectors]' (or pip install gensim).",
+        ) from None
+    common = dict(
+        corpus_file=str(corpus),
+        vector_size=settings.dims,
+        window=settings.window,
+        min_count=settings.min_count,
+        workers=settings.n_workers,
+        sg=int(settings.arch == "skipgram"),
+        epochs=settings.epochs,
+        seed=settings.seed,
+    )
     try:
         if settings.algorithm == "fasttext":
             model = FastText(min_n=settings.minn, max_n=settings.maxn, **common)
@@ -116,7 +135,10 @@ def train_gensim(corpus: Path, settings: TrainSettings) -> Table:
             raise
         model = None  # gensim found no word frequent enough to build a vocabulary
     if model is None or len(model.wv.index_to_key) == 0:
-        raise UserError(f"No word occurs {settings.min_count} times or more in the raw text", hint="Lower --min-count or give more text.")
+        raise UserError(
+            f"No word occurs {settings.min_count} times or more in the raw text",
+            hint="Lower --min-count or give more text.",
+        )
     kv = model.wv
     # The full-word vectors (for fastText they include the subword n-grams).
     matrix = numpy.array(kv.vectors, dtype=numpy.float32, order="C")  # ours to shrink in place
@@ -127,18 +149,33 @@ def train_floret(corpus: Path, settings: TrainSettings, workdir: Path) -> Tuple[
     try:
         import floret
     except ImportError:
-        raise UserError("--algorithm floret needs the floret package, which is not installed",
-                        hint="pip install floret (or pip install 'spacy-transfer[vectors]').") from None
+        raise UserError(
+            "--algorithm floret needs the floret package, which is not installed",
+            hint="pip install floret (or pip install 'spacy-transfer[vectors]').",
+        ) from None
     try:
         model = floret.train_unsupervised(
-            str(corpus), model=settings.arch, mode="floret", dim=settings.dims, epoch=settings.epochs,
-            minCount=settings.min_count, ws=settings.window, bucket=settings.bucket, minn=settings.minn,
-            maxn=settings.maxn, hashCount=settings.hash_count, thread=settings.n_workers, verbose=0,
+            str(corpus),
+            model=settings.arch,
+            mode="floret",
+            dim=settings.dims,
+            epoch=settings.epochs,
+            minCount=settings.min_count,
+            ws=settings.window,
+            bucket=settings.bucket,
+            minn=settings.minn,
+            maxn=settings.maxn,
+            hashCount=settings.hash_count,
+            thread=settings.n_workers,
+            verbose=0,
         )
     except ValueError as e:
         if "Empty vocabulary" not in str(e):
             raise
-        raise UserError(f"No word occurs {settings.min_count} times or more in the raw text", hint="Lower --min-count or give more text.") from None
+        raise UserError(
+            f"No word occurs {settings.min_count} times or more in the raw text",
+            hint="Lower --min-count or give more text.",
+        ) from None
     out = workdir / "vectors.floret"
     model.save_floret_vectors(str(out))
     del model
@@ -180,11 +217,26 @@ def train_and_convert(
         else:
             table, floret_settings = train_gensim(corpus, settings), {}
         trained = time.perf_counter()
-    nlp, report = finish(lang, table, settings.algorithm, floret_settings, output_dir, source=str(raw), mode=mode,
-                         prune=prune, truncate=0, name=name, attr=attr, start=start)
+    nlp, report = finish(
+        lang,
+        table,
+        settings.algorithm,
+        floret_settings,
+        output_dir,
+        source=str(raw),
+        mode=mode,
+        prune=prune,
+        truncate=0,
+        name=name,
+        attr=attr,
+        start=start,
+    )
     rows = [
         ("raw text", f"{len(files)} file(s), {n_texts:,} texts, {n_tokens:,} tokens"),
-        ("algorithm", f"{settings.algorithm} ({settings.arch}), {settings.dims} dims, {settings.epochs} epochs, window {settings.window}, min count {settings.min_count}"),
+        (
+            "algorithm",
+            f"{settings.algorithm} ({settings.arch}), {settings.dims} dims, {settings.epochs} epochs, window {settings.window}, min count {settings.min_count}",
+        ),
         ("tokenizing seconds", f"{tokenized - start:.1f}"),
         ("training seconds", f"{trained - tokenized:.1f}"),
     ]

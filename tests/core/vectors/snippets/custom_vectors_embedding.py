@@ -25,7 +25,9 @@ def MyCustomVectors(
     learned = chain(
         FeatureExtractor(["ORTH"]),
         list2ragged(),
-        with_array(chain(remap_ids_v2(key2row, default=0, column=0), Embed(nO=output_width, nV=embed_rows, column=0))),
+        with_array(
+            chain(remap_ids_v2(key2row, default=0, column=0), Embed(nO=output_width, nV=embed_rows, column=0))
+        ),
     )
     return chain(add_ragged(StaticVectors(nO=output_width), learned), ragged2list())
 
