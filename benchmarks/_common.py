@@ -101,3 +101,14 @@ def loadavg() -> str:
 
 def ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else float("nan")
+
+
+def row(metric: str, ours: float, baseline: float, target: str = "(info)") -> Dict[str, Any]:
+    """One line of a result table: both figures and their ratio."""
+    return {
+        "metric": metric,
+        "ours": ours,
+        "baseline": baseline,
+        "ratio": ratio(ours, baseline),
+        "target": target,
+    }

@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from ._common import DATA, WORK, loadavg, python_cmd, ratio, report, run_measured
+from ._common import DATA, WORK, loadavg, python_cmd, report, row, run_measured
 
 EPOCHS = int(os.environ.get("BENCH_PRETRAIN_DISK_EPOCHS", 1000))
 DOCS = 20
@@ -93,21 +93,15 @@ def main() -> dict:
     runs = {side: run_side(root, side) for side in ("spacy", "ours")}
     for side, r in runs.items():
         print(side, {k: v for k, v in r.items() if k != "states"}, flush=True)
+    ours, spacy = runs["ours"], runs["spacy"]
     rows = [
-        {
-            "metric": f"pretrain output on disk, {EPOCHS} epochs (MiB)",
-            "ours": round(runs["ours"]["disk_bytes"] / 2**20, 2),
-            "baseline": round(runs["spacy"]["disk_bytes"] / 2**20, 2),
-            "ratio": ratio(runs["ours"]["disk_bytes"], runs["spacy"]["disk_bytes"]),
-            "target": "<= 1.2",
-        },
-        {
-            "metric": "files written",
-            "ours": runs["ours"]["files"],
-            "baseline": runs["spacy"]["files"],
-            "ratio": ratio(runs["ours"]["files"], runs["spacy"]["files"]),
-            "target": "(info)",
-        },
+        row(
+            f"pretrain output on disk, {EPOCHS} epochs (MiB)",
+            round(ours["disk_bytes"] / 2**20, 2),
+            round(spacy["disk_bytes"] / 2**20, 2),
+            "<= 1.2",
+        ),
+        row("files written", ours["files"], spacy["files"]),
     ]
     notes = (
         f"init config --pipeline tagger --pretraining (characters objective), tok2vec width 32 depth 1, "

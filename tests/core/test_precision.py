@@ -28,3 +28,10 @@ def test_cpu_mixed_precision_is_bf16_without_a_scaler():
 def test_only_fp16_needs_a_gradient_scaler():
     assert precision.needs_grad_scaler(torch.float16)
     assert not precision.needs_grad_scaler(None)
+
+
+def test_the_grad_scaler_is_on_for_fp16_only():
+    from spacy_transfer.core.upstream import scaler_enabled
+
+    assert not scaler_enabled(precision.grad_scaler("cpu", True, {}))  # bf16: no scaling
+    assert not scaler_enabled(precision.grad_scaler("cpu", False, {"enabled": True}))

@@ -10,7 +10,7 @@ float32.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 
 def autocast_dtype(device_type: str, mixed_precision: bool) -> Optional[Any]:
@@ -29,6 +29,15 @@ def needs_grad_scaler(dtype: Optional[Any]) -> bool:
     import torch
 
     return dtype == torch.float16
+
+
+def grad_scaler(device_type: str, mixed_precision: bool, config: Dict[str, Any]) -> Any:
+    """thinc's ``PyTorchGradScaler`` for a torch layer: enabled only where the policy
+    autocasts to fp16 (and ``config`` does not turn it off)."""
+    from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
+
+    fp16 = needs_grad_scaler(autocast_dtype(device_type, mixed_precision))
+    return PyTorchGradScaler(**{**config, "enabled": fp16 and bool(config.get("enabled", True))})
 
 
 def autocast(device_type: str, mixed_precision: bool) -> Any:

@@ -258,15 +258,10 @@ class TorchModuleShim(Shim):
     def grad_scaler(self) -> Any:
         """thinc's gradient scaler, enabled when the precision policy autocasts to fp16."""
         if self._grad_scaler is None:
-            from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
-
             device = next(self._model.parameters()).device.type
-            fp16 = precision.needs_grad_scaler(precision.autocast_dtype(device, self.cfg["mixed_precision"]))
-            cfg = {
-                **self.cfg["grad_scaler_config"],
-                "enabled": fp16 and bool(self.cfg["grad_scaler_config"].get("enabled", True)),
-            }
-            self._grad_scaler = PyTorchGradScaler(**cfg)
+            self._grad_scaler = precision.grad_scaler(
+                device, self.cfg["mixed_precision"], self.cfg["grad_scaler_config"]
+            )
         return self._grad_scaler
 
     def finish_update(self, optimizer: Optimizer) -> None:

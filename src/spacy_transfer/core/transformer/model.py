@@ -183,14 +183,9 @@ class HFShim(Shim):
     @property
     def grad_scaler(self) -> Any:
         if self._grad_scaler is None:
-            from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
-
-            fp16 = precision.needs_grad_scaler(
-                precision.autocast_dtype(self.device.type, self.cfg["mixed_precision"])
+            self._grad_scaler = precision.grad_scaler(
+                self.device.type, self.cfg["mixed_precision"], self.cfg["grad_scaler_config"]
             )
-            cfg = {"enabled": fp16, **self.cfg["grad_scaler_config"]}
-            cfg["enabled"] = bool(cfg["enabled"]) and fp16
-            self._grad_scaler = PyTorchGradScaler(**cfg)
         return self._grad_scaler
 
     # ------------------------------------------------------------------ running
