@@ -66,6 +66,14 @@ def write_or_print(text: str, output: str, force: bool, what: str = "config") ->
 
 
 VerboseOpt = typer.Option(False, "--verbose", "-V", help="Show tracebacks for errors.")
+# The options several commands share, declared once so that they read the same everywhere.
+CodeOpt = typer.Option(None, "--code", "-c", help="Python file with registered functions to import first.")
+GpuOpt = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for the CPU.")
+NprocOpt = typer.Option(
+    1,
+    "--nproc",
+    help="Data-parallel worker processes through torch.distributed (gloo on CPU, NCCL with one GPU per rank).",
+)
 
 
 def listify(value: str) -> List[str]:

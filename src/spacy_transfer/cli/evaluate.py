@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ._app import app
-from ._util import VerboseOpt, handle_errors
+from ._util import CodeOpt, GpuOpt, VerboseOpt, handle_errors
 
 EPILOG = """Examples:
 
@@ -28,10 +28,8 @@ def evaluate_cli(
     output: Optional[str] = typer.Option(
         None, "--output", "-o", help="Write the scores as JSON to this file ('-' prints JSON only)."
     ),
-    code: Optional[Path] = typer.Option(
-        None, "--code", "-c", help="Python file with registered functions to import first."
-    ),
-    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for the CPU."),
+    code: Optional[Path] = CodeOpt,
+    gpu_id: int = GpuOpt,
     gold_preproc: bool = typer.Option(
         False, "--gold-preproc", "-G", help="Use the gold tokenization and sentences."
     ),
@@ -49,8 +47,6 @@ def evaluate_cli(
     from ..core.training.evaluate import evaluate_pipeline, headline_rows, json_scores, per_type_tables
 
     with handle_errors(verbose):
-        import spacy_transfer  # noqa: F401
-
         import_code(code)
         setup_device(gpu_id)
         scores = evaluate_pipeline(model, data_path, gold_preproc=gold_preproc, per_component=per_component)

@@ -22,8 +22,6 @@ def info_cli(
     verbose: bool = VerboseOpt,
 ) -> None:
     """Print versions, the device, and the registered embedding names by registry."""
-    import spacy_transfer  # noqa: F401  (registers our names)
-
     from ..core.info import device_rows, registered_names, versions
 
     with handle_errors(verbose):

@@ -10,7 +10,7 @@ from wasabi import msg
 
 from ..core.config import config_diff, fill_config, import_code, load_config
 from ._app import OVERRIDES_CONTEXT, init_app
-from ._util import VerboseOpt, handle_errors, overrides_from, write_or_print
+from ._util import CodeOpt, VerboseOpt, handle_errors, overrides_from, write_or_print
 
 EPILOG = """Examples:
 
@@ -33,9 +33,7 @@ def init_fill_config_cli(
         False, "--pretraining", "-pt", help="Add the [pretraining] block with its defaults."
     ),
     diff: bool = typer.Option(False, "--diff", "-D", help="Print what was added or changed."),
-    code: Optional[Path] = typer.Option(
-        None, "--code", "-c", help="Python file with registered functions to import first."
-    ),
+    code: Optional[Path] = CodeOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Fill in every default value of a partial config and validate it."""

@@ -191,73 +191,72 @@ def shared_component(req: ConfigRequest) -> Blocks:
 
 def component_blocks(name: str, req: ConfigRequest) -> Blocks:
     c = f"components.{name}"
-    trf = req.use_transformer
     if name in ("tagger", "senter", "morphologizer", "trainable_lemmatizer"):
-        head: Section = {"factory": q(name)}
-        if name == "trainable_lemmatizer":
-            head = {
-                "factory": q("trainable_lemmatizer"),
-                "backoff": q("orth"),
-                "min_tree_freq": q(3),
-                "overwrite": q(False),
-                "top_k": q(1),
-            }
-        blocks = {
-            c: head,
-            f"{c}.model": {"@architectures": q("spacy.Tagger.v2"), "nO": "null", "normalize": q(False)},
-        }
+        blocks = _tagger_blocks(name, c)
     elif name in ("parser", "ner"):
-        parser = name == "parser"
-        blocks = {
-            c: {"factory": q(name)},
-            f"{c}.model": {
-                "@architectures": q("spacy.TransitionBasedParser.v2"),
-                "state_type": q(name),
-                "extra_state_tokens": q(False),
-                "hidden_width": q(128 if parser else 64),
-                "maxout_pieces": q(3 if parser else 2),
-                "use_upper": q(not trf),
-                "nO": "null",
-            },
-        }
+        blocks = _parser_blocks(name, c, use_upper=not req.use_transformer)
     elif name == "spancat":
-        blocks = {
-            c: {"factory": q("spancat"), "max_positive": "null", "spans_key": q("sc"), "threshold": q(0.5)},
-            f"{c}.model": {"@architectures": q("spacy.SpanCategorizer.v1")},
-            f"{c}.model.reducer": {"@layers": q("spacy.mean_max_reducer.v1"), "hidden_size": q(128)},
-            f"{c}.model.scorer": {"@layers": q("spacy.LinearLogistic.v1"), "nO": "null", "nI": "null"},
-            f"{c}.suggester": {"@misc": q("spacy.ngram_suggester.v1"), "sizes": q([1, 2, 3])},
-        }
+        blocks = _spancat_blocks(c)
     elif name in ("textcat", "textcat_multilabel"):
-        exclusive = name == "textcat"
-        if req.optimize == "efficiency" and not trf:
+        if req.optimize == "efficiency" and not req.use_transformer:
             # Bag-of-words: the fast baseline, it needs no tok2vec.
-            return {
-                c: {"factory": q(name)},
-                f"{c}.model": {
-                    "@architectures": q("spacy.TextCatBOW.v3"),
-                    "exclusive_classes": q(exclusive),
-                    "length": q(262144),
-                    "ngram_size": q(1),
-                    "no_output_layer": q(False),
-                    "nO": "null",
-                },
-            }
+            return {c: {"factory": q(name)}, f"{c}.model": {**_bow(name), "nO": "null"}}
         blocks = {
             c: {"factory": q(name)},
             f"{c}.model": {"@architectures": q("spacy.TextCatEnsemble.v2"), "nO": "null"},
-            f"{c}.model.linear_model": {
-                "@architectures": q("spacy.TextCatBOW.v3"),
-                "exclusive_classes": q(exclusive),
-                "length": q(262144),
-                "ngram_size": q(1),
-                "no_output_layer": q(False),
-            },
+            f"{c}.model.linear_model": _bow(name),
         }
     else:  # pragma: no cover - validate_request guards this
         raise UserError(f"Unknown component '{name}'")
     blocks.update(embedding_for(f"{c}.model.tok2vec", req))
     return blocks
+
+
+def _tagger_blocks(name: str, c: str) -> Blocks:
+    head: Section = {"factory": q(name)}
+    if name == "trainable_lemmatizer":
+        head.update(backoff=q("orth"), min_tree_freq=q(3), overwrite=q(False), top_k=q(1))
+    return {
+        c: head,
+        f"{c}.model": {"@architectures": q("spacy.Tagger.v2"), "nO": "null", "normalize": q(False)},
+    }
+
+
+def _parser_blocks(name: str, c: str, use_upper: bool) -> Blocks:
+    parser = name == "parser"
+    return {
+        c: {"factory": q(name)},
+        f"{c}.model": {
+            "@architectures": q("spacy.TransitionBasedParser.v2"),
+            "state_type": q(name),
+            "extra_state_tokens": q(False),
+            "hidden_width": q(128 if parser else 64),
+            "maxout_pieces": q(3 if parser else 2),
+            "use_upper": q(use_upper),
+            "nO": "null",
+        },
+    }
+
+
+def _spancat_blocks(c: str) -> Blocks:
+    return {
+        c: {"factory": q("spancat"), "max_positive": "null", "spans_key": q("sc"), "threshold": q(0.5)},
+        f"{c}.model": {"@architectures": q("spacy.SpanCategorizer.v1")},
+        f"{c}.model.reducer": {"@layers": q("spacy.mean_max_reducer.v1"), "hidden_size": q(128)},
+        f"{c}.model.scorer": {"@layers": q("spacy.LinearLogistic.v1"), "nO": "null", "nI": "null"},
+        f"{c}.suggester": {"@misc": q("spacy.ngram_suggester.v1"), "sizes": q([1, 2, 3])},
+    }
+
+
+def _bow(name: str) -> Section:
+    """The bag-of-words text classifier: alone (efficiency, CNN) or inside the ensemble."""
+    return {
+        "@architectures": q("spacy.TextCatBOW.v3"),
+        "exclusive_classes": q(name == "textcat"),
+        "length": q(262144),
+        "ngram_size": q(1),
+        "no_output_layer": q(False),
+    }
 
 
 def needs_shared_layer(req: ConfigRequest) -> bool:
@@ -313,33 +312,45 @@ def training_blocks(req: ConfigRequest, pipeline: List[str]) -> Blocks:
         },
         "initialize": {"vectors": "${paths.vectors}", "init_tok2vec": "${paths.init_tok2vec}"},
     }
-    if trf:
-        blocks["training.optimizer.learn_rate"] = {
+    blocks.update(_transformer_schedule() if trf else _cnn_schedule())
+    if not trf:
+        blocks["training.optimizer"]["learn_rate"] = q(0.001)
+    return blocks
+
+
+def _transformer_schedule() -> Blocks:
+    """Warm-up then linear decay, batches by padded size: what transformers train best with."""
+    return {
+        "training.optimizer.learn_rate": {
             "@schedules": q("warmup_linear.v1"),
             "warmup_steps": q(250),
             "total_steps": q(20000),
             "initial_rate": q(5e-5),
-        }
-        blocks["training.batcher"] = {
+        },
+        "training.batcher": {
             "@batchers": q("spacy.batch_by_padded.v1"),
             "discard_oversize": q(True),
             "size": q(2000),
             "buffer": q(256),
-        }
-    else:
-        blocks["training.optimizer"]["learn_rate"] = q(0.001)
-        blocks["training.batcher"] = {
+        },
+    }
+
+
+def _cnn_schedule() -> Blocks:
+    """A fixed rate and batches by words that grow from 100 to 1000 (spaCy's CNN defaults)."""
+    return {
+        "training.batcher": {
             "@batchers": q("spacy.batch_by_words.v1"),
             "discard_oversize": q(False),
             "tolerance": q(0.2),
-        }
-        blocks["training.batcher.size"] = {
+        },
+        "training.batcher.size": {
             "@schedules": q("compounding.v1"),
             "start": q(100),
             "stop": q(1000),
             "compound": q(1.001),
-        }
-    return blocks
+        },
+    }
 
 
 def render(blocks: Blocks) -> str:

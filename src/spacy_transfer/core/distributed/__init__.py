@@ -6,9 +6,9 @@ arrays and torch tensors alike) are summed across ranks in one flat buffer, so e
 applies the same update and holds identical weights after every step.
 """
 
-from .context import DistContext, current, init_from_env, shutdown
+from .context import DistContext, init_from_env, shutdown
 from .gradients import allreduce_gradients, broadcast_parameters, parameter_checksum, shard
-from .launch import launch, launched_by_torchrun, rank_errors, relaunch
+from .launch import Launch, launch, launched_by_torchrun, rank_errors, relaunch, run_on_ranks
 from .strategy import DistributedStrategy, LocalStrategy, derived_seed
 
 __all__ = [
@@ -16,13 +16,14 @@ __all__ = [
     "DistributedStrategy",
     "LocalStrategy",
     "derived_seed",
+    "Launch",
     "launch",
+    "run_on_ranks",
     "launched_by_torchrun",
     "rank_errors",
     "relaunch",
     "allreduce_gradients",
     "broadcast_parameters",
-    "current",
     "init_from_env",
     "parameter_checksum",
     "shard",

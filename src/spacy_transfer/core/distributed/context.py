@@ -24,21 +24,12 @@ class DistContext:
         return self.rank == 0
 
 
-_CURRENT: Optional[DistContext] = None
-
-
-def current() -> Optional[DistContext]:
-    """The active context, or None when training in a single process."""
-    return _CURRENT
-
-
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistContext]:
     """Join the process group torchrun set up (gloo on CPU, NCCL on GPU); None if alone."""
-    global _CURRENT
     # Under torchrun (WORLD_SIZE is set) we always join, even as a world of one: that is
     # how a single-GPU NCCL run is smoke-tested.
     if "WORLD_SIZE" not in os.environ:
@@ -60,8 +51,7 @@ def init_from_env(use_gpu: bool, timeout_s: float = 300.0) -> Optional[DistConte
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
-    _CURRENT = DistContext(rank=rank, world_size=world, local_rank=local_rank, backend=backend)
-    return _CURRENT
+    return DistContext(rank=rank, world_size=world, local_rank=local_rank, backend=backend)
 
 
 def die_with_launcher() -> None:
@@ -88,9 +78,7 @@ def die_with_launcher() -> None:
 
 
 def shutdown() -> None:
-    global _CURRENT
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-    _CURRENT = None

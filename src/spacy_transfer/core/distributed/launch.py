@@ -14,10 +14,15 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ...errors import UserError
+from .context import DistContext, init_from_env, shutdown
+from .strategy import DistributedStrategy, LocalStrategy
+
+T = TypeVar("T")
 
 ERROR_DIR_ENV = "SPACY_TRANSFER_RANK_ERRORS"
 
@@ -125,3 +130,38 @@ def relaunch(nproc: int, config_path: str) -> bool:
         raise UserError("--nproc cannot read the config from stdin", hint="Save the config to a file first.")
     launch(nproc, sys.argv[1:])
     return True
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a command's body needs to know about the process it runs in."""
+
+    strategy: LocalStrategy
+    gpu_id: int  # -1 for the CPU; under torchrun with a GPU, this rank's local GPU
+    context: Optional[DistContext]
+
+    def describe(self) -> str:
+        """``CPU``, ``GPU 0`` or ``2 processes (gloo), CPU`` for the run header."""
+        if self.context is None:
+            return f"GPU {self.gpu_id}" if self.gpu_id >= 0 else "CPU"
+        n = self.context.world_size
+        where = "one GPU each" if self.gpu_id >= 0 else "CPU"
+        return f"{n} process{'es' if n > 1 else ''} ({self.context.backend}), {where}"
+
+
+def run_on_ranks(nproc: int, config_path: str, gpu_id: int, body: Callable[[Launch], T]) -> Optional[T]:
+    """The launch sequence train and pretrain share: relaunch under torchrun for ``--nproc N``
+    (None in the launcher once the workers are done), else join the process group if there is
+    one, run ``body`` with this rank's strategy and GPU, report a failure to the launcher, and
+    leave the process group whatever happens."""
+    if relaunch(nproc, config_path):
+        return None
+    with rank_errors():
+        context = init_from_env(use_gpu=gpu_id >= 0)
+        try:
+            strategy = DistributedStrategy(context) if context is not None else LocalStrategy()
+            if context is not None and gpu_id >= 0:
+                gpu_id = context.local_rank  # one GPU per rank
+            return body(Launch(strategy=strategy, gpu_id=gpu_id, context=context))
+        finally:
+            shutdown()

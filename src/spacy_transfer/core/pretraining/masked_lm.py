@@ -21,7 +21,7 @@ shape against the config's transformer before loading.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
@@ -34,7 +34,7 @@ from thinc.shims import Shim
 from ...errors import UserError
 from .. import precision
 from ..upstream import scaler_enabled, shim_module
-from .objectives import ShardGradients, WholeBatchStep
+from .objectives import ShardGradients
 from .state import canonical_safetensors
 from .target import PretrainTarget
 
@@ -287,7 +287,7 @@ class TorchModuleShim(Shim):
 
 
 @dataclass
-class MaskedLMObjective(WholeBatchStep):
+class MaskedLMObjective:
     """Masked-LM training of the pipeline's encoder; same interface as Tok2VecObjective."""
 
     model: Model
@@ -296,7 +296,6 @@ class MaskedLMObjective(WholeBatchStep):
     target: PretrainTarget
     masker: WordpieceMasker
     kind: str = "masked-lm"
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     def backward(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> ShardGradients:
         """Gradients of the docs ``keep`` picks out of the batch (all of them by default).

@@ -13,7 +13,7 @@ gradient flows only from picked tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
@@ -133,23 +133,8 @@ def loss_reduction(model: Model, loss: Any) -> Reduction:
     return ("mean", "sum")
 
 
-class WholeBatchStep:
-    """``update``: backward on the whole batch, then the optimizer step (one process).
-
-    Objectives define ``backward(docs, keep)`` and ``step(optimizer)``; the data-parallel
-    loop calls those two itself with a reduce in between.
-    """
-
-    def update(self, docs: List[Doc], optimizer: Optimizer) -> float:
-        """One step on the whole batch in this process."""
-        grads = self.backward(docs)
-        if grads.active:
-            self.step(optimizer)
-        return grads.loss
-
-
 @dataclass
-class Tok2VecObjective(WholeBatchStep):
+class Tok2VecObjective:
     """A tok2vec layer with an output layer, its loss and its masking."""
 
     model: Model  # chain(tok2vec, output_layer): everything the optimizer updates
@@ -158,7 +143,6 @@ class Tok2VecObjective(WholeBatchStep):
     masker: Optional[TokenMasker]
     kind: str = "tok2vec"
     reduction: Reduction = ("mean", "sum")
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     def backward(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> ShardGradients:
         """Gradients of the docs ``keep`` picks out of the batch (all of them by default).

@@ -150,7 +150,7 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
     rows += [
         (k, "in the model, not in the file")
         for k in sorted(set(expected) - set(tensors))
-        if not _tied(encoder, k)
+        if not _optional_buffer(k)
     ]
     rows += [
         (k, f"shape {tuple(tensors[k].shape)} in the file, {tuple(expected[k].shape)} here")
@@ -170,6 +170,6 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
                 tensor.copy_(tensors[name].to(tensor.device, tensor.dtype))
 
 
-def _tied(encoder: Any, key: str) -> bool:
+def _optional_buffer(key: str) -> bool:
     # Buffers such as position_ids are not saved by every version; they are not weights.
     return key.endswith("position_ids") or key.endswith("token_type_ids")

@@ -4,7 +4,8 @@ from ..distributed.strategy import LocalStrategy
 from ..state import stable_keys
 from .checkpoint import Checkpoint, save_checkpoint
 from .evaluate import evaluate_pipeline, weighted_score
-from .loop import Trainer, TrainResult, apply_gradients, compute_gradients, train
+from .loop import Trainer, TrainResult, train
+from .step import apply_gradients, compute_gradients
 
 __all__ = [
     "Checkpoint",

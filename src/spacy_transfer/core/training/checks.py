@@ -6,8 +6,10 @@ Each turns a problem spaCy would report late (or only warn about) into a
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
 
 from spacy.training import Example
 
@@ -205,3 +207,21 @@ def check_labels(
             hint="Train on data annotated for these components, remove them from [nlp] pipeline, "
             "or fix the label list in [initialize.components.NAME.labels].",
         )
+
+
+@contextlib.contextmanager
+def missing_labels_as_user_error() -> Iterator[None]:
+    """spaCy's E143 (no labels found while initializing) means the data lacks an annotation."""
+    try:
+        yield
+    except ValueError as e:
+        found = re.search(r"\[E143\] Labels for component '([^']+)'", str(e))
+        if not found:
+            raise
+        raise UserError(
+            "The training data does not have the annotations the pipeline needs",
+            rows=[(found.group(1), "no labels were found in the training data")],
+            header=("component", "problem"),
+            hint="Train on data annotated for this component, remove it from [nlp] pipeline, "
+            "or list its labels in [initialize.components.NAME.labels].",
+        ) from None

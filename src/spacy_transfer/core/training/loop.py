@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
@@ -43,9 +43,12 @@ from .batches import TrainBatches
 from .checkpoint import Checkpoint, save_checkpoint
 from .evaluate import make_evaluator, numeric_scores
 from .initialize import annotating_sentence_setters, init_nlp_with_init_tok2vec
+from .outputs import make_before_to_disk, update_meta
 from .plots import write_plot
 from .progress import TrainingDisplay, metrics_row, write_metrics
+from .signals import StopSignals
 from .state import TrainState, should_stop
+from .step import apply_gradients, compute_gradients
 
 DIR_BEST = "model-best"
 DIR_LAST = "model-last"
@@ -58,135 +61,6 @@ class TrainResult:
     state: TrainState
     output: Optional[Path]
     interrupted: Optional[int] = None  # the signal number when stopped by Ctrl-C / SIGTERM
-
-
-# --- one step, in small pieces ---------------------------------------------------------
-
-
-def subdivide_batch(batch: Sequence[Example], accumulate_gradient: int) -> Iterator[List[Example]]:
-    """Split a batch into ``accumulate_gradient`` parts of similar length (as spaCy does)."""
-    examples = sorted(batch, key=lambda eg: len(eg.predicted))
-    size = len(examples) // accumulate_gradient
-    start = 0
-    for _ in range(accumulate_gradient):
-        part = examples[start : start + size]
-        if part:
-            yield part
-        start += len(part)
-    if examples[start:]:
-        yield examples[start:]
-
-
-def compute_gradients(
-    nlp: Language,
-    batch: Sequence[Example],
-    *,
-    dropout: float,
-    losses: Dict[str, float],
-    exclude: Sequence[str],
-    annotating: Sequence[str],
-    accumulate_gradient: int = 1,
-) -> None:
-    """Forward and backward over the batch; gradients accumulate, no weights change."""
-    for part in subdivide_batch(batch, accumulate_gradient):
-        nlp.update(part, drop=dropout, losses=losses, sgd=False, exclude=exclude, annotates=annotating)  # type: ignore[arg-type]
-
-
-def trainable_components(nlp: Language, exclude: Sequence[str]) -> List[Any]:
-    return [
-        proc
-        for name, proc in nlp.pipeline
-        if name not in exclude
-        and getattr(proc, "is_trainable", False)
-        and getattr(proc, "model", None) not in (True, False, None)
-    ]
-
-
-def apply_gradients(
-    nlp: Language, optimizer: Optimizer, exclude: Sequence[str], strategy: LocalStrategy
-) -> None:
-    """Combine gradients across ranks (a no-op alone), then one optimizer step."""
-    procs = trainable_components(nlp, exclude)
-    strategy.reduce_gradients([proc.model for proc in procs])
-    for proc in procs:
-        proc.finish_update(optimizer)
-    optimizer.step_schedules()
-
-
-def update_meta(
-    score_weights: Dict[str, Any], nlp: Language, scores: Dict[str, Any], losses: Dict[str, float]
-) -> None:
-    """``meta.json["performance"]``: each weighted score and each component's loss."""
-    performance: Dict[str, Any] = {}
-    for metric in score_weights:
-        if metric is not None:
-            performance[metric] = scores.get(metric, 0.0)
-    for name in nlp.pipe_names:
-        if name in losses:
-            performance[f"{name}_loss"] = losses[name]
-    nlp.meta["performance"] = performance
-
-
-def make_before_to_disk(callback: Optional[Callable[[Language], Language]]) -> Callable[[Language], Language]:
-    def before_to_disk(nlp: Language) -> Language:
-        if callback is None:
-            return nlp
-        modified = callback(nlp)
-        if not isinstance(modified, Language):
-            raise UserError(
-                f"[training] before_to_disk returned {type(modified).__name__}, not the nlp object",
-                hint="The callback must return the (modified) Language object it was given.",
-            )
-        return modified
-
-    return before_to_disk
-
-
-@contextlib.contextmanager
-def _missing_labels_as_user_error() -> Iterator[None]:
-    """spaCy's E143 (no labels found while initializing) means the data lacks an annotation."""
-    import re
-
-    try:
-        yield
-    except ValueError as e:
-        found = re.search(r"\[E143\] Labels for component '([^']+)'", str(e))
-        if not found:
-            raise
-        raise UserError(
-            "The training data does not have the annotations the pipeline needs",
-            rows=[(found.group(1), "no labels were found in the training data")],
-            header=("component", "problem"),
-            hint="Train on data annotated for this component, remove it from [nlp] pipeline, "
-            "or list its labels in [initialize.components.NAME.labels].",
-        ) from None
-
-
-class _StopSignals:
-    """Turn the first Ctrl-C / SIGTERM into a request to stop after the current step."""
-
-    def __init__(self) -> None:
-        self.received: Optional[int] = None
-        self._previous: Dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.received = signum
-        # A second signal ends the process the usual way.
-        for sig, prev in self._previous.items():
-            signal.signal(sig, prev)
-
-    def __enter__(self) -> "_StopSignals":
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handler)
-        except ValueError:  # not the main thread: signals stay as they are
-            self._previous = {}
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, prev in self._previous.items():
-            with contextlib.suppress(ValueError):
-                signal.signal(sig, prev)
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -229,7 +103,7 @@ class Trainer:
         checks.check_static_vectors(interpolated)
         check_vectors_path(interpolated)
         self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
-        with config_errors(where), _missing_labels_as_user_error():
+        with config_errors(where), checks.missing_labels_as_user_error():
             # spaCy's init_nlp steps, with [initialize] init_tok2vec loaded and checked
             self.nlp = init_nlp_with_init_tok2vec(
                 config, use_gpu=use_gpu, load=self.checkpoint is None, where=where
@@ -406,62 +280,25 @@ class Trainer:
         self._prepare_output()
         if self.is_main:
             self._print_header()
-        max_steps, patience, eval_frequency = T["max_steps"], T["patience"], T["eval_frequency"]
-        dropout = float(T["dropout"])
-        before_update = T["before_update"]
-        started, base_elapsed = time.perf_counter(), s.elapsed_s
         interrupted: Optional[int] = None
-        if s.step >= 0 and should_stop(s, patience=patience, max_steps=max_steps):
+        if s.step >= 0 and should_stop(s, patience=T["patience"], max_steps=T["max_steps"]):
             self.display.info(
                 f"The checkpoint is already at the end of training (step {s.step}); nothing to do"
             )
             return self._finish(interrupted)
         self.display.start(s.step)
+        clock = (time.perf_counter(), s.elapsed_s)  # this run's start, the time of earlier runs
         try:
-            with _StopSignals() as signals:
+            with StopSignals() as signals:
                 for epoch, batch in self.batches:
-                    step = s.step + 1
-                    if before_update is not None:
-                        before_update(self.nlp, {"step": step, "epoch": epoch})
-                    compute_gradients(
-                        self.nlp,
-                        self.strategy.shard(batch),
-                        dropout=dropout,
-                        losses=s.losses,
-                        exclude=self.frozen,
-                        annotating=self.annotating,
-                        accumulate_gradient=T["accumulate_gradient"],
-                    )
-                    apply_gradients(self.nlp, self.optimizer, self.frozen, self.strategy)
-                    s.step, s.epoch = step, epoch
-                    s.schedule_steps += 1
-                    s.words += sum(len(eg) for eg in batch)
-                    s.elapsed_s = base_elapsed + time.perf_counter() - started
-                    if step % eval_frequency == 0:
-                        self.evaluate_and_save()
-                    else:
-                        if self.extra_logger is not None:
-                            self.extra_logger[0](None)
-                        self.display.step(
-                            step,
-                            epoch,
-                            s.losses,
-                            s.words / max(s.elapsed_s, 1e-9),
-                            (step + 1) / max(s.elapsed_s, 1e-9),
-                        )
+                    self._step(epoch, batch, clock)
                     if signals.received is not None:
                         interrupted = signals.received
                         break
-                    if should_stop(s, patience=patience, max_steps=max_steps):
+                    if should_stop(s, patience=T["patience"], max_steps=T["max_steps"]):
                         break
         except BaseException as e:
-            self.display.close()
-            if self.output is not None and self.is_main and s.step >= 0 and not isinstance(e, UserError):
-                self.display.warn(
-                    f"Aborting after step {s.step} ({type(e).__name__}); saving the last weights to {self.output / DIR_LAST}"
-                )
-                with contextlib.suppress(Exception):
-                    self.save_pipelines(False)
+            self._save_on_abort(e)
             raise
         self.display.close()
         s.finished = interrupted is None
@@ -469,6 +306,45 @@ class Trainer:
             self.save_pipelines(False)
             self.save_checkpoint()  # where to continue from (Ctrl-C, or a later larger max_steps)
         return self._finish(interrupted)
+
+    def _step(self, epoch: int, batch: List[Example], clock: Tuple[float, float]) -> None:
+        """One update on ``batch``, then evaluation (every eval_frequency steps) or a progress line."""
+        s, T = self.state, self.T
+        step = s.step + 1
+        if T["before_update"] is not None:
+            T["before_update"](self.nlp, {"step": step, "epoch": epoch})
+        compute_gradients(
+            self.nlp,
+            self.strategy.shard(batch),
+            dropout=float(T["dropout"]),
+            losses=s.losses,
+            exclude=self.frozen,
+            annotating=self.annotating,
+            accumulate_gradient=T["accumulate_gradient"],
+        )
+        apply_gradients(self.nlp, self.optimizer, self.frozen, self.strategy)
+        s.step, s.epoch = step, epoch
+        s.schedule_steps += 1
+        s.words += sum(len(eg) for eg in batch)
+        s.elapsed_s = clock[1] + time.perf_counter() - clock[0]
+        if step % T["eval_frequency"] == 0:
+            self.evaluate_and_save()
+            return
+        if self.extra_logger is not None:
+            self.extra_logger[0](None)
+        seconds = max(s.elapsed_s, 1e-9)
+        self.display.step(step, epoch, s.losses, s.words / seconds, (step + 1) / seconds)
+
+    def _save_on_abort(self, e: BaseException) -> None:
+        """An error mid-run (not a config mistake): keep the weights trained so far in model-last."""
+        s = self.state
+        self.display.close()
+        if self.output is not None and self.is_main and s.step >= 0 and not isinstance(e, UserError):
+            self.display.warn(
+                f"Aborting after step {s.step} ({type(e).__name__}); saving the last weights to {self.output / DIR_LAST}"
+            )
+            with contextlib.suppress(Exception):
+                self.save_pipelines(False)
 
     def _print_header(self) -> None:
         d = self.display

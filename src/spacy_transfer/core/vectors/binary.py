@@ -9,9 +9,8 @@ models need gensim, imported only when such a file is converted.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import numpy
 
@@ -34,49 +33,16 @@ def require_gensim(what: str):
 def read_word2vec_binary(
     source: Source, *, truncate: int = 0, skip_bad_lines: bool = False, progress: bool = False
 ) -> Table:
-    from tqdm import tqdm
-
+    """Read the C word2vec tool's binary format: a text header, then word, space, float32s."""
     blocks = source.blocks()
-    buf = b""
-    for block in blocks:
-        buf += block
-        if b"\n" in buf:
-            break
-    header, _, buf = buf.partition(b"\n")
-    try:
-        rows, dims = (int(x) for x in header.split())
-    except ValueError:
-        raise UserError(
-            f"{source.where} has no 'rows dims' header line",
-            hint="word2vec binary files start with a text line like '3000000 300'.",
-        ) from None
-    capacity = min(rows, truncate) if truncate >= 1 else rows
-    table = Table(dims, capacity)
+    rows, dims, buf = _word2vec_header(source, blocks)
+    table = Table(dims, min(rows, truncate) if truncate >= 1 else rows)
     table.stats.header_rows = rows
     width = 4 * dims
     pos = 0
-    bar = tqdm(
-        total=source.size,
-        unit="B",
-        unit_scale=True,
-        desc="Reading vectors",
-        file=sys.stderr,
-        disable=not progress,
-        leave=False,
-    )
-    last = source.position()
+    bar = source.progress(progress)
     for entry in range(rows):
-        # Make sure one whole entry (word, space, vector) is in the buffer.
-        while True:
-            space = buf.find(b" ", pos)
-            if space >= 0 and len(buf) >= space + 1 + width:
-                break
-            block = next(blocks, None)
-            if block is None:
-                space = -1
-                break
-            buf = buf[pos:] + block
-            pos = 0
+        buf, pos, space = _fill(buf, pos, width, blocks)
         if space < 0:
             table.stats.warnings.append(f"the header says {rows} rows but the file ends after {entry}")
             break
@@ -92,9 +58,7 @@ def read_word2vec_binary(
                     f"Entry {entry + 1} of {source.where} is malformed: {e.problem}",
                     hint="Pass --skip-bad-lines to skip such entries (they are counted in the report).",
                 ) from None
-            table.stats.skipped += 1
-            if len(table.stats.skipped_examples) < 5:
-                table.stats.skipped_examples.append((entry + 1, e.problem))
+            table.stats.skip(entry + 1, e.problem)
             continue
         row = table.slot(word)
         if row >= 0:
@@ -103,12 +67,45 @@ def read_word2vec_binary(
             table.stats.truncated = True
             break
         if entry & 0x3FFF == 0:
-            p = source.position()
-            bar.update(p - last)
-            last = p
+            bar.tick()
     bar.close()
     table.finish_reading()
     return table
+
+
+def _word2vec_header(source: Source, blocks: Iterator[bytes]) -> Tuple[int, int, bytes]:
+    """Rows and width from the ``rows dims`` line, and the bytes read past it."""
+    buf = b""
+    for block in blocks:
+        buf += block
+        if b"\n" in buf:
+            break
+    header, _, buf = buf.partition(b"\n")
+    try:
+        rows, dims = (int(x) for x in header.split())
+    except ValueError:
+        raise UserError(
+            f"{source.where} has no 'rows dims' header line",
+            hint="word2vec binary files start with a text line like '3000000 300'.",
+        ) from None
+    return rows, dims, buf
+
+
+def _fill(buf: bytes, pos: int, width: int, blocks: Iterator[bytes]) -> Tuple[bytes, int, int]:
+    """Read on until one whole entry (word, space, vector) from ``pos`` is in the buffer.
+
+    Returns the buffer, the entry's start in it and the position of the space after its
+    word; the space is -1 when the file ends first.
+    """
+    while True:
+        space = buf.find(b" ", pos)
+        if space >= 0 and len(buf) >= space + 1 + width:
+            return buf, pos, space
+        block = next(blocks, None)
+        if block is None:
+            return buf, pos, -1
+        buf = buf[pos:] + block
+        pos = 0
 
 
 def _from_keyed_vectors(kv, truncate: int) -> Table:

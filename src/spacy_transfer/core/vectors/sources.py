@@ -63,6 +63,40 @@ class Source:
     def where(self) -> str:
         return f"{self.path}:{self.member}" if self.member else str(self.path)
 
+    def progress(self, enabled: bool) -> "ByteProgress":
+        """A bar over the file's bytes on disk (compressed files included), on stderr."""
+        return ByteProgress(self, enabled)
+
+
+class ByteProgress:
+    """Progress through a Source, advanced now and then (``tick``) from a reading loop."""
+
+    def __init__(self, source: Source, enabled: bool) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        self.source = source
+        self.last = source.position()
+        self.bar = tqdm(
+            total=source.size,
+            unit="B",
+            unit_scale=True,
+            desc="Reading vectors",
+            file=sys.stderr,
+            disable=not enabled,
+            leave=False,
+        )
+
+    def tick(self) -> None:
+        pos = self.source.position()
+        self.bar.update(pos - self.last)
+        self.last = pos
+
+    def close(self) -> None:
+        self.bar.update(self.source.size - self.last)
+        self.bar.close()
+
 
 def _compression_of(head: bytes) -> Optional[str]:
     if head.startswith(b"\x1f\x8b"):

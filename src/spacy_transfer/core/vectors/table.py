@@ -31,6 +31,12 @@ class Stats:
     header_rows: Optional[int] = None
     warnings: List[str] = field(default_factory=list)
 
+    def skip(self, where: int, problem: str, examples: int = 5) -> None:
+        """Count a malformed entry skipped with --skip-bad-lines; the first few go in the report."""
+        self.skipped += 1
+        if len(self.skipped_examples) < examples:
+            self.skipped_examples.append((where, problem))
+
 
 class Table:
     """Rows of vectors and their words; ``words[i]`` owns ``matrix[i]`` until compaction."""

@@ -8,7 +8,6 @@ contain spaces: the last ``dims`` fields of a line are the numbers, the rest is 
 
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import Dict, Iterator, Optional, Tuple
 
@@ -135,9 +134,52 @@ def read_text(
     progress: bool = False,
 ) -> Tuple[Table, Dict[str, object]]:
     """Read a text vectors file into a Table (and floret settings in floret mode)."""
-    from tqdm import tqdm
-
     lines = iter_lines(source)
+    first, rows, dims, floret = _read_header(source, lines, mode)
+    has_header = rows is not None
+    if rows is None:
+        # Headerless: count the lines first so the matrix is allocated once, exactly.
+        with open_source(source.path) as again:
+            rows = count_lines(again)
+    table = Table(dims, min(rows, truncate) if truncate >= 1 else rows)
+    table.stats.header_rows = rows if has_header else None
+    bar = source.progress(progress)
+    # Data lines: the first line too when it was not a header.
+    data_lines: Iterator[bytes] = _chain_first(None if has_header else first, lines)
+    lineno = 1 if has_header else 0
+    floret_mode = mode == "floret"
+    with warnings.catch_warnings():
+        # np.fromstring warns (instead of failing) on text it cannot parse: make that an error.
+        warnings.simplefilter("error", DeprecationWarning)
+        for line in data_lines:
+            lineno += 1
+            if lineno & 0x3FFF == 0:
+                bar.tick()
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line.strip():
+                continue
+            try:
+                word, vector = _parse_line(line, dims)
+            except BadLine as e:
+                if not skip_bad_lines:
+                    raise _malformed(source, lineno, line, e) from None
+                table.stats.skip(lineno, e.problem, MAX_EXAMPLES)
+                continue
+            table.stats.lines += 1
+            _store(table, word, vector, floret_mode)
+            if truncate >= 1 and table.stats.lines >= truncate:
+                table.stats.truncated = True
+                break
+    bar.close()
+    _check_rows(table, rows, has_header, floret_mode)
+    return table, floret
+
+
+def _read_header(
+    source: Source, lines: Iterator[bytes], mode: str
+) -> Tuple[bytes, Optional[int], int, Dict[str, object]]:
+    """The first line, and the rows (None without a header), width and floret settings it gives."""
     first = next(lines, None)
     if first is None or not first.strip():
         raise UserError(
@@ -148,89 +190,46 @@ def read_text(
     except UserError as e:
         e.message = f"{e.message} ({source.where})"  # the file it is about
         raise
-    has_header = rows is not None
-    if rows is None:
-        # Headerless: count the lines first so the matrix is allocated once, exactly.
-        with open_source(source.path) as again:
-            rows = count_lines(again)
-    capacity = min(rows, truncate) if truncate >= 1 else rows
-    table = Table(dims, capacity)
-    table.stats.header_rows = rows if has_header else None
-    bar = tqdm(
-        total=source.size,
-        unit="B",
-        unit_scale=True,
-        desc="Reading vectors",
-        file=sys.stderr,
-        disable=not progress,
-        leave=False,
+    return first, rows, dims, floret
+
+
+def _parse_line(line: bytes, dims: int) -> Tuple[str, numpy.ndarray]:
+    """The word and its vector; the fast path for the usual line, spaCy's rules otherwise."""
+    word_b, _, rest = line.partition(b" ")
+    try:
+        vector = numpy.fromstring(rest, dtype=numpy.float32, sep=" ")
+        fast = vector.shape[0] == dims and bool(word_b)
+    except (DeprecationWarning, ValueError):
+        fast = False
+    if fast:
+        return _decode_word(word_b), vector
+    return _parse_slow(line, dims)
+
+
+def _store(table: Table, word: str, vector: numpy.ndarray, floret_mode: bool) -> None:
+    if floret_mode:
+        # floret rows are numbered 0..bucket-1; keep them in file order.
+        row = len(table.words)
+        if row >= table.matrix.shape[0]:
+            table.grow(row + 1)
+        table.words.append(word)
+    else:
+        row = table.slot(word)
+        if row < 0:
+            return
+    table.matrix[row] = vector
+
+
+def _malformed(source: Source, lineno: int, line: bytes, e: BadLine) -> UserError:
+    shown = line[:80].decode("utf8", "replace") + (" ..." if len(line) > 80 else "")
+    return UserError(
+        f"Line {lineno} of {source.where} is malformed: {e.problem}",
+        rows=[(f"line {lineno}", shown)],
+        hint="Fix or delete the line, or pass --skip-bad-lines to skip malformed lines (they are counted in the report).",
     )
-    # Data lines: the first line too when it was not a header.
-    data_lines: Iterator[bytes] = _chain_first(None if has_header else first, lines)
-    lineno = 1 if has_header else 0
-    floret_mode = mode == "floret"
-    matrix_rows = 0
-    fromstring = numpy.fromstring
-    f32 = numpy.float32
-    last = source.position()
-    with warnings.catch_warnings():
-        # np.fromstring warns (instead of failing) on text it cannot parse: make that an error.
-        warnings.simplefilter("error", DeprecationWarning)
-        for line in data_lines:
-            lineno += 1
-            if lineno & 0x3FFF == 0:
-                pos = source.position()
-                bar.update(pos - last)
-                last = pos
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line.strip():
-                continue
-            word_b, _, rest = line.partition(b" ")
-            try:
-                try:
-                    vector = fromstring(rest, dtype=f32, sep=" ")
-                    fast = vector.shape[0] == dims and bool(word_b)
-                except (DeprecationWarning, ValueError):
-                    fast = False
-                if fast:
-                    word = _decode_word(word_b)
-                else:
-                    word, vector = _parse_slow(line, dims)
-            except BadLine as e:
-                if not skip_bad_lines:
-                    raise UserError(
-                        f"Line {lineno} of {source.where} is malformed: {e.problem}",
-                        rows=[
-                            (
-                                f"line {lineno}",
-                                line[:80].decode("utf8", "replace") + (" ..." if len(line) > 80 else ""),
-                            )
-                        ],
-                        hint="Fix or delete the line, or pass --skip-bad-lines to skip malformed lines (they are counted in the report).",
-                    ) from None
-                table.stats.skipped += 1
-                if len(table.stats.skipped_examples) < MAX_EXAMPLES:
-                    table.stats.skipped_examples.append((lineno, e.problem))
-                continue
-            table.stats.lines += 1
-            if floret_mode:
-                # floret rows are numbered 0..bucket-1; keep them in file order.
-                row = matrix_rows
-                if row >= table.matrix.shape[0]:
-                    table.grow(row + 1)
-                table.words.append(word)
-            else:
-                row = table.slot(word)
-                if row < 0:
-                    continue
-            table.matrix[row] = vector
-            matrix_rows += 1
-            if truncate >= 1 and table.stats.lines >= truncate:
-                table.stats.truncated = True
-                break
-    bar.update(source.size - last)
-    bar.close()
+
+
+def _check_rows(table: Table, rows: int, has_header: bool, floret_mode: bool) -> None:
     if has_header and not table.stats.truncated and table.stats.lines != rows:
         table.stats.warnings.append(
             f"the header says {rows} rows but the file has {table.stats.lines + table.stats.skipped}"
@@ -241,7 +240,6 @@ def read_text(
             f"The floret file has {table.matrix.shape[0]} rows but its header says bucket={rows}",
             hint="The file looks truncated; export it again with save_floret_vectors.",
         )
-    return table, floret
 
 
 def _chain_first(first: Optional[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
