@@ -68,7 +68,7 @@ def mixed_precision_note(nlp: Any, on_gpu: bool) -> Optional[str]:
     if on_gpu:
         return f"Mixed precision for {len(shims)} torch-backed layer(s): {precision.describe('cuda', True)}"
     # thinc's own PyTorchShim autocasts on GPUs only; our transformer follows the policy on CPUs too.
-    transformers = [s for s in shims if hasattr(s, "quantize")]
+    transformers = [s for s in shims if getattr(s, "autocasts_on_cpu", False)]
     if not transformers:
         return "Mixed precision is set in the config but thinc's torch layers use it on a GPU only; float32 on the CPU."
     return f"Mixed precision for {len(transformers)} transformer(s): {precision.describe('cpu', True)}"

@@ -1,4 +1,11 @@
-"""The config system every command shares: read, override, import code, fill, validate."""
+"""The config system every command shares: read, override, import code, fill, validate.
+
+- :mod:`.loading`: read a config (file or stdin), apply overrides, import --code;
+- :mod:`.overrides`: ``--section.key value`` parsing; :mod:`.fill`: spaCy's defaults and
+  our [pretraining] blocks (``init fill-config``);
+- :mod:`.generate` (``init config``): a :class:`ConfigRequest` (:mod:`.request`) rendered
+  from the section builders in :mod:`.blocks`.
+"""
 
 from ..validation import (
     check_language,

@@ -4,6 +4,11 @@ Every rank builds the same pipeline from the same seed, takes its own shard of e
 batch, and before each optimizer step the gradients of all trainable parameters (thinc
 arrays and torch tensors alike) are summed across ranks in one flat buffer, so every rank
 applies the same update and holds identical weights after every step.
+
+- :mod:`.launch`: ``--nproc N`` through torchrun, rank errors, and :func:`run_on_ranks`, the
+  launch sequence both commands use; :mod:`.context`: joining the process group;
+- :mod:`.strategy`: :class:`LocalStrategy`/:class:`DistributedStrategy`, the one interface
+  both loops call; :mod:`.gradients`: the flat all-reduce, broadcasts, checksums, sharding.
 """
 
 from .context import DistContext, init_from_env, shutdown

@@ -1,7 +1,14 @@
-"""Pretraining: tok2vec objectives (characters, vectors) and masked-LM for transformers.
+"""Pretraining: tok2vec objectives (characters, vectors) and masked LM for transformers.
 
 ``pretrain(config, output_dir)`` runs the loop; ``load_init_tok2vec(nlp, config)`` puts
 pretrained weights into a pipeline at the start of training (checked).
+
+- :mod:`.loop`: the epochs and steps; :mod:`.setup`: the pipeline and objective from
+  [pretraining]; :mod:`.target`: which layer is trained;
+- :mod:`.objectives` (characters, vectors) and :mod:`.masked_lm` (transformers);
+- :mod:`.outputs`: model{N}.bin, resume states, log.jsonl; :mod:`.resume`: continuing
+  from them; :mod:`.state`: the state file format; :mod:`.progress`: spaCy's table;
+- :mod:`.corpus`: the raw-text reader; :mod:`.weights`: init_tok2vec loading.
 """
 
 from .corpus import RawTextCorpus, create_raw_text_reader

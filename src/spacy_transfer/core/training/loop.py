@@ -1,8 +1,7 @@
 """The training loop: spaCy's semantics, plus full resume, progress, metrics and plots.
 
 Built on spaCy's own pieces (``nlp.update``, corpora, batchers, scorers, and ``init_nlp``'s
-steps in :mod:`.initialize`);
-the loop itself is ours so it can checkpoint and resume exactly. What it keeps from
+steps in :mod:`.initialize`); the loop itself is ours so it can checkpoint and resume exactly. What it keeps from
 ``spacy train``: a seed fixed before the corpus is read, shuffling with Python's
 ``random`` at every epoch, evaluation at step 0 and every ``eval_frequency`` steps with
 the optimizer's parameter averages, patience counted from the best (earliest on ties)
@@ -215,19 +214,6 @@ class Trainer:
             self.output / DIR_CHECKPOINT, self.nlp, self.optimizer, self.state, self.batches.position()
         )
 
-    def _spacy_info(self, score: Optional[float], scores: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-        s = self.state
-        return {
-            "epoch": s.epoch,
-            "step": s.step,
-            "score": score,
-            "other_scores": scores,
-            "losses": s.losses,
-            "checkpoints": list(s.results),
-            "seconds": int(s.elapsed_s),
-            "words": s.words,
-        }
-
     # --- evaluation ---
 
     def evaluate_and_save(self) -> None:
@@ -258,7 +244,7 @@ class Trainer:
                 self.save_pipelines(is_best)
             self.display.evaluation(row)
             if self.extra_logger is not None:
-                info = self._spacy_info(score, scores)
+                info = s.logger_info(score, scores)
                 if self.output is not None:
                     info["output_path"] = str(self.output / DIR_LAST)
                 self.extra_logger[0](info)

@@ -38,6 +38,19 @@ class TrainState:
         score, neg_step = max((s, -st) for s, st in self.results)
         return score, -neg_step
 
+    def logger_info(self, score: Optional[float], scores: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        """The dict spaCy's training loggers are given after each evaluation."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "score": score,
+            "other_scores": scores,
+            "losses": self.losses,
+            "checkpoints": list(self.results),
+            "seconds": int(self.elapsed_s),
+            "words": self.words,
+        }
+
     def to_json(self) -> Dict[str, Any]:
         data = asdict(self)
         data["results"] = [[float(sc), int(st)] for sc, st in self.results]

@@ -2,6 +2,16 @@
 ``TransformerModel``, listeners, span getters and annotation setters, ``Doc._.trf_data``.
 
 Importing this package registers every name (ours and spacy-transformers 1.4's).
+
+- :mod:`.component`: the ``transformer`` pipe; :mod:`.listener`: listeners and pooling;
+- :mod:`.model`: ``TransformerModel`` (the thinc layer) and access for other tools;
+  :mod:`.shim`: ``HFShim``, the encoder inside it; :mod:`.passes`: padded forward passes
+  and their assembly per Doc; :mod:`.alignment`: tokens to wordpieces, windows;
+- :mod:`.data` and :mod:`.wordpieces`: ``doc._.trf_data`` in spacy-transformers' layout;
+- :mod:`.architectures`, :mod:`.span_getters`, :mod:`.annotation_setters`: registered names;
+- :mod:`.serialization` (Hugging Face files, spacy-transformers' format),
+  :mod:`.model_files` (a component's model folder), :mod:`.migrate`, :mod:`.torch_adam`
+  (thinc's Adam as fused torch kernels).
 """
 
 from . import annotation_setters, span_getters  # noqa: F401  (register)

@@ -7,6 +7,7 @@ arrive in ``initialize`` or ``from_disk``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, List
 
 from spacy.tokens import Doc
@@ -119,29 +120,6 @@ def transformer_model_st_v2(
     return _st_alignment(transformer_model(name, get_spans, tokenizer_config, transformer_config))
 
 
-@registry.architectures("spacy-transformers.TransformerModel.v3")
-def transformer_model_st_v3(
-    name: str,
-    get_spans: Callable,
-    tokenizer_config: dict = {},
-    transformer_config: dict = {},
-    mixed_precision: bool = False,
-    grad_scaler_config: dict = {},
-) -> Model[List[Doc], FullTransformerBatch]:
-    return _st_alignment(
-        transformer_model(
-            name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
-        )
-    )
-
-
-@registry.architectures("spacy-transformers.TransformerListener.v1")
-def transformer_listener_st_v1(
-    pooling: Model[Ragged, Floats2d], grad_factor: GradFactorT = 1.0, upstream: str = "*"
-) -> Model[List[Doc], List[Floats2d]]:
-    return transformer_listener(pooling, grad_factor, upstream)
-
-
 @registry.architectures("spacy-transformers.Tok2VecTransformer.v1")
 def tok2vec_transformer_st_v1(
     name: str,
@@ -167,29 +145,27 @@ def tok2vec_transformer_st_v2(
     )
 
 
-@registry.architectures("spacy-transformers.Tok2VecTransformer.v3")
-def tok2vec_transformer_st_v3(
-    name: str,
-    get_spans: Callable,
-    tokenizer_config: dict,
-    pooling: Model[Ragged, Floats2d],
-    grad_factor: float = 1.0,
-    transformer_config: dict = {},
-    mixed_precision: bool = False,
-    grad_scaler_config: dict = {},
-) -> Model[List[Doc], List[Floats2d]]:
-    return _st_alignment(
-        tok2vec_transformer(
-            name,
-            get_spans,
-            tokenizer_config,
-            pooling,
-            grad_factor,
-            transformer_config,
-            mixed_precision,
-            grad_scaler_config,
-        )
-    )
+def _st_variant(func: Callable[..., Model]) -> Callable[..., Model]:
+    """``func`` with spacy-transformers' alignment rule; same signature, so the config
+    validates exactly as for ours."""
+
+    @functools.wraps(func)
+    def variant(*args: Any, **kwargs: Any) -> Model:
+        return _st_alignment(func(*args, **kwargs))
+
+    return variant
+
+
+# The v3 names take exactly our arguments; the listener is the same layer under its old name.
+transformer_model_st_v3 = registry.architectures.register(
+    "spacy-transformers.TransformerModel.v3", func=_st_variant(transformer_model)
+)
+tok2vec_transformer_st_v3 = registry.architectures.register(
+    "spacy-transformers.Tok2VecTransformer.v3", func=_st_variant(tok2vec_transformer)
+)
+transformer_listener_st_v1 = registry.architectures.register(
+    "spacy-transformers.TransformerListener.v1", func=transformer_listener
+)
 
 
 __all__ = ["transformer_model", "transformer_listener", "tok2vec_transformer", "replace_listener_cfg"]

@@ -29,8 +29,9 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy
 import srsly
 from spacy.tokens import Doc, Span
-from thinc.api import get_array_module
 from thinc.types import Ragged
+
+from .wordpieces import WordpieceBatch, WordpieceData, concat_wordpieces, stack_padded
 
 DOC_EXT_ATTR = "trf_data"
 
@@ -53,88 +54,6 @@ def model_output(**fields: Any) -> Any:
 
 def _empty_ragged() -> Ragged:
     return Ragged(numpy.zeros((0,), dtype="i"), numpy.zeros((0,), dtype="i"))
-
-
-@dataclass
-class WordpieceBatch:
-    """The wordpieces of a set of spans, padded to one length."""
-
-    strings: List[List[str]]
-    input_ids: Any  # Ints2d (spans, padded length)
-    attention_mask: Any  # Floats2d, 1 on real wordpieces
-    lengths: List[int]  # unpadded lengths
-    token_type_ids: Optional[Any] = None
-
-    def __len__(self) -> int:
-        return len(self.strings)
-
-    def __getitem__(self, index: Any) -> "WordpieceBatch":
-        sl = slice(index, index + 1) if isinstance(index, int) else index
-        return WordpieceBatch(
-            strings=self.strings[sl],
-            input_ids=self.input_ids[sl],
-            attention_mask=self.attention_mask[sl],
-            lengths=self.lengths[sl],
-            token_type_ids=self.token_type_ids[sl] if self.token_type_ids is not None else None,
-        )
-
-    def to_hf_dict(self) -> Dict[str, Any]:
-        """The inputs as Hugging Face's tokenizer returns them, as torch tensors."""
-        from thinc.api import xp2torch
-
-        out = {
-            "input_ids": xp2torch(self.input_ids),
-            "attention_mask": xp2torch(self.attention_mask),
-            "input_texts": self.strings,
-        }
-        if self.token_type_ids is not None:
-            out["token_type_ids"] = xp2torch(self.token_type_ids)
-        return out
-
-    @classmethod
-    def empty(cls, *, xp: Any = numpy) -> "WordpieceBatch":
-        return cls(
-            strings=[],
-            input_ids=xp.zeros((0, 0), dtype="i"),
-            attention_mask=xp.ones((0, 0), dtype="bool"),
-            lengths=[],
-            token_type_ids=None,
-        )
-
-    @classmethod
-    def zeros(cls, lengths: List[int], xp: Any = numpy) -> "WordpieceBatch":
-        width = max(lengths) if lengths else 0
-        return cls(
-            strings=[[""] * n for n in lengths],
-            input_ids=xp.zeros((len(lengths), width), dtype="i"),
-            attention_mask=xp.ones((len(lengths), width), dtype="bool"),
-            lengths=list(lengths),
-            token_type_ids=None,
-        )
-
-    @property
-    def padded_length(self) -> int:
-        return int(self.input_ids.shape[1]) if len(self.input_ids.shape) == 2 else 0
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "strings": self.strings,
-            "input_ids": self.input_ids,
-            "attention_mask": self.attention_mask,
-            "lengths": self.lengths,
-            "token_type_ids": self.token_type_ids,
-        }
-
-    def from_dict(self, msg: Dict[str, Any]) -> "WordpieceBatch":
-        self.strings = msg["strings"]
-        self.input_ids = msg["input_ids"]
-        self.attention_mask = msg["attention_mask"]
-        self.lengths = msg["lengths"]
-        self.token_type_ids = msg.get("token_type_ids")
-        return self
-
-
-WordpieceData = WordpieceBatch  # the name this package used before 0.2
 
 
 class _OutputsView:
@@ -251,9 +170,7 @@ class FullTransformerBatch(_OutputsView):
     @property
     def wordpieces(self) -> WordpieceBatch:
         if self._wordpieces is None:
-            self._wordpieces = _concat_wordpieces(
-                [d.wordpieces for d in self.doc_data], self._padded_length()
-            )
+            self._wordpieces = concat_wordpieces([d.wordpieces for d in self.doc_data], self._padded_length())
         return self._wordpieces
 
     @property
@@ -325,7 +242,7 @@ class FullTransformerBatch(_OutputsView):
 
         length = self._padded_length()
         outputs = {
-            f"output_{i}": xp2torch(_stack_padded(list(per_doc), length))
+            f"output_{i}": xp2torch(stack_padded(list(per_doc), length))
             for i, per_doc in enumerate(zip(*arrays))
         }
         return FullTransformerBatch(
@@ -379,24 +296,6 @@ def _to_xp(value: Any) -> Any:
     return value
 
 
-def _pad_to(array: Any, length: int, value: Any = 0) -> Any:
-    """``array`` (spans, len, ...) padded along axis 1 to ``length``."""
-    if array.ndim < 2 or array.shape[1] == length:
-        return array
-    xp = get_array_module(array)
-    out = xp.full((array.shape[0], length) + tuple(array.shape[2:]), value, dtype=array.dtype)
-    out[:, : array.shape[1]] = array
-    return out
-
-
-def _stack_padded(arrays: Sequence[Any], length: int) -> Any:
-    arrays = [a for a in arrays if a is not None and a.shape[0]]
-    if not arrays:
-        return numpy.zeros((0, length), dtype="f")
-    xp = get_array_module(arrays[0])
-    return xp.concatenate([_pad_to(a, length) for a in arrays])
-
-
 def _concat_outputs(outputs: Sequence[Any], length: int) -> Any:
     """Per-Doc ModelOutputs -> one, padded to ``length``, as torch tensors (spacy-transformers' batch)."""
     from thinc.api import xp2torch
@@ -408,27 +307,11 @@ def _concat_outputs(outputs: Sequence[Any], length: int) -> Any:
     for key, first in present[0].items():
         if isinstance(first, (list, tuple)):
             fields[key] = tuple(
-                xp2torch(_stack_padded([o[key][i] for o in present], length)) for i in range(len(first))
+                xp2torch(stack_padded([o[key][i] for o in present], length)) for i in range(len(first))
             )
         else:
-            fields[key] = xp2torch(_stack_padded([o[key] for o in present], length))
+            fields[key] = xp2torch(stack_padded([o[key] for o in present], length))
     return model_output(**fields)
-
-
-def _concat_wordpieces(pieces: Sequence[WordpieceBatch], length: int) -> WordpieceBatch:
-    pieces = [p for p in pieces if len(p)]
-    if not pieces:
-        return WordpieceBatch.empty()
-    pad_string = next((s[n] for p in pieces for s, n in zip(p.strings, p.lengths) if len(s) > n), "")
-    strings = [list(s) + [pad_string] * (length - len(s)) for p in pieces for s in p.strings]
-    types = [p.token_type_ids for p in pieces]
-    return WordpieceBatch(
-        strings=strings,
-        input_ids=_stack_padded([p.input_ids for p in pieces], length),
-        attention_mask=_stack_padded([p.attention_mask for p in pieces], length),
-        lengths=[n for p in pieces for n in p.lengths],
-        token_type_ids=_stack_padded(types, length) if all(t is not None for t in types) else None,
-    )
 
 
 def _concat_aligns(datas: Sequence[TransformerData], length: int) -> Ragged:

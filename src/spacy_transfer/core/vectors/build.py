@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import UserError
 from ..io import atomic_dir
 from .binary import read_fasttext_binary, read_gensim, read_npy, read_npz, read_word2vec_binary
 from .sources import FORMATS, Source, detect_format, open_source
-from .table import Table
+from .table import Stats, Table
 from .text import read_text
 
 ATTRS = ("ORTH", "LOWER", "NORM")
@@ -20,7 +20,9 @@ MODES = ("default", "floret")
 
 @dataclass
 class Report:
-    """What the conversion did, for the final table."""
+    """What the conversion did, for the final table. The counters of reading and shrinking
+    (lines, duplicates, pruned, skipped, warnings, ...) are the table's :class:`Stats`,
+    readable here as attributes too."""
 
     source: str
     format: str
@@ -28,17 +30,15 @@ class Report:
     keys: int = 0
     rows: int = 0
     dims: int = 0
-    lines: int = 0
-    duplicates: int = 0
-    shared_rows: int = 0
-    pruned: int = 0
-    skipped: int = 0
-    truncated: bool = False
     seconds: float = 0.0
     name: str = ""
-    warnings: List[str] = field(default_factory=list)
-    skipped_examples: List[Tuple[int, str]] = field(default_factory=list)
-    prune_examples: List[Tuple[str, str, float]] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+
+    def __getattr__(self, name: str) -> Any:
+        stats = self.__dict__.get("stats")
+        if stats is not None and name in Stats.__dataclass_fields__:
+            return getattr(stats, name)
+        raise AttributeError(f"'Report' object has no attribute '{name}'")
 
     def rows_for_table(self) -> List[Tuple[str, str]]:
         out = [
@@ -269,7 +269,6 @@ def finish(
     nlp = build_nlp(lang, table, mode=mode, attr=attr, name=name, floret=floret)
     if output_dir is not None:
         save_nlp(nlp, output_dir)
-    s = table.stats
     report = Report(
         source=source,
         format=found,
@@ -277,16 +276,8 @@ def finish(
         keys=len(table.words) if mode != "floret" else 0,
         rows=int(table.matrix.shape[0]),
         dims=table.dims,
-        lines=s.lines,
-        duplicates=s.duplicates,
-        shared_rows=s.shared_rows,
-        pruned=s.pruned,
-        skipped=s.skipped,
-        truncated=s.truncated,
         seconds=time.perf_counter() - start,
         name=nlp.vocab.vectors.name,
-        warnings=list(s.warnings),
-        skipped_examples=list(s.skipped_examples),
-        prune_examples=list(s.prune_examples),
+        stats=table.stats,
     )
     return nlp, report

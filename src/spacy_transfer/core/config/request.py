@@ -1,0 +1,81 @@
+"""What ``init config`` is asked for (:class:`ConfigRequest`), checked, and the INI value
+helpers the config blocks are written with."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ...errors import UserError
+
+Section = Dict[str, str]  # key -> raw INI value
+Blocks = Dict[str, Section]  # section path -> settings
+
+PIPES = (
+    "tagger",
+    "morphologizer",
+    "trainable_lemmatizer",
+    "parser",
+    "ner",
+    "spancat",
+    "textcat",
+    "textcat_multilabel",
+    "senter",
+)
+OPTIMIZE = ("efficiency", "accuracy")
+EMBEDDING = ("shared", "independent")
+
+# Transformer suggestions per language when --gpu is given without --transformer.
+DEFAULT_TRANSFORMERS = {
+    "en": "roberta-base",
+    "de": "bert-base-german-cased",
+    "fr": "camembert-base",
+    "es": "dccuchile/bert-base-spanish-wwm-cased",
+    "nl": "GroNLP/bert-base-dutch-cased",
+    "zh": "bert-base-chinese",
+    "ja": "cl-tohoku/bert-base-japanese-char-v2",
+}
+MULTILINGUAL_TRANSFORMER = "xlm-roberta-base"
+
+
+@dataclass
+class ConfigRequest:
+    lang: str = "en"
+    pipeline: List[str] = field(default_factory=lambda: ["tagger", "parser", "ner"])
+    optimize: str = "efficiency"
+    gpu: bool = False
+    transformer: Optional[str] = None
+    vectors: Optional[str] = None
+    embedding: str = "shared"
+
+    @property
+    def use_transformer(self) -> bool:
+        return self.gpu or self.transformer is not None
+
+    @property
+    def transformer_name(self) -> str:
+        return self.transformer or DEFAULT_TRANSFORMERS.get(self.lang, MULTILINGUAL_TRANSFORMER)
+
+
+def q(value: object) -> str:
+    """A value as it is written in the INI file (JSON)."""
+    return json.dumps(value)
+
+
+def validate_request(req: ConfigRequest) -> None:
+    from ..validation import check_language
+
+    check_language(req.lang, "--lang")
+    bad = [p for p in req.pipeline if p not in PIPES]
+    if bad or not req.pipeline:
+        raise UserError(
+            f"Unknown component(s) in --pipeline: {', '.join(bad) or '(empty)'}",
+            hint=f"Choose from: {', '.join(PIPES)} (comma-separated, e.g. --pipeline tagger,parser,ner).",
+        )
+    if len(set(req.pipeline)) != len(req.pipeline):
+        raise UserError("A component is listed twice in --pipeline", hint="List each component once.")
+    if req.optimize not in OPTIMIZE:
+        raise UserError(f"Unknown --optimize value '{req.optimize}'", hint="Use 'efficiency' or 'accuracy'.")
+    if req.embedding not in EMBEDDING:
+        raise UserError(f"Unknown --embedding value '{req.embedding}'", hint="Use 'shared' or 'independent'.")

@@ -1,0 +1,156 @@
+"""Forward passes over a batch of wordpiece rows, and back.
+
+``length_buckets`` groups rows, longest first, into padded passes with bounded padding;
+``assemble`` turns the passes' outputs into per-Doc tensors (averaging rows seen by several
+windows of a long span); ``group_gradients`` maps per-Doc gradients back onto the passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from thinc.util import xp2torch
+
+from .alignment import EncodedBatch
+
+
+def length_buckets(
+    lengths: Sequence[int], max_items: int, max_padding: float = 0.1, small: int = 256
+) -> List[List[int]]:
+    """Row indices grouped longest first into forward passes: each pass has at most
+    ``max_items`` padded wordpieces, and at most ``max_padding`` of them are padding unless
+    the pass is ``small`` (tiny passes cost their fixed overhead, not their padding)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: List[List[int]] = []
+    real = 0
+    for i in order:
+        if groups:
+            longest = lengths[groups[-1][0]]
+            padded = (len(groups[-1]) + 1) * longest
+            if padded <= max_items and (
+                padded <= small or padded <= (1.0 + max_padding) * (real + lengths[i])
+            ):
+                groups[-1].append(i)
+                real += lengths[i]
+                continue
+        groups.append([i])
+        real = lengths[i]
+    return groups
+
+
+def assemble(
+    batch: EncodedBatch, results: List[Dict[str, Any]], where: List[Tuple[int, int]], width: int
+) -> Tuple[List[Dict[str, Any]], Dict[int, Any]]:
+    """Per Doc, its outputs shaped (spans, padded length, width) (pooler: (spans, width)).
+    Rows seen by several windows of a long span are averaged; returns those counts too."""
+    import torch
+
+    by_doc: List[List[int]] = [[] for _ in batch.wordpieces]
+    for i, row in enumerate(batch.rows):
+        by_doc[row.doc].append(i)
+    if not results:  # no Doc has a span
+        return [{} for _ in by_doc], {}
+    keys = list(results[0].keys())
+    device = results[0]["last_hidden_state"].device
+    docs: List[Dict[str, Any]] = []
+    counts: Dict[int, Any] = {}
+    for d, members in enumerate(by_doc):
+        n_spans, length = batch.n_spans(d), batch.padded_length(d)
+        if not members:  # a Doc without spans: no outputs (spacy-transformers' TransformerData.empty())
+            docs.append({})
+            continue
+        if len(members) == 1 and n_spans == 1 and not batch.windowed[d]:
+            g, j = where[members[0]]
+            docs.append({k: _row_view(results[g][k], j, length) for k in keys})
+            continue
+        out = {k: _zeros_like_output(results[0][k], n_spans, length, width, device) for k in keys}
+        if batch.windowed[d]:
+            cnt = torch.zeros((n_spans, length), device=device)
+            pool_cnt = torch.zeros((n_spans, 1), device=device)
+        for i in members:
+            row, (g, j) = batch.rows[i], where[i]
+            n = row.ids.shape[0]
+            for k in keys:
+                _place(out[k], results[g][k], j, n, row)
+            if row.targets is not None:  # unwindowed spans keep count 0, which divides as 1
+                targets = torch.from_numpy(row.targets).to(device)
+                cnt[row.span].index_add_(0, targets, torch.ones((n,), device=device))
+                pool_cnt[row.span] += 1
+        if batch.windowed[d]:
+            for k in keys:
+                out[k] = _divide(out[k], cnt, pool_cnt)
+            counts[d] = cnt
+        docs.append(out)
+    return docs, counts
+
+
+def _row_view(value: Any, j: int, length: int) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [v.detach()[j : j + 1, :length].float() for v in value]
+    v = value.detach()[j : j + 1]
+    return (v[:, :length] if v.dim() == 3 else v).float()
+
+
+def _zeros_like_output(value: Any, n_spans: int, length: int, width: int, device: Any) -> Any:
+    import torch
+
+    if isinstance(value, (tuple, list)):
+        return [torch.zeros((n_spans, length, width), device=device) for _ in value]
+    shape = (n_spans, length, width) if value.dim() == 3 else (n_spans, value.shape[-1])
+    return torch.zeros(shape, device=device)
+
+
+def _place(dest: Any, value: Any, j: int, n: int, row: Any) -> None:
+    if isinstance(value, (tuple, list)):
+        for dst, src in zip(dest, value):
+            _place(dst, src, j, n, row)
+        return
+    src = value.detach()[j].float()
+    if src.dim() == 1:  # pooler output: averaged over a long span's windows
+        dest[row.span] += src
+    elif row.targets is None:
+        dest[row.span, :n] += src[:n]
+    else:
+        import torch
+
+        dest[row.span].index_add_(0, torch.from_numpy(row.targets).to(src.device), src[:n])
+
+
+def _divide(value: Any, cnt: Any, pool_cnt: Any) -> Any:
+    if isinstance(value, list):
+        return [_divide(v, cnt, pool_cnt) for v in value]
+    if value.dim() == 2:
+        return value / pool_cnt.clamp(min=1)
+    return value / cnt.clamp(min=1).unsqueeze(-1)
+
+
+def group_gradients(
+    batch: EncodedBatch,
+    results: List[Dict[str, Any]],
+    where: List[Tuple[int, int]],
+    counts: Dict[int, Any],
+    d_docs: Sequence[Optional[Any]],
+) -> Tuple[List[Any], List[Any]]:
+    """Per forward pass, the gradient of its ``last_hidden_state`` from the per-Doc ones."""
+    import torch
+
+    grads: Dict[int, Any] = {}
+    d_torch: Dict[int, Any] = {}
+    for row, (g, j) in zip(batch.rows, where):
+        d = d_docs[row.doc] if row.doc < len(d_docs) else None
+        if d is None:
+            continue
+        out = results[g]["last_hidden_state"]
+        if row.doc not in d_torch:
+            d_torch[row.doc] = xp2torch(d, device=out.device).to(out.dtype)
+        src = d_torch[row.doc][row.span]
+        if g not in grads:
+            grads[g] = torch.zeros_like(out)
+        n = row.ids.shape[0]
+        if row.targets is None:  # seen once: its gradient as is
+            grads[g][j, :n] = src[:n]
+        else:
+            targets = torch.from_numpy(row.targets).to(out.device)
+            grads[g][j, :n] = src[targets] / counts[row.doc][row.span][targets].clamp(min=1).unsqueeze(-1)
+    order = sorted(grads)
+    return [results[g]["last_hidden_state"] for g in order], [grads[g] for g in order]
