@@ -15,7 +15,7 @@ import gzip
 import json
 import os
 
-from ._common import DATA, WORK, python_cmd, ratio, run_measured, save_result
+from ._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result
 
 STEPS = 60
 PRETRAIN_DOCS = int(os.environ.get("BENCH_DISTRIBUTED_PRETRAIN_DOCS", 1200))
@@ -116,20 +116,13 @@ def main() -> dict:
         one = train(root, 1)
         two = train(root, 2)
         rows += [
-            {
-                "metric": "train words/s (2 procs vs 1)",
-                "ours": two["words_per_second"],
-                "baseline": one["words_per_second"],
-                "ratio": ratio(two["words_per_second"], one["words_per_second"]),
-                "target": "report (2 shared cores)",
-            },
-            {
-                "metric": "train wall s incl. start-up",
-                "ours": two["wall_s"],
-                "baseline": one["wall_s"],
-                "ratio": ratio(two["wall_s"], one["wall_s"]),
-                "target": "report",
-            },
+            row(
+                "train words/s (2 procs vs 1)",
+                two["words_per_second"],
+                one["words_per_second"],
+                "report (2 shared cores)",
+            ),
+            row("train wall s incl. start-up", two["wall_s"], one["wall_s"], "report"),
             {
                 "metric": "train dev score after same steps",
                 "ours": round(two["score"], 4),
@@ -145,20 +138,13 @@ def main() -> dict:
         two = pretrain(root, raw, 2)
         assert one["words"] == two["words"], "both runs must see the same words"
         rows += [
-            {
-                "metric": "pretrain words/s (2 procs vs 1)",
-                "ours": two["words_per_second"],
-                "baseline": one["words_per_second"],
-                "ratio": ratio(two["words_per_second"], one["words_per_second"]),
-                "target": "report (2 shared cores)",
-            },
-            {
-                "metric": "pretrain wall s incl. start-up",
-                "ours": two["wall_s"],
-                "baseline": one["wall_s"],
-                "ratio": ratio(two["wall_s"], one["wall_s"]),
-                "target": "report",
-            },
+            row(
+                "pretrain words/s (2 procs vs 1)",
+                two["words_per_second"],
+                one["words_per_second"],
+                "report (2 shared cores)",
+            ),
+            row("pretrain wall s incl. start-up", two["wall_s"], one["wall_s"], "report"),
             {
                 "metric": "pretrain total loss after 1 epoch",
                 "ours": round(two["loss"], 1),

@@ -15,7 +15,7 @@ import json
 import os
 import statistics
 
-from ._common import DATA, WORK, python_cmd, ratio, run_measured, save_result
+from ._common import DATA, WORK, python_cmd, row, run_measured, save_result
 
 DOCS = int(os.environ.get("BENCH_PRETRAIN_DOCS", 1200))
 REPEATS = int(os.environ.get("BENCH_PRETRAIN_REPEATS", 1))
@@ -89,27 +89,19 @@ def main() -> dict:
     }
     assert len({r["words"] for rs in runs.values() for r in rs}) == 1, "both sides must see the same words"
     rows = [
-        {
-            "metric": "pretraining words/s (whole command)",
-            "ours": med["ours"]["words_per_s"],
-            "baseline": med["spacy"]["words_per_s"],
-            "ratio": ratio(med["ours"]["words_per_s"], med["spacy"]["words_per_s"]),
-            "target": ">= 1.0",
-        },
-        {
-            "metric": "pretraining words/s, ours with 1 BLAS thread",
-            "ours": med["ours_1thread"]["words_per_s"],
-            "baseline": med["spacy"]["words_per_s"],
-            "ratio": ratio(med["ours_1thread"]["words_per_s"], med["spacy"]["words_per_s"]),
-            "target": "(info)",
-        },
-        {
-            "metric": "peak RSS MiB",
-            "ours": med["ours"]["peak_rss_mib"],
-            "baseline": med["spacy"]["peak_rss_mib"],
-            "ratio": ratio(med["ours"]["peak_rss_mib"], med["spacy"]["peak_rss_mib"]),
-            "target": "(info)",
-        },
+        row(
+            "pretraining words/s (whole command)",
+            med["ours"]["words_per_s"],
+            med["spacy"]["words_per_s"],
+            ">= 1.0",
+        ),
+        row(
+            "pretraining words/s, ours with 1 BLAS thread",
+            med["ours_1thread"]["words_per_s"],
+            med["spacy"]["words_per_s"],
+            "(info)",
+        ),
+        row("peak RSS MiB", med["ours"]["peak_rss_mib"], med["spacy"]["peak_rss_mib"], "(info)"),
     ]
     notes = (
         f"{runs['ours'][0]['words']:,} words ({DOCS} WikiText-2 paragraphs), 1 epoch, characters objective, "

@@ -36,7 +36,7 @@ if __package__ in (None, ""):
     from benchmarks._common import DATA, loadavg, ratio, report, run_measured  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, loadavg, ratio, report, run_measured
+    from ._common import DATA, loadavg, ratio, report, row, run_measured
 
 DEV = DATA / "ud_english-ewt" / "en_ewt-ud-dev.conllu"
 THREADS = 2
@@ -171,20 +171,8 @@ def main(repeats: Optional[int] = None) -> dict:
                 "ratio": ratio(med[o], med[s]),
                 "target": "> 1",
             },
-            {
-                "metric": f"peak RSS MiB, batch {label}: ours vs plain HF",
-                "ours": rss[o],
-                "baseline": rss["hf"],
-                "ratio": ratio(rss[o], rss["hf"]),
-                "target": "<= 1.1",
-            },
-            {
-                "metric": f"peak RSS MiB, batch {label}: ours vs spacy-transformers 1.4",
-                "ours": rss[o],
-                "baseline": rss[s],
-                "ratio": ratio(rss[o], rss[s]),
-                "target": "(info)",
-            },
+            row(f"peak RSS MiB, batch {label}: ours vs plain HF", rss[o], rss["hf"], "<= 1.1"),
+            row(f"peak RSS MiB, batch {label}: ours vs spacy-transformers 1.4", rss[o], rss[s], "(info)"),
         ]
     first = runs["ours@1000"][0]
     notes = (

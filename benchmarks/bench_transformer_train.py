@@ -32,7 +32,7 @@ if __package__ in (None, ""):
     from benchmarks._common import DATA, WORK, loadavg, ratio, report, run_measured  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, WORK, loadavg, ratio, report, run_measured
+    from ._common import DATA, WORK, loadavg, ratio, report, row, run_measured
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", "120"))
@@ -261,13 +261,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
             "ratio": ratio(o["s_per_100"], s["s_per_100"]),
             "target": "(info)",
         },
-        {
-            "metric": "peak RSS MiB",
-            "ours": o["peak_rss_mib"],
-            "baseline": s["peak_rss_mib"],
-            "ratio": ratio(o["peak_rss_mib"], s["peak_rss_mib"]),
-            "target": "<= 0.7",
-        },
+        row("peak RSS MiB", o["peak_rss_mib"], s["peak_rss_mib"], "<= 0.7"),
         {
             "metric": f"dev tag_acc after {steps} steps",
             "ours": round(o["tag_acc"], 4),

@@ -21,9 +21,9 @@ from typing import List
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, python_cmd, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._common import DATA, WORK, python_cmd, run_measured, save_result  # type: ignore
 else:
-    from ._common import DATA, WORK, python_cmd, ratio, run_measured, save_result
+    from ._common import DATA, WORK, python_cmd, row, run_measured, save_result
 
 ROWS, DIMS = 200_000, 300
 SYLLABLES = [
@@ -125,20 +125,8 @@ def main(repeats: int = 2) -> dict:
     identical = same_vectors(out_ours, out_base)
     matrix_mib = ROWS * DIMS * 4 / 2**20
     rows = [
-        {
-            "metric": "wall seconds",
-            "ours": best_ours["wall_s"],
-            "baseline": best_base["wall_s"],
-            "ratio": ratio(best_ours["wall_s"], best_base["wall_s"]),
-            "target": "<= 1.0",
-        },
-        {
-            "metric": "peak RSS MiB",
-            "ours": rss_ours,
-            "baseline": rss_base,
-            "ratio": ratio(rss_ours, rss_base),
-            "target": "<= 1.0",
-        },
+        row("wall seconds", best_ours["wall_s"], best_base["wall_s"], "<= 1.0"),
+        row("peak RSS MiB", rss_ours, rss_base, "<= 1.0"),
     ]
     notes = (
         f"{ROWS:,} x {DIMS} text file ({src.stat().st_size / 2**20:.0f} MiB, float32 matrix {matrix_mib:.0f} MiB); "
@@ -148,8 +136,8 @@ def main(repeats: int = 2) -> dict:
     )
     result = {"rows": rows, "notes": notes}
     save_result("vectors", result)
-    for row in rows:
-        print(row)
+    for line in rows:
+        print(line)
     print(notes)
     return result
 

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._common import DATA, WORK, python_cmd, ratio, run_measured, save_result  # type: ignore
 else:
-    from ._common import DATA, WORK, python_cmd, ratio, run_measured, save_result
+    from ._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result
 
 TRAIN_SENTS = 2000
 EPOCHS = 12
@@ -132,13 +132,12 @@ def main() -> dict:
     ]
     for metric in ("tag_acc", "dep_uas", "dep_las"):
         rows.append(
-            {
-                "metric": f"EWT dev {metric}: with vectors (ours) vs without (baseline)",
-                "ours": with_vectors[metric],
-                "baseline": without[metric],
-                "ratio": ratio(with_vectors[metric], without[metric]),
-                "target": "> 1.0",
-            }
+            row(
+                f"EWT dev {metric}: with vectors (ours) vs without (baseline)",
+                with_vectors[metric],
+                without[metric],
+                "> 1.0",
+            )
         )
     notes = (
         f"Vectors: word2vec CBOW 100d trained on all shared raw text in {trained['wall_s']} s; analogies: "
@@ -149,8 +148,8 @@ def main() -> dict:
     )
     out = {"rows": rows, "notes": notes}
     save_result("vectors_accuracy", out)
-    for row in rows:
-        print(row)
+    for line in rows:
+        print(line)
     print(notes)
     return out
 

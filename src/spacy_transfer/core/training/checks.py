@@ -1,4 +1,5 @@
-"""Checks that run before training writes anything: corpora, frozen listeners, labels.
+"""Checks that run before training writes anything: corpora, frozen components and their
+listeners, listener widths and upstreams, labels.
 
 Each turns a problem spaCy would report late (or only warn about) into a
 :class:`UserError` that names the setting to fix.
@@ -11,7 +12,9 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
 
+from spacy.language import Language
 from spacy.training import Example
+from thinc.api import Model
 
 from ...errors import UserError
 from ..corpora import docbin_problem
@@ -225,3 +228,91 @@ def missing_labels_as_user_error() -> Iterator[None]:
             hint="Train on data annotated for this component, remove it from [nlp] pipeline, "
             "or list its labels in [initialize.components.NAME.labels].",
         ) from None
+
+
+def check_frozen_in_pipeline(nlp: Language, frozen: List[str], annotating: List[str]) -> None:
+    rows = [
+        (f"[training] {setting}", f"'{name}' is not in the pipeline")
+        for setting, names in (("frozen_components", frozen), ("annotating_components", annotating))
+        for name in names
+        if name not in nlp.component_names
+    ]
+    if rows:
+        raise UserError(
+            "A component named in [training] is not in the pipeline",
+            rows=rows,
+            header=("setting", "problem"),
+            hint=f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.",
+        )
+
+
+def _listeners(model: Model) -> List[Model]:
+    from spacy.pipeline.tok2vec import Tok2VecListener
+
+    from ..transformer.listener import TransformerListener
+
+    return [node for node in model.walk() if isinstance(node, (Tok2VecListener, TransformerListener))]
+
+
+def _listener_setting(config: Dict[str, Any], component: str) -> str:
+    """The config section of a component's listener block, e.g. [components.ner.model.tok2vec]."""
+
+    def find(node: Any, path: str) -> Optional[str]:
+        if isinstance(node, dict):
+            if "Listener" in str(node.get("@architectures", "")):
+                return path
+            for key, value in node.items():
+                found = find(value, f"{path}.{key}")
+                if found:
+                    return found
+        return None
+
+    return (
+        find((config.get("components") or {}).get(component), f"components.{component}")
+        or f"components.{component}"
+    )
+
+
+def check_listeners(nlp: Language) -> None:
+    """Every listener has an upstream component, and the width that upstream produces."""
+    upstreams = {name: proc for name, proc in nlp.pipeline if hasattr(proc, "listening_components")}
+    rows = []
+    for name, proc in nlp.pipeline:
+        model = getattr(proc, "model", None)
+        if not isinstance(model, Model) or name in upstreams:
+            continue
+        for listener in _listeners(model):
+            setting = _listener_setting(nlp.config, name)
+            feeding = [u for u, up in upstreams.items() if name in up.listening_components]
+            if not feeding:
+                wanted = listener.upstream_name
+                rows.append(
+                    (
+                        f"[{setting}]",
+                        f'listens to upstream = "{wanted}", but the pipeline has no '
+                        f"{'tok2vec or transformer component' if wanted == '*' else repr(wanted) + ' component'} before {name}",
+                    )
+                )
+                continue
+            up_model = upstreams[feeding[0]].model
+            if (
+                listener.has_dim("nO")
+                and up_model.has_dim("nO")
+                and listener.get_dim("nO") != up_model.get_dim("nO")
+            ):
+                rows.append(
+                    (
+                        f"[{setting}] width",
+                        f"is {listener.get_dim('nO')}, but '{feeding[0]}' outputs vectors of width "
+                        f"{up_model.get_dim('nO')}",
+                    )
+                )
+    if rows:
+        raise UserError(
+            "A listener cannot be connected to the layer it listens to",
+            rows=rows,
+            header=("setting", "problem"),
+            hint="Give each listener the width of its upstream (e.g. width = ${components.tok2vec.model.encode.width}); "
+            "add the upstream tok2vec/transformer to [nlp] pipeline before its listeners, or give the component "
+            "its own embedding layer ('init config --embedding independent').",
+        )

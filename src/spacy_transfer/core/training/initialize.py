@@ -5,7 +5,7 @@ The steps and their order are spaCy 3.8's (seed, GPU allocator, build from the c
 resume sourced components, link listeners, initialize what is neither frozen nor
 sourced), so the same config gives the same weights as ``spacy train``. Two additions:
 
-* after building, every listener must have an upstream component in the pipeline and the
+* after building (:mod:`.checks`), every listener must have an upstream component in the pipeline and the
   width its upstream produces (spaCy reports these as E203 and a blis shape error, at the
   first batch);
 * a frozen ``transformer`` that was not sourced from a trained pipeline is initialized
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from itertools import islice
-from typing import Any, Dict, List, Optional
+from typing import Any, List
 
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
@@ -29,6 +29,7 @@ from thinc.api import Config, Model, set_gpu_allocator
 from ...errors import UserError
 from ..upstream import link_components
 from ..validation import config_errors
+from . import checks
 
 logger = logging.getLogger("spacy")
 STREAMED_SAMPLE = 100  # examples read to initialize from a streamed corpus (max_epochs = -1), as spaCy
@@ -61,13 +62,13 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
             )
     train_corpus, _ = resolve_dot_names(filled, [T["train_corpus"], T["dev_corpus"]])
     frozen: List[str] = list(T["frozen_components"])
-    check_frozen_in_pipeline(nlp, frozen, list(T["annotating_components"]))
+    checks.check_frozen_in_pipeline(nlp, frozen, list(T["annotating_components"]))
     resumed = [name for name in sourced if name not in frozen]
     if resumed:
         with nlp.select_pipes(enable=resumed):
             nlp.resume_training(sgd=T["optimizer"])
     link_components(nlp)  # listeners find their upstream components
-    check_listeners(nlp)
+    checks.check_listeners(nlp)
     ready = [name for name in frozen if name not in sourced and is_transformer(nlp.get_pipe(name))]
     if ready:
         logger.info("Frozen and not sourced, so initialized from their pretrained weights: %s", ready)
@@ -131,91 +132,3 @@ def annotating_sentence_setters(nlp: Language, frozen: List[str], annotating: Li
 def _uses_transformer(proc: Any) -> bool:
     model = getattr(proc, "model", None)
     return isinstance(model, Model) and any(node.name == "hf-pytorch" for node in model.walk())
-
-
-def check_frozen_in_pipeline(nlp: Language, frozen: List[str], annotating: List[str]) -> None:
-    rows = [
-        (f"[training] {setting}", f"'{name}' is not in the pipeline")
-        for setting, names in (("frozen_components", frozen), ("annotating_components", annotating))
-        for name in names
-        if name not in nlp.component_names
-    ]
-    if rows:
-        raise UserError(
-            "A component named in [training] is not in the pipeline",
-            rows=rows,
-            header=("setting", "problem"),
-            hint=f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.",
-        )
-
-
-def _listeners(model: Model) -> List[Model]:
-    from spacy.pipeline.tok2vec import Tok2VecListener
-
-    from ..transformer.listener import TransformerListener
-
-    return [node for node in model.walk() if isinstance(node, (Tok2VecListener, TransformerListener))]
-
-
-def _listener_setting(config: Dict[str, Any], component: str) -> str:
-    """The config section of a component's listener block, e.g. [components.ner.model.tok2vec]."""
-
-    def find(node: Any, path: str) -> Optional[str]:
-        if isinstance(node, dict):
-            if "Listener" in str(node.get("@architectures", "")):
-                return path
-            for key, value in node.items():
-                found = find(value, f"{path}.{key}")
-                if found:
-                    return found
-        return None
-
-    return (
-        find((config.get("components") or {}).get(component), f"components.{component}")
-        or f"components.{component}"
-    )
-
-
-def check_listeners(nlp: Language) -> None:
-    """Every listener has an upstream component, and the width that upstream produces."""
-    upstreams = {name: proc for name, proc in nlp.pipeline if hasattr(proc, "listening_components")}
-    rows = []
-    for name, proc in nlp.pipeline:
-        model = getattr(proc, "model", None)
-        if not isinstance(model, Model) or name in upstreams:
-            continue
-        for listener in _listeners(model):
-            setting = _listener_setting(nlp.config, name)
-            feeding = [u for u, up in upstreams.items() if name in up.listening_components]
-            if not feeding:
-                wanted = listener.upstream_name
-                rows.append(
-                    (
-                        f"[{setting}]",
-                        f'listens to upstream = "{wanted}", but the pipeline has no '
-                        f"{'tok2vec or transformer component' if wanted == '*' else repr(wanted) + ' component'} before {name}",
-                    )
-                )
-                continue
-            up_model = upstreams[feeding[0]].model
-            if (
-                listener.has_dim("nO")
-                and up_model.has_dim("nO")
-                and listener.get_dim("nO") != up_model.get_dim("nO")
-            ):
-                rows.append(
-                    (
-                        f"[{setting}] width",
-                        f"is {listener.get_dim('nO')}, but '{feeding[0]}' outputs vectors of width "
-                        f"{up_model.get_dim('nO')}",
-                    )
-                )
-    if rows:
-        raise UserError(
-            "A listener cannot be connected to the layer it listens to",
-            rows=rows,
-            header=("setting", "problem"),
-            hint="Give each listener the width of its upstream (e.g. width = ${components.tok2vec.model.encode.width}); "
-            "add the upstream tok2vec/transformer to [nlp] pipeline before its listeners, or give the component "
-            "its own embedding layer ('init config --embedding independent').",
-        )
