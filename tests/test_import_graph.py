@@ -3,7 +3,7 @@ two packages import each other (also through lazy imports inside functions).
 
     cli, spacy_transfer (the root registers names on import)
     core.config
-    core.training, core.pretraining, core.vectors
+    core.training, core.pretraining, core.vectors, core.distill
     core.transformer, core.distributed, core.state
     core.validation, core.upstream, core.devices, core.precision, core.corpora, core.io, core.memory, core.info, errors, registry, templates
 
@@ -22,7 +22,7 @@ PACKAGE = "spacy_transfer"
 LAYERS: List[List[str]] = [
     ["cli", "__main__", ""],
     ["core.config"],
-    ["core.training", "core.pretraining", "core.vectors"],
+    ["core.training", "core.pretraining", "core.vectors", "core.distill"],
     ["core.transformer", "core.distributed", "core.state"],
     [
         "core.validation",

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 # Capabilities that register names with spaCy; each import is cheap to add here.
 # (registration imports)
+from .core import distill as _distill  # noqa: E402,F401  (the distillation reader)
 from .core import pretraining as _pretraining  # noqa: E402,F401  (raw-text reader, masked-LM objective)
 from .core import transformer as _transformer  # noqa: E402,F401  (transformer component + names)
 

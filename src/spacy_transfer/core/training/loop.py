@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
@@ -80,7 +80,14 @@ class Trainer:
         stderr: Optional[IO] = None,
         bar: Optional[bool] = None,
         where: str = "config",
+        prepare: Optional[Callable[[Language], None]] = None,
+        check_labels: bool = True,
     ) -> None:
+        """``prepare`` is called with the initialized (or restored) pipeline before training,
+        e.g. to give components another loss (``distill``); it must not change weights.
+        ``check_labels=False`` skips the check that the data annotates every component and
+        label (``distill``: the teacher's labels, some of which it may never predict)."""
+        self.label_check = check_labels
         stdout = stdout or sys.stdout
         stderr = stderr or sys.stderr
         self.output = Path(output) if output is not None else None
@@ -110,6 +117,8 @@ class Trainer:
         if self.checkpoint is not None:
             self.checkpoint.check_config(self.nlp.config)
             self.checkpoint.restore_model(self.nlp)
+        if prepare is not None:
+            prepare(self.nlp)
         self._setup_training(stdout, stderr, bar)
 
     def _setup_training(self, stdout: IO, stderr: IO, bar: Optional[bool]) -> None:
@@ -137,13 +146,8 @@ class Trainer:
         self.batches = TrainBatches(nlp, self.train_corpus, T["batcher"], T["max_epochs"])
         if T["max_epochs"] >= 0:
             examples = self.batches.load()
-            init_components = (nlp.config.get("initialize", {}) or {}).get("components", {}) or {}
-            given = [
-                name
-                for name, cfg in init_components.items()
-                if isinstance(cfg, dict) and cfg.get("labels") is not None
-            ]
-            checks.check_labels(nlp, examples, self.frozen, given)
+            if self.label_check:
+                checks.check_labels(nlp, examples, self.frozen, _labels_given(nlp))
         self._check_dev()
         self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
         self.before_to_disk = make_before_to_disk(T["before_to_disk"])
@@ -380,6 +384,16 @@ class Trainer:
                     f"Pipelines: {self.output / DIR_BEST} (best), {self.output / DIR_LAST} (last)"
                 )
         return TrainResult(self.nlp, s, self.output, interrupted)
+
+
+def _labels_given(nlp: Language) -> List[str]:
+    """Components whose labels [initialize.components] sets."""
+    init_components = (nlp.config.get("initialize", {}) or {}).get("components", {}) or {}
+    return [
+        name
+        for name, cfg in init_components.items()
+        if isinstance(cfg, dict) and cfg.get("labels") is not None
+    ]
 
 
 def train(config: Config, output: Optional[Path] = None, **kwargs: Any) -> TrainResult:

@@ -1,0 +1,23 @@
+"""Distillation: a trained (transformer) pipeline teaches a small one (``spacy-transfer distill``).
+
+- :mod:`.teacher`: loading the teacher, checking the student against it, its fingerprint;
+- :mod:`.annotate`: the teacher annotates raw text into cached ``.spacy`` shards, with the
+  top-k probabilities of the components that have a distribution (resumable);
+- :mod:`.soft`: the student's soft-target losses (KL divergence at a temperature);
+- :mod:`.corpus`: the reader that mixes silver shards with gold data;
+- :mod:`.run`: the whole command: annotate, train through ``train``'s loop, evaluate.
+"""
+
+from . import corpus  # noqa: F401  (registers spacy-transfer.DistillCorpus.v1)
+from .annotate import SOFT_KEY, annotate_raw_text
+from .run import DistillSettings, distill
+from .soft import SOFT_COMPONENTS, install_soft_losses
+
+__all__ = [
+    "SOFT_KEY",
+    "SOFT_COMPONENTS",
+    "DistillSettings",
+    "annotate_raw_text",
+    "distill",
+    "install_soft_losses",
+]

@@ -1,0 +1,148 @@
+"""``distill``: annotate raw text with the teacher, train the student on it (and on gold
+data) through ``train``'s loop, then compare the two pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from thinc.api import Config
+from wasabi import Printer
+
+from ...errors import UserError
+from ..training import train
+from ..validation import config_errors
+from . import teacher as tch
+from .annotate import Manifest, annotate_raw_text
+from .report import compare
+from .soft import install_soft_losses
+
+SILVER = "silver"
+
+
+@dataclass
+class DistillSettings:
+    temperature: float = 1.0
+    top_k: int = 5
+    gold_fraction: float = 0.5
+    batch_size: int = 64  # documents per teacher batch
+    shard_size: int = 1000  # documents per cache shard
+    max_docs: int = 0  # raw-text documents to annotate (0: all)
+
+    def check(self) -> None:
+        rows = []
+        if self.temperature <= 0:
+            rows.append(("--temperature", f"{self.temperature} (must be above 0)"))
+        if self.top_k < 1:
+            rows.append(("--top-k", f"{self.top_k} (must be 1 or more)"))
+        if not 0.0 <= self.gold_fraction < 1.0:
+            rows.append(("--gold-fraction", f"{self.gold_fraction} (must be at least 0 and below 1)"))
+        if self.batch_size < 1 or self.shard_size < 1 or self.max_docs < 0:
+            rows.append(("--batch-size/--shard-size/--max-docs", "must be positive (--max-docs 0: all)"))
+        if rows:
+            raise UserError("Invalid distillation settings", rows=rows, header=("option", "value"))
+
+
+def distill(
+    teacher_path: Path,
+    student_config: Config,
+    output: Path,
+    raw_text: Optional[str],
+    *,
+    settings: DistillSettings = DistillSettings(),
+    use_gpu: int = -1,
+    resume: bool = False,
+    where: str = "config",
+    printer: Optional[Printer] = None,
+) -> Dict[str, Any]:
+    """The whole command; returns what ``OUTPUT/distill.json`` holds."""
+    printer = printer or Printer(no_print=True)
+    settings.check()
+    if not raw_text:
+        raise UserError(
+            "No raw text for the teacher to annotate",
+            hint="Pass --paths.raw_text FILE (JSONL, .txt or .spacy, .gz too).",
+        )
+    with config_errors(where):
+        config = Config(student_config).interpolate()
+    teacher = tch.load_teacher(teacher_path, use_gpu)
+    components = tch.check_student(teacher, config, where)
+    manifest = annotate_raw_text(
+        teacher,
+        Path(raw_text),
+        output / SILVER,
+        fingerprint=tch.fingerprint(teacher_path),
+        components=list(components),
+        k=settings.top_k,
+        batch_size=settings.batch_size,
+        shard_size=settings.shard_size,
+        max_docs=settings.max_docs,
+        printer=printer,
+    )
+    labels = tch.write_label_files(teacher, list(components), output / SILVER / "labels")
+    config, dev_from_silver = student_training_config(config, output / SILVER, manifest, labels, settings)
+    if dev_from_silver:
+        printer.info(
+            f"No --paths.dev: the first shard ({manifest.shards[0]['docs']} docs) is the dev set (agreement with the teacher)"
+        )
+
+    def prepare(nlp: Any) -> None:
+        soft = install_soft_losses(nlp, manifest.labels, settings.temperature)
+        printer.info(
+            f"Soft targets (T={settings.temperature}, top {settings.top_k}): {soft or 'none'}; hard targets: "
+            f"{[n for n in components if n not in soft] or 'none'}"
+        )
+
+    result = train(
+        config, output, use_gpu=use_gpu, resume=resume, where=where, prepare=prepare, check_labels=False
+    )
+    if result.interrupted is not None:
+        return {"interrupted": result.interrupted}
+    return compare(teacher, teacher_path, output, config, manifest, settings.__dict__, printer)
+
+
+def student_training_config(
+    config: Config, silver: Path, manifest: Manifest, labels: Dict[str, Path], settings: DistillSettings
+) -> "tuple[Config, bool]":
+    """The student's config with the distillation corpus for training, the teacher's labels
+    for initialization and a dev set (gold, or else the first silver shard)."""
+    config = Config(config).copy()
+    paths = config.setdefault("paths", {})
+    gold, dev = paths.get("train"), paths.get("dev")
+    if "corpora" not in config or "training" not in config:
+        raise UserError(
+            "The student config is partial (no [corpora] / [training])",
+            hint="Make it with 'spacy-transfer init config' or complete it with 'init fill-config'.",
+        )
+    from ..corpora import docbin_problem
+
+    for setting, path in (("--paths.train", gold), ("--paths.dev", dev)):
+        problem = docbin_problem(str(path)) if path else None
+        if problem:
+            raise UserError(
+                f"{setting} cannot be read: {problem}",
+                hint="Give a .spacy file (make it with 'spacy-transfer convert').",
+            )
+    from_silver = not dev
+    if from_silver and len(manifest.shards) < 2:
+        raise UserError(
+            "Without --paths.dev the first shard of the annotations is the dev set, and there is only one",
+            hint=f"Pass --paths.dev DEV.spacy, or more raw text (or a smaller --shard-size than {settings.shard_size}).",
+        )
+    exclude: List[str] = [manifest.shards[0]["file"]] if from_silver else []
+    config["corpora"]["train"] = {
+        "@readers": "spacy-transfer.DistillCorpus.v1",
+        "silver": str(silver),
+        "gold": str(gold) if gold else None,
+        "gold_fraction": settings.gold_fraction,
+        "exclude": exclude,
+    }
+    if from_silver:
+        dev_path = str(silver / manifest.shards[0]["file"])
+        paths["dev"] = dev_path
+        config["corpora"]["dev"] = {"@readers": "spacy.Corpus.v1", "path": dev_path, "max_length": 0}
+    init = config.setdefault("initialize", {}).setdefault("components", {})
+    for name, path in labels.items():
+        init.setdefault(name, {})["labels"] = {"@readers": "spacy.read_labels.v1", "path": str(path)}
+    return config, from_silver

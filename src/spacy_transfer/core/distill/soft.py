@@ -1,0 +1,152 @@
+"""Soft targets: the teacher's top-k probabilities, and the student's loss against them.
+
+For a component with a distribution over labels (per token: tagger, morphologizer, senter;
+per document: textcat, textcat_multilabel), the student's gradient on a silver example is
+that of ``T² · KL(q_T ‖ p_T)`` with respect to its logits, ``T · (p_T - q_T)``, where
+``p_T``/``q_T`` are the student's and the teacher's distributions softened by the
+temperature ``T`` (Hinton et al., 2015). spaCy's softmax layers take the gradient of their
+logits in backprop (their own loss passes ``p - truth``), so at ``T = 1`` this is spaCy's
+cross-entropy with the teacher's distribution in place of the one-hot gold label.
+Exclusive distributions are renormalised over the kept top-k labels; multi-label
+probabilities are independent (a label outside the top k counts as 0). Gold examples
+(no soft targets) keep the component's own loss. Everything else is a hard target: the
+teacher's predicted parse, entities and spans are the student's training annotations.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.training import Example
+
+SOFT_KEY = "spacy_transfer.distill"
+TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
+DOC_LEVEL = ("textcat", "textcat_multilabel")
+SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL
+EPS = 1e-8
+
+
+def as_probabilities(scores: numpy.ndarray, multilabel: bool) -> numpy.ndarray:
+    """Probabilities from a component's scores: taggers built with ``normalize = false``
+    give logits at prediction time; softmax them (multi-label scores are probabilities)."""
+    scores = numpy.asarray(scores, dtype="float32")
+    if multilabel or scores.size == 0:
+        return scores
+    if scores.min() >= 0 and numpy.allclose(scores.sum(axis=-1), 1.0, atol=1e-3):
+        return scores
+    shifted = numpy.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def top_k(probs: numpy.ndarray, k: int) -> Dict[str, numpy.ndarray]:
+    """The ``k`` most probable labels of each row: indices (int32) and probabilities (float16)."""
+    k = max(1, min(k, probs.shape[-1]))
+    if probs.shape[0] == 0:
+        return {"i": numpy.zeros((0, k), dtype="int32"), "p": numpy.zeros((0, k), dtype="float16")}
+    idx = numpy.argsort(-probs, axis=-1, kind="stable")[:, :k].astype("int32")
+    return {"i": idx, "p": numpy.take_along_axis(probs, idx, axis=-1).astype("float16")}
+
+
+def soften(p: Any, T: float, multilabel: bool, xp: Any) -> Any:
+    """``p`` at temperature ``T``: softmax(log p / T) per row, or sigmoid(logit(p) / T)."""
+    if T == 1.0:
+        return p
+    if multilabel:
+        p = xp.clip(p, EPS, 1 - EPS)
+        return 1.0 / (1.0 + ((1 - p) / p) ** (1.0 / T))
+    w = xp.clip(p, EPS, 1.0) ** (1.0 / T)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def target(
+    soft: Dict[str, Any], mapping: numpy.ndarray, n_labels: int, T: float, multilabel: bool, xp: Any
+) -> Any:
+    """The teacher's softened distribution over the student's labels, rows as the student's scores."""
+    idx, p = numpy.asarray(soft["i"]), numpy.asarray(soft["p"], dtype="float32")
+    q = numpy.zeros((idx.shape[0], n_labels), dtype="float32")
+    cols = mapping[idx]
+    rows = numpy.repeat(numpy.arange(idx.shape[0])[:, None], idx.shape[1], axis=1)
+    keep = cols >= 0
+    if multilabel:
+        q[rows[keep], cols[keep]] = p[keep]
+        return xp.asarray(soften(q, T, True, numpy)) if T != 1.0 else xp.asarray(q)
+    q[rows[keep], cols[keep]] = numpy.clip(p[keep], EPS, 1.0) ** (1.0 / T)
+    total = q.sum(axis=-1, keepdims=True)
+    return xp.asarray(q / numpy.where(total > 0, total, 1.0))
+
+
+def soft_gradient(scores: Any, q: Any, T: float, multilabel: bool, xp: Any) -> Tuple[float, Any]:
+    """``T² · KL(q ‖ p_T)`` (summed) and its gradient ``T · (p_T - q)`` with respect to the logits."""
+    p_T = soften(scores, T, multilabel, xp)
+    if multilabel:
+        pc, qc = xp.clip(p_T, EPS, 1 - EPS), xp.clip(q, EPS, 1 - EPS)
+        kl = q * xp.log(qc / pc) + (1 - q) * xp.log((1 - qc) / (1 - pc))
+    else:
+        kl = q * (xp.log(xp.clip(q, EPS, 1.0)) - xp.log(xp.clip(p_T, EPS, 1.0)))
+    return float(T * T * kl.sum()), (T * (p_T - q)).astype("float32")
+
+
+def _mapping(teacher_labels: Sequence[str], student_labels: Sequence[str]) -> numpy.ndarray:
+    index = {label: i for i, label in enumerate(student_labels)}
+    return numpy.asarray([index.get(label, -1) for label in teacher_labels], dtype="int64")
+
+
+def _soft_of(eg: Example, name: str) -> Optional[Dict[str, Any]]:
+    return (eg.reference.user_data.get(SOFT_KEY) or {}).get(name)
+
+
+def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) -> Callable:
+    def get_loss(self: Any, examples: List[Example], scores: List[Any]) -> Tuple[float, List[Any]]:
+        xp = self.model.ops.xp
+        loss, grads = 0.0, []
+        for eg, s in zip(examples, scores):
+            soft = _soft_of(eg, self.name)
+            if soft is None or numpy.asarray(soft["i"]).shape[0] != s.shape[0]:
+                gold_loss, gold_grads = original([eg], [s])  # gold data: the component's own loss
+                loss, grads = loss + float(gold_loss), grads + list(gold_grads)
+                continue
+            q = target(soft, mapping, s.shape[1], T, False, xp)
+            kl, d = soft_gradient(s, q, T, False, xp)
+            loss, grads = loss + kl, grads + [d]
+        return loss, grads
+
+    return types.MethodType(get_loss, proc)
+
+
+def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, multilabel: bool) -> Callable:
+    def get_loss(self: Any, examples: List[Example], scores: Any) -> Tuple[float, Any]:
+        xp = self.model.ops.xp
+        loss, grads = original(examples, scores)  # gold rows keep the component's own gradient
+        grads = grads.copy()
+        for row, eg in enumerate(examples):
+            soft = _soft_of(eg, self.name)
+            if soft is None:
+                continue
+            q = target(soft, mapping, scores.shape[1], T, multilabel, xp)
+            kl, d = soft_gradient(scores[row : row + 1], q, T, multilabel, xp)
+            grads[row] = d[0]
+            loss += kl
+        return float(loss), grads
+
+    return types.MethodType(get_loss, proc)
+
+
+def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], temperature: float) -> List[str]:
+    """Give the student's soft-target components the distillation loss (on this pipeline
+    object only: what is saved stays a plain spaCy pipeline). Returns their names."""
+    done = []
+    for name, proc in nlp.pipeline:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory not in SOFT_COMPONENTS or name not in teacher_labels:
+            continue
+        mapping = _mapping(teacher_labels[name], list(proc.labels))
+        original = type(proc).get_loss.__get__(proc)  # the class's loss, even if installed twice
+        if factory in TOKEN_LEVEL:
+            proc.get_loss = _token_loss(proc, original, mapping, temperature)
+        else:
+            proc.get_loss = _doc_loss(proc, original, mapping, temperature, factory == "textcat_multilabel")
+        done.append(name)
+    return done

@@ -1,0 +1,104 @@
+"""The teacher's annotations: cached in shards with soft targets, resumed, checked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy
+import pytest
+import spacy
+import srsly
+from spacy.tokens import DocBin
+
+from spacy_transfer.core.distill import SOFT_KEY, annotate_raw_text
+from spacy_transfer.core.distill.teacher import fingerprint
+from spacy_transfer.errors import UserError
+
+from .conftest import raw_texts, write_raw
+
+
+def _annotate(setup, raw, cache, **kw):
+    teacher = spacy.load(setup.teacher)
+    return annotate_raw_text(
+        teacher, raw, cache, fingerprint=fingerprint(setup.teacher), components=["tagger", "parser", "ner"], **kw
+    )
+
+
+def test_shards_hold_the_teachers_predictions_and_its_top_k_tag_probabilities(distill_setup, tmp_path):
+    manifest = _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", k=3, shard_size=50, batch_size=25)
+    assert manifest.finished and manifest.docs_done == 120
+    assert [s["docs"] for s in manifest.shards] == [50, 50, 20]
+    teacher = spacy.load(distill_setup.teacher)
+    docs = list(DocBin().from_disk(tmp_path / "cache" / "shard-00000.spacy").get_docs(teacher.vocab))
+    predicted = list(teacher.pipe(d.text for d in docs[:5]))
+    for silver, pred in zip(docs, predicted):
+        assert [t.tag_ for t in silver] == [t.tag_ for t in pred]
+        assert [t.head.i for t in silver] == [t.head.i for t in pred]
+        assert [(e.start, e.end, e.label_) for e in silver.ents] == [(e.start, e.end, e.label_) for e in pred.ents]
+        soft = silver.user_data[SOFT_KEY]["tagger"]
+        assert soft["i"].shape == (len(silver), 3) and soft["p"].dtype == numpy.float16
+        labels = manifest.labels["tagger"]
+        assert [labels[i] for i in soft["i"][:, 0]] == [t.tag_ for t in silver]  # top-1 is the prediction
+        assert set(silver.user_data) == {SOFT_KEY}  # no transformer outputs or tensors cached
+    assert "parser" not in manifest.labels and "ner" not in manifest.labels  # hard targets
+
+
+def test_a_finished_cache_is_reused_without_annotating_again(distill_setup, tmp_path):
+    _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", shard_size=60)
+    before = (tmp_path / "cache" / "shard-00000.spacy").stat().st_mtime_ns
+    again = _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", shard_size=60)
+    assert again.docs_done == 120
+    assert (tmp_path / "cache" / "shard-00000.spacy").stat().st_mtime_ns == before
+
+
+def test_an_annotation_killed_midway_resumes_where_it_stopped(distill_setup, shared_data, tmp_path):
+    raw = write_raw(tmp_path / "raw.jsonl", raw_texts(shared_data, 3000))
+    cache = tmp_path / "cache"
+    script = (
+        "import spacy, sys; from pathlib import Path;"
+        "from spacy_transfer.core.distill import annotate_raw_text;"
+        "from spacy_transfer.core.distill.teacher import fingerprint;"
+        f"t = Path({str(distill_setup.teacher)!r});"
+        f"annotate_raw_text(spacy.load(t), Path({str(raw)!r}), Path({str(cache)!r}), fingerprint=fingerprint(t),"
+        " components=['tagger','parser','ner'], shard_size=100, batch_size=50)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        manifest = cache / "manifest.json"
+        if manifest.exists() and srsly.read_json(manifest)["docs_done"] >= 200:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = srsly.read_json(cache / "manifest.json")
+    assert 200 <= done["docs_done"] < 3000 and not done["finished"]
+    resumed = _annotate(distill_setup, raw, cache, shard_size=100, batch_size=50)
+    straight = _annotate(distill_setup, raw, tmp_path / "straight", shard_size=100, batch_size=50)
+    assert resumed.docs_done == straight.docs_done == 3000
+    for shard in straight.shards:
+        assert (cache / shard["file"]).read_bytes() == (tmp_path / "straight" / shard["file"]).read_bytes()
+
+
+def test_a_cache_made_by_another_teacher_or_from_other_text_is_refused(distill_setup, shared_data, tmp_path):
+    cache = tmp_path / "cache"
+    _annotate(distill_setup, distill_setup.raw, cache)
+    teacher = spacy.load(distill_setup.teacher)
+    with pytest.raises(UserError, match="does not fit") as err:
+        annotate_raw_text(teacher, distill_setup.raw, cache, fingerprint="0" * 16, components=["tagger"])
+    assert "another teacher" in str(err.value.rows)
+    other = write_raw(tmp_path / "other.jsonl", raw_texts(shared_data, 10))
+    with pytest.raises(UserError, match="does not fit") as err:
+        _annotate(distill_setup, other, cache)
+    assert "other raw text" in str(err.value.rows)
+
+
+def test_empty_raw_text_is_a_clear_error(distill_setup, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(UserError, match="no documents"):
+        _annotate(distill_setup, empty, tmp_path / "cache")

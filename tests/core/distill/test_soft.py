@@ -1,0 +1,120 @@
+"""Soft targets: top-k storage, temperature, and the KL gradient the student receives."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+import spacy
+from spacy.training import Example
+
+from spacy_transfer.core.distill.soft import (
+    SOFT_KEY,
+    as_probabilities,
+    install_soft_losses,
+    soft_gradient,
+    soften,
+    target,
+    top_k,
+)
+
+
+def _kl_of_logits(z, q, T):
+    p = numpy.exp(z / T - (z / T).max())
+    p /= p.sum()
+    return T * T * float((q * (numpy.log(q) - numpy.log(p))).sum())
+
+
+def test_the_gradient_is_that_of_t_squared_kl_with_respect_to_the_logits():
+    rng = numpy.random.default_rng(0)
+    z = rng.normal(size=(1, 6)).astype("float64")
+    T = 2.0
+    q = soften(as_probabilities(rng.normal(size=(1, 6)), False), T, False, numpy)
+    p = numpy.exp(z - z.max()) / numpy.exp(z - z.max()).sum()  # what the student's softmax outputs
+    _, grad = soft_gradient(p, q, T, False, numpy)
+    eps = 1e-5
+    numeric = [
+        (_kl_of_logits(z + eps * numpy.eye(6)[j], q, T) - _kl_of_logits(z - eps * numpy.eye(6)[j], q, T)) / (2 * eps)
+        for j in range(6)
+    ]
+    assert numpy.allclose(grad[0], numeric, atol=1e-4)
+
+
+def test_at_temperature_one_a_one_hot_teacher_gives_spacys_own_gradient():
+    p = numpy.asarray([[0.7, 0.2, 0.1]], dtype="float32")
+    q = numpy.asarray([[0.0, 1.0, 0.0]], dtype="float32")
+    _, grad = soft_gradient(p, q, 1.0, False, numpy)
+    assert numpy.allclose(grad, p - q)
+
+
+def test_top_k_keeps_the_most_probable_labels_and_logits_are_turned_into_probabilities():
+    logits = numpy.asarray([[2.0, -1.0, 0.5, 3.0]])
+    probs = as_probabilities(logits, False)
+    assert numpy.allclose(probs.sum(), 1.0)
+    kept = top_k(probs, 2)
+    assert kept["i"].tolist() == [[3, 0]]
+    assert kept["p"].dtype == numpy.float16 and kept["p"][0, 0] > kept["p"][0, 1]
+
+
+def test_targets_follow_the_students_label_order_and_renormalise_over_the_kept_labels():
+    soft = {"i": numpy.asarray([[1, 0]]), "p": numpy.asarray([[0.6, 0.3]], dtype="float16")}
+    mapping = numpy.asarray([2, 0, -1])  # teacher label 0 is the student's 2, label 1 its 0
+    q = target(soft, mapping, 3, 1.0, False, numpy)
+    assert numpy.allclose(q, [[0.6 / 0.9, 0.0, 0.3 / 0.9]], atol=1e-3)
+
+
+def _tagger_with_soft_loss():
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("tagger")
+    doc = nlp.make_doc("a b c")
+    gold = Example.from_dict(doc, {"tags": ["X", "Y", "X"]})
+    nlp.initialize(lambda: [gold])
+    install_soft_losses(nlp, {"tagger": ["Y", "X"]}, temperature=1.0)
+    return nlp, tagger, gold
+
+
+def test_a_silver_example_gets_the_kl_gradient_and_a_gold_one_the_taggers_own_loss():
+    nlp, tagger, gold = _tagger_with_soft_loss()
+    silver_ref = nlp.make_doc("a b c")
+    # The teacher (labels Y, X) is sure of Y for every token.
+    silver_ref.user_data[SOFT_KEY] = {
+        "tagger": {"i": numpy.zeros((3, 1), dtype="int32"), "p": numpy.ones((3, 1), dtype="float16")}
+    }
+    silver = Example(nlp.make_doc("a b c"), silver_ref)
+    scores, _ = tagger.model.begin_update([silver.predicted, gold.predicted])
+    loss, grads = tagger.get_loss([silver, gold], scores)
+    y = list(tagger.labels).index("Y")
+    expected = scores[0].copy()
+    expected[:, y] -= 1.0
+    assert numpy.allclose(grads[0], expected, atol=1e-6)
+    _, own = type(tagger).get_loss(tagger, [gold], [scores[1]])
+    assert numpy.allclose(grads[1], own[0])
+    assert loss > 0
+
+
+def test_the_saved_student_is_a_plain_spacy_pipeline(tmp_path):
+    nlp, tagger, _ = _tagger_with_soft_loss()
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    assert "get_loss" not in vars(loaded.get_pipe("tagger"))
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_textcat_rows_with_soft_targets_get_the_kl_gradient(multilabel):
+    nlp = spacy.blank("en")
+    factory = "textcat_multilabel" if multilabel else "textcat"
+    textcat = nlp.add_pipe(factory)
+    gold = Example.from_dict(nlp.make_doc("hello there"), {"cats": {"A": 1.0, "B": 0.0}})
+    nlp.initialize(lambda: [gold])
+    install_soft_losses(nlp, {factory: ["A", "B"]}, temperature=1.0)
+    ref = nlp.make_doc("good day")
+    ref.cats = {"A": 0.0, "B": 1.0}
+    ref.user_data[SOFT_KEY] = {factory: {"i": numpy.asarray([[0, 1]]), "p": numpy.asarray([[0.8, 0.2]], dtype="float16")}}
+    silver = Example(nlp.make_doc("good day"), ref)
+    scores = textcat.model.predict([silver.predicted, gold.predicted])
+    _, grads = textcat.get_loss([silver, gold], scores)
+    a, b = list(textcat.labels).index("A"), list(textcat.labels).index("B")
+    q = numpy.zeros(2)
+    q[a], q[b] = 0.8, 0.2
+    assert numpy.allclose(grads[0], scores[0] - q, atol=2e-3)
+    _, own = type(textcat).get_loss(textcat, [gold], scores[1:])
+    assert numpy.allclose(grads[1], own[0])
