@@ -9,6 +9,7 @@ import srsly
 
 from tests.core.distill.conftest import distill_setup  # noqa: F401  (fixture)
 from tests.core.training.data import TINY_SHARED, overrides_args
+from tests.core.transformer.conftest import tiny_model  # noqa: F401  (fixture)
 
 TINY = overrides_args(TINY_SHARED)
 
@@ -21,7 +22,9 @@ def _distill(cli, setup, out, *extra):
     )  # fmt: skip
 
 
-def test_the_student_learns_from_the_teacher_and_gold_data_and_is_compared_with_it(cli, distill_setup, tmp_path):  # noqa: F811
+def test_the_student_learns_from_the_teacher_and_gold_data_and_is_compared_with_it(
+    cli, distill_setup, tmp_path
+):  # noqa: F811
     s = distill_setup
     result = _distill(cli, s, tmp_path / "out", "--paths.train", str(s.train), "--paths.dev", str(s.dev))
     assert result.exit_code == 0, result.output
@@ -65,12 +68,36 @@ def test_mistakes_get_clear_errors_and_write_nothing(cli, distill_setup, tmp_pat
     empty.write_text("")
     cases = [
         (["distill", str(s.teacher), str(other), "--paths.raw_text", str(s.raw)], "cannot teach", "textcat"),
-        (["distill", str(s.teacher), str(german), "--paths.raw_text", str(s.raw)], "'de' pipeline", "language"),
+        (
+            ["distill", str(s.teacher), str(german), "--paths.raw_text", str(s.raw)],
+            "'de' pipeline",
+            "language",
+        ),
         (["distill", str(s.teacher), str(s.student)], "No raw text", "--paths.raw_text"),
         (["distill", str(s.teacher), str(s.student), "--paths.raw_text", str(empty)], "no documents", "text"),
-        (["distill", str(tmp_path / "nope"), str(s.student), "--paths.raw_text", str(s.raw)], "not found", "model-best"),
-        (["distill", str(s.teacher), str(s.student), "--paths.raw_text", str(s.raw), "--temperature", "0"], "Invalid", "--temperature"),
-        (["distill", str(s.teacher), str(s.student), "--paths.raw_text", str(s.raw), "--paths.train", str(s.raw)], "cannot be read", ".spacy"),
+        (
+            ["distill", str(tmp_path / "nope"), str(s.student), "--paths.raw_text", str(s.raw)],
+            "not found",
+            "model-best",
+        ),
+        (
+            ["distill", str(s.teacher), str(s.student), "--paths.raw_text", str(s.raw), "--temperature", "0"],
+            "Invalid",
+            "--temperature",
+        ),
+        (
+            [
+                "distill",
+                str(s.teacher),
+                str(s.student),
+                "--paths.raw_text",
+                str(s.raw),
+                "--paths.train",
+                str(s.raw),
+            ],
+            "cannot be read",
+            ".spacy",
+        ),
     ]
     for args, message, detail in cases:
         out = tmp_path / "out"
@@ -79,3 +106,56 @@ def test_mistakes_get_clear_errors_and_write_nothing(cli, distill_setup, tmp_pat
         assert message in result.output and detail in result.output, result.output
         assert "Traceback" not in result.output
         assert not (out / "model-best").exists()
+
+
+def test_a_transformer_teacher_teaches_a_cnn_student(
+    cli, tiny_model, training_corpora, distill_setup, tmp_path
+):  # noqa: F811
+    cfg = tmp_path / "trf.cfg"
+    assert (
+        cli(
+            "init", "config", str(cfg), "--pipeline", "tagger,ner", "--transformer", str(tiny_model("bert"))
+        ).exit_code
+        == 0
+    )
+    result = cli(
+        "train", str(cfg), "--output", str(tmp_path / "trf"), "--paths.train", str(training_corpora.tiny_train),
+        "--paths.dev", str(training_corpora.tiny_dev), "--training.max_steps", "6", "--training.eval_frequency", "3",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    student = tmp_path / "student.cfg"
+    assert cli("init", "config", str(student), "--pipeline", "tagger,ner").exit_code == 0
+    s = distill_setup
+    result = cli(
+        "distill", str(tmp_path / "trf" / "model-best"), str(student), "--output", str(tmp_path / "out"),
+        "--paths.raw_text", str(s.raw), "--paths.train", str(s.train), "--paths.dev", str(s.dev),
+        "--training.max_steps", "6", "--training.eval_frequency", "3", *TINY,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "distill.json").read_text())
+    assert report["teacher"]["words_per_s"] > 0 and report["student"]["words_per_s"] > 0
+    assert "tag_acc" in report["agreement_with_teacher"]
+    assert spacy.load(tmp_path / "out" / "model-best").pipe_names == ["tok2vec", "tagger", "ner"]
+
+
+def test_a_student_with_another_tokenizer_is_refused(cli, distill_setup, tmp_path):  # noqa: F811
+    code = tmp_path / "whitespace.py"
+    code.write_text(
+        "import spacy\nfrom spacy.tokens import Doc\n\n"
+        "@spacy.registry.tokenizers('whitespace_tokenizer')\n"
+        "def create():\n"
+        "    def make(nlp):\n"
+        "        return lambda text: Doc(nlp.vocab, words=text.split())\n"
+        "    return make\n"
+    )
+    other = tmp_path / "student.cfg"
+    other.write_text(
+        distill_setup.student.read_text().replace('"spacy.Tokenizer.v1"', '"whitespace_tokenizer"', 1)
+    )
+    result = cli(
+        "distill", str(distill_setup.teacher), str(other), "--output", str(tmp_path / "out"),
+        "--paths.raw_text", str(distill_setup.raw), "--code", str(code),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "tokenizer differs" in result.output and "whitespace_tokenizer" in result.output
+    assert not (tmp_path / "out").exists()

@@ -42,7 +42,9 @@ def distill_setup(tmp_path_factory, training_corpora, shared_data) -> Setup:
     root = tmp_path_factory.mktemp("distill")
     tiny = overrides_args(TINY_SHARED)
     for name in ("teacher", "student"):
-        result = run_cli("init", "config", str(root / f"{name}.cfg"), "--pipeline", "tagger,parser,ner", "--force")
+        result = run_cli(
+            "init", "config", str(root / f"{name}.cfg"), "--pipeline", "tagger,parser,ner", "--force"
+        )
         assert result.exit_code == 0, result.output
     result = run_cli(
         "train", str(root / "teacher.cfg"), "--output", str(root / "teacher"),
@@ -51,4 +53,10 @@ def distill_setup(tmp_path_factory, training_corpora, shared_data) -> Setup:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     raw = write_raw(root / "raw.jsonl", raw_texts(shared_data, 120))
-    return Setup(root / "teacher" / "model-best", root / "student.cfg", raw, training_corpora.mixed_train, training_corpora.mixed_dev)
+    return Setup(
+        root / "teacher" / "model-best",
+        root / "student.cfg",
+        raw,
+        training_corpora.mixed_train,
+        training_corpora.mixed_dev,
+    )

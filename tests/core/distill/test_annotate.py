@@ -24,12 +24,19 @@ from .conftest import raw_texts, write_raw
 def _annotate(setup, raw, cache, **kw):
     teacher = spacy.load(setup.teacher)
     return annotate_raw_text(
-        teacher, raw, cache, fingerprint=fingerprint(setup.teacher), components=["tagger", "parser", "ner"], **kw
+        teacher,
+        raw,
+        cache,
+        fingerprint=fingerprint(setup.teacher),
+        components=["tagger", "parser", "ner"],
+        **kw,
     )
 
 
 def test_shards_hold_the_teachers_predictions_and_its_top_k_tag_probabilities(distill_setup, tmp_path):
-    manifest = _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", k=3, shard_size=50, batch_size=25)
+    manifest = _annotate(
+        distill_setup, distill_setup.raw, tmp_path / "cache", k=3, shard_size=50, batch_size=25
+    )
     assert manifest.finished and manifest.docs_done == 120
     assert [s["docs"] for s in manifest.shards] == [50, 50, 20]
     teacher = spacy.load(distill_setup.teacher)
@@ -38,7 +45,9 @@ def test_shards_hold_the_teachers_predictions_and_its_top_k_tag_probabilities(di
     for silver, pred in zip(docs, predicted):
         assert [t.tag_ for t in silver] == [t.tag_ for t in pred]
         assert [t.head.i for t in silver] == [t.head.i for t in pred]
-        assert [(e.start, e.end, e.label_) for e in silver.ents] == [(e.start, e.end, e.label_) for e in pred.ents]
+        assert [(e.start, e.end, e.label_) for e in silver.ents] == [
+            (e.start, e.end, e.label_) for e in pred.ents
+        ]
         soft = silver.user_data[SOFT_KEY]["tagger"]
         assert soft["i"].shape == (len(silver), 3) and soft["p"].dtype == numpy.float16
         labels = manifest.labels["tagger"]
@@ -102,3 +111,38 @@ def test_empty_raw_text_is_a_clear_error(distill_setup, tmp_path):
     empty.write_text("")
     with pytest.raises(UserError, match="no documents"):
         _annotate(distill_setup, empty, tmp_path / "cache")
+
+
+def test_morphologizer_and_senter_get_soft_targets_that_match_their_predictions(
+    training_corpora, shared_data, tmp_path
+):
+    from tests.conftest import run_cli
+
+    cfg = tmp_path / "teacher.cfg"
+    assert run_cli("init", "config", str(cfg), "--pipeline", "morphologizer,senter", "--force").exit_code == 0
+    result = run_cli(
+        "train", str(cfg), "--output", str(tmp_path / "t"), "--paths.train", str(training_corpora.ud_train),
+        "--paths.dev", str(training_corpora.ud_dev), "--training.max_steps", "10", "--training.eval_frequency", "5",
+        "--components.tok2vec.model.encode.depth", "1", "--components.tok2vec.model.encode.width", "32",
+        "--components.tok2vec.model.embed.width", "32",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "t" / "model-best"
+    teacher = spacy.load(path)
+    raw = write_raw(tmp_path / "raw.jsonl", raw_texts(shared_data, 30))
+    manifest = annotate_raw_text(
+        teacher,
+        raw,
+        tmp_path / "cache",
+        fingerprint=fingerprint(path),
+        components=["morphologizer", "senter"],
+        k=2,
+    )
+    assert set(manifest.labels) == {"morphologizer", "senter"}
+    docs = list(DocBin().from_disk(tmp_path / "cache" / "shard-00000.spacy").get_docs(teacher.vocab))
+    for silver, pred in zip(docs, teacher.pipe(d.text for d in docs)):
+        assert [str(t.morph) for t in silver] == [str(t.morph) for t in pred]
+        assert [t.is_sent_start for t in silver] == [t.is_sent_start for t in pred]
+        senter = silver.user_data[SOFT_KEY]["senter"]
+        top = [manifest.labels["senter"][i] for i in senter["i"][:, 0]]
+        assert [label == "S" for label in top][1:] == [bool(t.is_sent_start) for t in silver][1:]

@@ -33,7 +33,8 @@ def test_the_gradient_is_that_of_t_squared_kl_with_respect_to_the_logits():
     _, grad = soft_gradient(p, q, T, False, numpy)
     eps = 1e-5
     numeric = [
-        (_kl_of_logits(z + eps * numpy.eye(6)[j], q, T) - _kl_of_logits(z - eps * numpy.eye(6)[j], q, T)) / (2 * eps)
+        (_kl_of_logits(z + eps * numpy.eye(6)[j], q, T) - _kl_of_logits(z - eps * numpy.eye(6)[j], q, T))
+        / (2 * eps)
         for j in range(6)
     ]
     assert numpy.allclose(grad[0], numeric, atol=1e-4)
@@ -108,7 +109,9 @@ def test_textcat_rows_with_soft_targets_get_the_kl_gradient(multilabel):
     install_soft_losses(nlp, {factory: ["A", "B"]}, temperature=1.0)
     ref = nlp.make_doc("good day")
     ref.cats = {"A": 0.0, "B": 1.0}
-    ref.user_data[SOFT_KEY] = {factory: {"i": numpy.asarray([[0, 1]]), "p": numpy.asarray([[0.8, 0.2]], dtype="float16")}}
+    ref.user_data[SOFT_KEY] = {
+        factory: {"i": numpy.asarray([[0, 1]]), "p": numpy.asarray([[0.8, 0.2]], dtype="float16")}
+    }
     silver = Example(nlp.make_doc("good day"), ref)
     scores = textcat.model.predict([silver.predicted, gold.predicted])
     _, grads = textcat.get_loss([silver, gold], scores)

@@ -66,6 +66,7 @@ def distill(
         )
     with config_errors(where):
         config = Config(student_config).interpolate()
+    _check_data(config)  # before the teacher spends time on the raw text
     teacher = tch.load_teacher(teacher_path, use_gpu)
     components = tch.check_student(teacher, config, where)
     manifest = annotate_raw_text(
@@ -80,7 +81,8 @@ def distill(
         max_docs=settings.max_docs,
         printer=printer,
     )
-    labels = tch.write_label_files(teacher, list(components), output / SILVER / "labels")
+    gold = (config.get("paths") or {}).get("train")
+    labels = tch.write_label_files(teacher, list(components), output / SILVER / "labels", gold)
     config, dev_from_silver = student_training_config(config, output / SILVER, manifest, labels, settings)
     if dev_from_silver:
         printer.info(
@@ -102,6 +104,19 @@ def distill(
     return compare(teacher, teacher_path, output, config, manifest, settings.__dict__, printer)
 
 
+def _check_data(config: Config) -> None:
+    from ..corpora import docbin_problem
+
+    paths = config.get("paths") or {}
+    for setting, path in (("--paths.train", paths.get("train")), ("--paths.dev", paths.get("dev"))):
+        problem = docbin_problem(str(path)) if path else None
+        if problem:
+            raise UserError(
+                f"{setting} cannot be read: {problem}",
+                hint="Give a .spacy file (make it with 'spacy-transfer convert').",
+            )
+
+
 def student_training_config(
     config: Config, silver: Path, manifest: Manifest, labels: Dict[str, Path], settings: DistillSettings
 ) -> "tuple[Config, bool]":
@@ -115,15 +130,6 @@ def student_training_config(
             "The student config is partial (no [corpora] / [training])",
             hint="Make it with 'spacy-transfer init config' or complete it with 'init fill-config'.",
         )
-    from ..corpora import docbin_problem
-
-    for setting, path in (("--paths.train", gold), ("--paths.dev", dev)):
-        problem = docbin_problem(str(path)) if path else None
-        if problem:
-            raise UserError(
-                f"{setting} cannot be read: {problem}",
-                hint="Give a .spacy file (make it with 'spacy-transfer convert').",
-            )
     from_silver = not dev
     if from_silver and len(manifest.shards) < 2:
         raise UserError(

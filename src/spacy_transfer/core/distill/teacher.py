@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import srsly
 from spacy.language import Language
@@ -105,18 +104,41 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def write_label_files(teacher: Language, names: List[str], folder: Path) -> Dict[str, Path]:
-    """The teacher's labels of each component that takes labels in ``initialize``, as JSON
-    for ``spacy.read_labels.v1``: the student knows every label the teacher can predict."""
+def write_label_files(
+    teacher: Language, names: List[str], folder: Path, gold: Optional[str] = None
+) -> Dict[str, Path]:
+    """The labels of the tagger and the text classifiers, for ``spacy.read_labels.v1``: every
+    label the teacher can predict (its distribution covers them all, even those it never
+    picks) and every label of the gold data. The other components take their labels from the
+    training data (the teacher's annotations and the gold ones) as in ``train``."""
     from ..io import atomic_write_text
 
     folder.mkdir(parents=True, exist_ok=True)
+    gold_docs = _gold_docs(teacher, gold)
     out = {}
     for name in names:
-        proc = teacher.get_pipe(name)
-        if "labels" not in inspect.signature(proc.initialize).parameters or not hasattr(proc, "label_data"):
+        factory = teacher.get_pipe_meta(name).factory
+        if factory not in FLAT_LABELS:
             continue
+        labels = list(teacher.get_pipe(name).labels)
+        seen = (
+            {t.tag_ for d in gold_docs for t in d}
+            if factory == "tagger"
+            else {c for d in gold_docs for c in d.cats}
+        )
+        labels += sorted(label for label in seen - set(labels) if label)
         path = folder / f"{name}.json"
-        atomic_write_text(path, srsly.json_dumps(proc.label_data))
+        atomic_write_text(path, srsly.json_dumps(labels))
         out[name] = path
     return out
+
+
+FLAT_LABELS = ("tagger", "textcat", "textcat_multilabel")
+
+
+def _gold_docs(teacher: Language, gold: Optional[str]) -> List[Any]:
+    if not gold:
+        return []
+    from spacy.training import Corpus
+
+    return [eg.reference for eg in Corpus(gold)(teacher)]

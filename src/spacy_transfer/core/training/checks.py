@@ -316,3 +316,13 @@ def check_listeners(nlp: Language) -> None:
             "add the upstream tok2vec/transformer to [nlp] pipeline before its listeners, or give the component "
             "its own embedding layer ('init config --embedding independent').",
         )
+
+
+def labels_given(nlp: Language) -> List[str]:
+    """Components whose labels [initialize.components] sets."""
+    init_components = (nlp.config.get("initialize", {}) or {}).get("components", {}) or {}
+    return [
+        name
+        for name, cfg in init_components.items()
+        if isinstance(cfg, dict) and cfg.get("labels") is not None
+    ]

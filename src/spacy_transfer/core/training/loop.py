@@ -147,7 +147,7 @@ class Trainer:
         if T["max_epochs"] >= 0:
             examples = self.batches.load()
             if self.label_check:
-                checks.check_labels(nlp, examples, self.frozen, _labels_given(nlp))
+                checks.check_labels(nlp, examples, self.frozen, checks.labels_given(nlp))
         self._check_dev()
         self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
         self.before_to_disk = make_before_to_disk(T["before_to_disk"])
@@ -384,16 +384,6 @@ class Trainer:
                     f"Pipelines: {self.output / DIR_BEST} (best), {self.output / DIR_LAST} (last)"
                 )
         return TrainResult(self.nlp, s, self.output, interrupted)
-
-
-def _labels_given(nlp: Language) -> List[str]:
-    """Components whose labels [initialize.components] sets."""
-    init_components = (nlp.config.get("initialize", {}) or {}).get("components", {}) or {}
-    return [
-        name
-        for name, cfg in init_components.items()
-        if isinstance(cfg, dict) and cfg.get("labels") is not None
-    ]
 
 
 def train(config: Config, output: Optional[Path] = None, **kwargs: Any) -> TrainResult:
