@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from spacy.language import Language
 from spacy.training import Example
@@ -18,6 +18,12 @@ from thinc.api import Model
 
 from ...errors import UserError
 from ..corpora import docbin_problem
+
+
+def fail_if_any(rows: List[Tuple[str, str]], message: str, header: Tuple[str, str], hint: str) -> None:
+    """Every problem a check found, in one error: the table names each setting or component."""
+    if rows:
+        raise UserError(message, rows=rows, header=header, hint=hint)
 
 
 def _section(config: Dict[str, Any], dot_name: str) -> Optional[Dict[str, Any]]:
@@ -68,14 +74,13 @@ def check_corpus_paths(config: Dict[str, Any]) -> None:
                 rows.append((setting, problem))
         elif not Path(str(path)).exists():
             rows.append((setting, f"{path} does not exist"))
-    if rows:
-        raise UserError(
-            "The training or evaluation data cannot be read",
-            rows=rows,
-            header=("setting", "problem"),
-            hint="Pass the .spacy files as overrides, e.g. --paths.train train.spacy --paths.dev dev.spacy "
-            "(make them with 'spacy-transfer convert').",
-        )
+    fail_if_any(
+        rows,
+        "The training or evaluation data cannot be read",
+        ("setting", "problem"),
+        "Pass the .spacy files as overrides, e.g. --paths.train train.spacy --paths.dev dev.spacy "
+        "(make them with 'spacy-transfer convert').",
+    )
 
 
 def _static_vector_users(node: Any, where: str = "components") -> List[str]:
@@ -122,15 +127,14 @@ def check_frozen_listeners(nlp: Any, frozen: Sequence[str], annotating: Sequence
         ]
         if listeners:
             rows.append((name, f"is frozen, and {', '.join(listeners)} listen to it"))
-    if rows:
-        raise UserError(
-            "A frozen component has listeners but sets no annotations, so they would get no input",
-            rows=rows,
-            header=("component", "problem"),
-            hint='Add it to [training] annotating_components, e.g. annotating_components = ["'
-            + rows[0][0]
-            + '"], or freeze its listeners too, or give them their own tok2vec (replace_listeners).',
-        )
+    fail_if_any(
+        rows,
+        "A frozen component has listeners but sets no annotations, so they would get no input",
+        ("component", "problem"),
+        'Add it to [training] annotating_components, e.g. annotating_components = ["'
+        + (rows[0][0] if rows else "")
+        + '"], or freeze its listeners too, or give them their own tok2vec (replace_listeners).',
+    )
 
 
 def _first_annotated(proc: Any, examples: List[Example]) -> List[Example]:
@@ -202,14 +206,13 @@ def check_labels(
         if unseen:
             shown = ", ".join(unseen[:10]) + (f" (+{len(unseen) - 10} more)" if len(unseen) > 10 else "")
             rows.append((name, f"labels not in the training data: {shown}"))
-    if rows:
-        raise UserError(
-            "The training data does not have the annotations the pipeline needs",
-            rows=rows,
-            header=("component", "problem"),
-            hint="Train on data annotated for these components, remove them from [nlp] pipeline, "
-            "or fix the label list in [initialize.components.NAME.labels].",
-        )
+    fail_if_any(
+        rows,
+        "The training data does not have the annotations the pipeline needs",
+        ("component", "problem"),
+        "Train on data annotated for these components, remove them from [nlp] pipeline, "
+        "or fix the label list in [initialize.components.NAME.labels].",
+    )
 
 
 @contextlib.contextmanager
@@ -237,13 +240,12 @@ def check_frozen_in_pipeline(nlp: Language, frozen: List[str], annotating: List[
         for name in names
         if name not in nlp.component_names
     ]
-    if rows:
-        raise UserError(
-            "A component named in [training] is not in the pipeline",
-            rows=rows,
-            header=("setting", "problem"),
-            hint=f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.",
-        )
+    fail_if_any(
+        rows,
+        "A component named in [training] is not in the pipeline",
+        ("setting", "problem"),
+        f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.",
+    )
 
 
 def _listeners(model: Model) -> List[Model]:
@@ -307,15 +309,14 @@ def check_listeners(nlp: Language) -> None:
                         f"{up_model.get_dim('nO')}",
                     )
                 )
-    if rows:
-        raise UserError(
-            "A listener cannot be connected to the layer it listens to",
-            rows=rows,
-            header=("setting", "problem"),
-            hint="Give each listener the width of its upstream (e.g. width = ${components.tok2vec.model.encode.width}); "
-            "add the upstream tok2vec/transformer to [nlp] pipeline before its listeners, or give the component "
-            "its own embedding layer ('init config --embedding independent').",
-        )
+    fail_if_any(
+        rows,
+        "A listener cannot be connected to the layer it listens to",
+        ("setting", "problem"),
+        "Give each listener the width of its upstream (e.g. width = ${components.tok2vec.model.encode.width}); "
+        "add the upstream tok2vec/transformer to [nlp] pipeline before its listeners, or give the component "
+        "its own embedding layer ('init config --embedding independent').",
+    )
 
 
 def labels_given(nlp: Language) -> List[str]:
