@@ -41,7 +41,7 @@ def _scores(pipeline: Path, test: Path, name: str) -> Dict[str, float]:
 def _train(cfg: Path, out: Path, data: Dict[str, Path], steps: int, *extra: str) -> Path:
     cli(
         "train", str(cfg), "--output", str(out), "--paths.train", str(data["train"]), "--paths.dev", str(data["dev"]),
-        "--training.max_steps", str(steps), "--training.eval_frequency", str(max(steps // 5, 50)),
+        "--training.max_steps", str(steps), "--training.eval_frequency", str(max(steps // 3, 50)),
         "--training.patience", "0", *extra,
     )  # fmt: skip
     return out / "model-best"
@@ -85,7 +85,7 @@ def main() -> Dict:
     measured = cli(
         "distill", str(teacher), str(student_cfg), "--output", str(distilled), "--paths.raw_text", str(raw),
         "--paths.train", str(data["train"]), "--paths.dev", str(data["dev"]), "--max-docs", str(raw_docs),
-        "--training.max_steps", str(student_steps), "--training.eval_frequency", str(max(student_steps // 5, 50)),
+        "--training.max_steps", str(student_steps), "--training.eval_frequency", str(max(student_steps // 3, 50)),
         "--training.patience", "0",
     )  # fmt: skip
     load = loadavg()

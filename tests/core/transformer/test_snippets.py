@@ -42,6 +42,9 @@ def _examples(nlp):
     ],
 )
 def test_spec_snippet_resolves_and_trains(tiny_model, name, code):
+    from thinc.api import fix_random_seed
+
+    fix_random_seed(0)  # the same weights whichever tests ran before in this process
     overrides = {"components.transformer.model.name": str(tiny_model("bert"))}
     config = load_training_config(SNIPPETS / f"{name}.cfg", overrides, code=SNIPPETS / code if code else None)
     nlp = util.load_model_from_config(config, auto_fill=True, validate=True)

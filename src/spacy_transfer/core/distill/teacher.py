@@ -107,28 +107,32 @@ def fingerprint(path: Path) -> str:
 def write_label_files(
     teacher: Language, names: List[str], folder: Path, gold: Optional[str] = None
 ) -> Dict[str, Path]:
-    """The labels of the tagger and the text classifiers, for ``spacy.read_labels.v1``: every
-    label the teacher can predict (its distribution covers them all, even those it never
-    picks) and every label of the gold data. The other components take their labels from the
-    training data (the teacher's annotations and the gold ones) as in ``train``."""
+    """The teacher's labels for each component that takes labels in ``initialize``, for
+    ``spacy.read_labels.v1``: the student knows every label the teacher can predict (its
+    distribution covers them all, even those it never picks). The tagger's and the text
+    classifiers' also get the gold data's labels; the parser's and ner's moves are the
+    teacher's (a gold label the teacher never learned is not supported)."""
+    import inspect
+
     from ..io import atomic_write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     gold_docs = _gold_docs(teacher, gold)
     out = {}
     for name in names:
-        factory = teacher.get_pipe_meta(name).factory
-        if factory not in FLAT_LABELS:
+        proc, factory = teacher.get_pipe(name), teacher.get_pipe_meta(name).factory
+        if "labels" not in inspect.signature(proc.initialize).parameters or not hasattr(proc, "label_data"):
             continue
-        labels = list(teacher.get_pipe(name).labels)
-        seen = (
-            {t.tag_ for d in gold_docs for t in d}
-            if factory == "tagger"
-            else {c for d in gold_docs for c in d.cats}
-        )
-        labels += sorted(label for label in seen - set(labels) if label)
+        data = proc.label_data
+        if factory in FLAT_LABELS:
+            seen = (
+                {t.tag_ for d in gold_docs for t in d}
+                if factory == "tagger"
+                else {c for d in gold_docs for c in d.cats}
+            )
+            data = list(data) + sorted(label for label in seen - set(data) if label)
         path = folder / f"{name}.json"
-        atomic_write_text(path, srsly.json_dumps(labels))
+        atomic_write_text(path, srsly.json_dumps(data))
         out[name] = path
     return out
 
