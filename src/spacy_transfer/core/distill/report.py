@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import srsly
 from spacy.language import Language
+from spacy.scorer import Scorer
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from thinc.api import Config
@@ -36,16 +37,22 @@ def dir_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def words_per_second(nlp: Language, texts: List[str], batch_size: int = 256) -> float:
-    """Prediction speed over ``texts`` (a warm-up batch first, not counted)."""
+def predict_timed(nlp: Language, texts: List[str], batch_size: int = 256) -> Tuple[List[Doc], float]:
+    """The pipeline's predictions on ``texts`` and its words/s over them (a warm-up batch
+    first, not counted): one pass serves both the scores and the speed."""
     list(nlp.pipe(texts[:16]))
     start = time.perf_counter()
-    n = sum(len(doc) for doc in nlp.pipe(texts, batch_size=batch_size))
-    return n / max(time.perf_counter() - start, 1e-9)
+    docs = list(nlp.pipe(texts, batch_size=batch_size))
+    return docs, sum(len(d) for d in docs) / max(time.perf_counter() - start, 1e-9)
 
 
 def dev_docs(config: Config, nlp: Language) -> List[Doc]:
     return list(DocBin().from_disk(config["paths"]["dev"]).get_docs(nlp.vocab))
+
+
+def score(nlp: Language, predicted: List[Doc], reference: List[Doc]) -> Dict[str, float]:
+    """What ``nlp.evaluate`` reports, for predictions already made."""
+    return headline(Scorer(nlp).score([Example(p, r) for p, r in zip(predicted, reference)]))
 
 
 def headline(scores: Dict[str, Any]) -> Dict[str, float]:
@@ -66,14 +73,14 @@ def compare(
     student = spacy.load(output / "model-best")
     gold = dev_docs(config, student)
     texts = [doc.text for doc in gold]
-    on_dev = headline(student.evaluate([Example(student.make_doc(d.text), d) for d in gold]))
-    teacher_on_dev = headline(
-        teacher.evaluate([Example(teacher.make_doc(d.text), d) for d in dev_docs(config, teacher)])
-    )
-    # Agreement: the teacher's predictions are the reference.
-    taught = list(teacher.pipe(texts))
-    agreement = headline(student.evaluate([Example(student.make_doc(d.text), d) for d in taught]))
-    speed = {"teacher": words_per_second(teacher, texts), "student": words_per_second(student, texts)}
+    taught, teacher_wps = predict_timed(teacher, texts)
+    learned, student_wps = predict_timed(student, texts)
+    speed = {"teacher": teacher_wps, "student": student_wps}
+    on_dev = score(student, learned, gold)
+    teacher_on_dev = score(teacher, taught, dev_docs(config, teacher))
+    # Agreement: the teacher's predictions (copied into the student's vocab) are the reference.
+    as_reference = list(DocBin(docs=taught).get_docs(student.vocab))
+    agreement = score(student, learned, as_reference)
     result = {
         "teacher": {
             "path": str(teacher_path),
