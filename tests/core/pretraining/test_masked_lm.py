@@ -12,7 +12,7 @@ from thinc.api import Config
 from spacy_transfer.core.config.generate import ConfigRequest, generate_config
 from spacy_transfer.core.corpora import read_conllu, write_docbin
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
-from spacy_transfer.core.pretraining.masked_lm import IGNORE, WordpieceMasker
+from spacy_transfer.core.pretraining.masking import IGNORE, WordpieceMasker
 from spacy_transfer.core.training.initialize import init_nlp_with_init_tok2vec
 from spacy_transfer.core.transformer.model import get_hf_model, get_tokenizer
 from spacy_transfer.errors import UserError
@@ -168,3 +168,33 @@ def test_masked_lm_on_gpu(tiny_bert, raw_jsonl, tmp_path):
     pretrain(trf_config(tiny_bert, raw_jsonl, **{"pretraining.max_epochs": 2}), tmp_path / "out", use_gpu=0)
     log = list(srsly.read_jsonl(tmp_path / "out" / "log.jsonl"))
     assert log[1]["epoch_loss"] < log[0]["epoch_loss"]
+
+
+def test_short_passes_give_the_gradient_of_one_padded_pass(tiny_bert, raw_jsonl):
+    """Windows go through length-sorted passes (each backward at once, to bound memory); the
+    loss and gradients are those of the mean over all picked wordpieces of the shard."""
+    from spacy_transfer.core.upstream import shim_module
+
+    setup = setup_pretraining(trf_config(tiny_bert, raw_jsonl))
+    objective = setup.objective
+    mlm = shim_module(objective.shim)
+    for module in mlm.modules():  # no dropout: both runs see the same network
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    texts = ["A short one.", "The quick brown fox jumps over the lazy dog. " * 6, "Two words", "Hello world, again."]
+    docs = [setup.nlp.make_doc(t) for t in texts]
+    state = objective.masker.get_state()
+
+    def run(max_items):
+        objective.max_batch_items = max_items
+        objective.masker.set_state(state)
+        mlm.zero_grad(set_to_none=True)
+        loss = objective.backward(docs).loss
+        return loss, {n: p.grad.clone() for n, p in mlm.named_parameters() if p.grad is not None}
+
+    one_loss, one = run(10_000)
+    many_loss, many = run(64)  # windows of up to 64 wordpieces: several passes
+    assert many_loss == pytest.approx(one_loss, rel=1e-5)
+    assert one.keys() == many.keys()
+    for name in one:
+        assert torch.allclose(one[name], many[name], atol=1e-6), name

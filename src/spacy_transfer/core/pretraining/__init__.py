@@ -5,7 +5,8 @@ pretrained weights into a pipeline at the start of training (checked).
 
 - :mod:`.loop`: the epochs and steps; :mod:`.setup`: the pipeline and objective from
   [pretraining]; :mod:`.target`: which layer is trained;
-- :mod:`.objectives` (characters, vectors) and :mod:`.masked_lm` (transformers);
+- :mod:`.objectives` (characters, vectors) and :mod:`.masked_lm` (transformers, with
+  :mod:`.masking` choosing the wordpieces);
 - :mod:`.outputs`: model{N}.bin, resume states, log.jsonl; :mod:`.resume`: continuing
   from them; :mod:`.state`: the state file format; :mod:`.progress`: spaCy's table;
 - :mod:`.corpus`: the raw-text reader; :mod:`.weights`: init_tok2vec loading.

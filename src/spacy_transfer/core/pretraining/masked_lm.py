@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
@@ -33,12 +33,12 @@ from thinc.shims import Shim
 
 from ...errors import UserError
 from .. import precision
+from ..transformer.passes import length_buckets
 from ..upstream import scaler_enabled, shim_module
+from .masking import IGNORE, WordpieceMasker
 from .objectives import ShardGradients
 from .state import canonical_safetensors
 from .target import PretrainTarget
-
-IGNORE = -100  # label of wordpieces the loss skips (torch's CrossEntropyLoss default)
 
 
 @dataclass
@@ -95,7 +95,14 @@ class MaskedLMObjectiveFactory:
         settings = hf_shim(trf_model).cfg  # the transformer's own precision settings
         shim = TorchModuleShim(mlm, settings["mixed_precision"], settings["grad_scaler_config"])
         model = Model("masked-lm", _not_callable, shims=[shim])
-        return MaskedLMObjective(model=model, shim=shim, encoder=encoder, target=target, masker=masker)
+        return MaskedLMObjective(
+            model=model,
+            shim=shim,
+            encoder=encoder,
+            target=target,
+            masker=masker,
+            max_batch_items=int(trf_model.attrs.get("max_batch_items", 4096)),
+        )
 
 
 def _not_callable(model: Model, X: Any, is_train: bool) -> Any:  # pragma: no cover
@@ -131,106 +138,10 @@ def masked_lm_module(encoder: Any, name: str) -> Any:
             ) from e
     setattr(mlm, mlm.base_model_prefix, encoder)
     mlm.tie_weights()
+    from ..transformer import fast_dropout
+
+    fast_dropout.install(mlm)  # loading the head may have reset the shared config to plain sdpa
     return mlm.to(next(encoder.parameters()).device)
-
-
-class WordpieceMasker:
-    """Wordpiece windows of docs, with whole-word (spaCy token) masking from a saved generator."""
-
-    def __init__(
-        self, tokenizer: Any, *, mask_prob: float, whole_word: bool, max_length: int, seed: Optional[int]
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.mask_prob = mask_prob
-        self.whole_word = whole_word
-        self.rng = numpy.random.default_rng(seed)
-        self.prefix, self.suffix = special_template(tokenizer)
-        self.window = max_length - len(self.prefix) - len(self.suffix)
-        if self.window < 1:
-            raise UserError(f"max_length {max_length} leaves no room for text after the special tokens")
-        self.mask_id = int(tokenizer.mask_token_id)
-        specials = set(tokenizer.all_special_ids)
-        self.random_ids = numpy.asarray(
-            [i for i in range(len(tokenizer)) if i not in specials], dtype="int64"
-        )
-
-    def pieces(self, doc: Doc) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """The doc's wordpiece ids and, per piece, the index of its spaCy token."""
-        enc = self.tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = numpy.asarray(enc["input_ids"], dtype="int64")
-        starts = numpy.asarray([s for s, _ in enc["offset_mapping"]], dtype="int64")
-        token_starts = numpy.asarray([t.idx for t in doc], dtype="int64")
-        words = (
-            numpy.searchsorted(token_starts, starts, side="right") - 1 if len(doc) else numpy.zeros_like(ids)
-        )
-        return ids, numpy.maximum(words, 0)
-
-    def __call__(self, docs: Sequence[Doc]) -> Tuple[List[numpy.ndarray], List[numpy.ndarray]]:
-        """Input ids and labels per window (special tokens added, labels -100 where not picked)."""
-        inputs, labels, _ = self.mask(docs)
-        return inputs, labels
-
-    def mask(
-        self, docs: Sequence[Doc], keep: Optional[Sequence[int]] = None
-    ) -> Tuple[List[numpy.ndarray], List[numpy.ndarray], int]:
-        """The windows of the docs ``keep`` picks (all by default), and how many wordpieces
-        of the whole batch were picked.
-
-        Every doc of the batch is drawn for, kept or not, so all ranks of a data-parallel
-        run move their generators alike and mask a shard as one process would mask it
-        inside the combined batch.
-        """
-        wanted = None if keep is None else set(keep)
-        inputs: List[numpy.ndarray] = []
-        labels: List[numpy.ndarray] = []
-        n_picked = 0
-        for d, doc in enumerate(docs):
-            ids, words = self.pieces(doc)
-            if not len(ids):
-                continue
-            # One draw per spaCy token (whole words) or per wordpiece.
-            n_units = len(doc) if self.whole_word else len(ids)
-            unit = words if self.whole_word else numpy.arange(len(ids))
-            picked_units = self.rng.random(n_units) < self.mask_prob
-            roll_units = self.rng.random(n_units)
-            picked, roll = picked_units[unit], roll_units[unit]
-            masked = ids.copy()
-            masked[picked & (roll < 0.8)] = self.mask_id
-            swap = picked & (roll >= 0.8) & (roll < 0.9)
-            masked[swap] = self.rng.choice(self.random_ids, int(swap.sum()))
-            n_picked += int(picked.sum())
-            if wanted is not None and d not in wanted:
-                continue
-            label = numpy.where(picked, ids, IGNORE)
-            for start in range(0, len(ids), self.window):
-                end = start + self.window
-                inputs.append(numpy.concatenate([self.prefix, masked[start:end], self.suffix]))
-                labels.append(
-                    numpy.concatenate(
-                        [
-                            numpy.full(len(self.prefix), IGNORE),
-                            label[start:end],
-                            numpy.full(len(self.suffix), IGNORE),
-                        ]
-                    )
-                )
-        return inputs, labels, n_picked
-
-    def get_state(self) -> Dict[str, Any]:
-        return self.rng.bit_generator.state
-
-    def set_state(self, state: Dict[str, Any]) -> None:
-        self.rng.bit_generator.state = state
-
-
-def special_template(tokenizer: Any) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """The special-token ids the tokenizer puts before and after a single text."""
-    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
-    full = tokenizer("a", add_special_tokens=True)["input_ids"]
-    for i in range(len(full) - len(bare) + 1):
-        if full[i : i + len(bare)] == bare:
-            return numpy.asarray(full[:i], dtype="int64"), numpy.asarray(full[i + len(bare) :], dtype="int64")
-    return numpy.zeros(0, dtype="int64"), numpy.zeros(0, dtype="int64")
 
 
 class TorchModuleShim(Shim):
@@ -295,6 +206,7 @@ class MaskedLMObjective:
     encoder: Any
     target: PretrainTarget
     masker: WordpieceMasker
+    max_batch_items: int = 4096  # padded wordpieces per forward pass (the transformer's setting)
     kind: str = "masked-lm"
 
     def backward(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> ShardGradients:
@@ -305,8 +217,6 @@ class MaskedLMObjective:
         sum over ranks is the gradient of the mean over the combined batch (a plain sum
         would scale it by the number of ranks).
         """
-        import torch
-
         inputs, labels, total = self.masker.mask(docs, keep)
         n_mine = int(sum((lab != IGNORE).sum() for lab in labels))
         share = n_mine / total if total else 0.0
@@ -316,7 +226,21 @@ class MaskedLMObjective:
             return ShardGradients(loss=0.0, grad_weight=0.0, loss_weight=0.0, active=total > 0)
         mlm = shim_module(self.shim)
         mlm.train()
-        device = next(mlm.parameters()).device
+        # Length-sorted passes with bounded padding (the transformer's max_batch_items), each
+        # backward at once: only one pass's activations are alive, and short windows are not
+        # padded to the longest of the batch. Each pass's mean loss is weighted by its share
+        # of the picked wordpieces, so the sum is the mean over the whole shard.
+        loss = 0.0
+        for group in length_buckets([len(x) for x in inputs], self.max_batch_items):
+            loss += self._backward_pass(mlm, [inputs[i] for i in group], [labels[i] for i in group], n_mine)
+        return ShardGradients(loss=loss, grad_weight=share, loss_weight=share)
+
+    def _backward_pass(
+        self, mlm: Any, inputs: List[numpy.ndarray], labels: List[numpy.ndarray], n_mine: int
+    ) -> float:
+        """Forward and backward of one padded pass; its weighted loss."""
+        import torch
+
         width = max(len(x) for x in inputs)
         pad = self.masker.tokenizer.pad_token_id or 0
         ids = numpy.full((len(inputs), width), pad, dtype="int64")
@@ -324,6 +248,10 @@ class MaskedLMObjective:
         mask = numpy.zeros((len(inputs), width), dtype="int64")
         for i, (x, y) in enumerate(zip(inputs, labels)):
             ids[i, : len(x)], lab[i, : len(y)], mask[i, : len(x)] = x, y, 1
+        n_here = int((lab != IGNORE).sum())
+        if n_here == 0:  # no label in this pass: it adds nothing to the loss or the gradients
+            return 0.0
+        device = next(mlm.parameters()).device
         # The transformer's own mixed_precision setting, under core.precision's policy; the
         # shim's gradient scaler (enabled for fp16 only) scales the loss and unscales in step.
         autocast = precision.autocast(device.type, self.shim.cfg["mixed_precision"])
@@ -345,9 +273,10 @@ class MaskedLMObjective:
                 )
         finally:
             hook.remove()
+        weighted = out.loss * (n_here / n_mine)
         scaler = self.shim.grad_scaler
-        (scaler.scale(out.loss) if scaler_enabled(scaler) else out.loss).backward()
-        return ShardGradients(loss=float(out.loss.detach().cpu()), grad_weight=share, loss_weight=share)
+        (scaler.scale(weighted) if scaler_enabled(scaler) else weighted).backward()
+        return float(weighted.detach().cpu())
 
     def step(self, optimizer: Optimizer) -> None:
         """Apply the (combined) gradients."""

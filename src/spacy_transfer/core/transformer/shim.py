@@ -114,8 +114,11 @@ class HFShim(Shim):
         return self._model is not None
 
     def set_transformer(self, hf_model: Any, tokenizer: Any) -> None:
+        from .fast_dropout import install  # imports torch, which this module leaves until needed
+
         self._quantized = None
         device = self.device if self.loaded else None
+        install(hf_model)  # CPU training masks drawn fast; prediction unchanged
         self._model = hf_model if device is None else hf_model.to(device)
         self.tokenizer = serialization.check_tokenizer(
             tokenizer, getattr(hf_model.config, "name_or_path", "model")
