@@ -181,7 +181,12 @@ def test_short_passes_give_the_gradient_of_one_padded_pass(tiny_bert, raw_jsonl)
     for module in mlm.modules():  # no dropout: both runs see the same network
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
-    texts = ["A short one.", "The quick brown fox jumps over the lazy dog. " * 6, "Two words", "Hello world, again."]
+    texts = [
+        "A short one.",
+        "The quick brown fox jumps over the lazy dog. " * 6,
+        "Two words",
+        "Hello world, again.",
+    ]
     docs = [setup.nlp.make_doc(t) for t in texts]
     state = objective.masker.get_state()
 
