@@ -152,3 +152,23 @@ def test_eager_attention_is_left_as_chosen(tiny_model):
     install(model)
     assert model.config._attn_implementation == "eager"
     assert not any(type(m) is nn.Dropout for m in model.modules())
+
+
+def test_training_attention_gradients_are_those_of_the_plain_ops():
+    """The backward pass keeps only the probabilities and draws the mask again: its
+    gradients are autograd's through the composed operations with the same mask."""
+    q, k, v = (t.requires_grad_() for t in _qkv(seed=2))
+    bias = torch.zeros(3, 1, 6, 6)
+    bias[2, :, :, 4:] = torch.finfo(torch.float32).min
+    module = _Attn().train()
+    torch.manual_seed(9)
+    out, _ = attention(module, q, k, v, bias, dropout=0.3)
+    grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(4))
+    ours = torch.autograd.grad(out, (q, k, v), grad_out)
+    torch.manual_seed(9)
+    probs = torch.softmax(q @ k.transpose(2, 3) * 0.5 + bias, dim=-1)
+    expected = (drop(probs, 0.3) @ v).transpose(1, 2)
+    theirs = torch.autograd.grad(expected, (q, k, v), grad_out)
+    assert torch.allclose(out, expected, atol=1e-6)
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a, b, atol=1e-5)

@@ -32,16 +32,21 @@ ATTENTION = "spacy_transfer_sdpa"
 _LEVELS = 1 << 16  # one draw of 16 bits per element
 
 
-def keep_mask(shape: Tuple[int, ...], p: float) -> Tuple[torch.Tensor, float]:
-    """A boolean CPU mask (True = kept, probability ``1 - p``) and the scale of the kept."""
+def keep_mask(shape: Tuple[int, ...], p: float, seed: Optional[int] = None) -> Tuple[torch.Tensor, float]:
+    """A boolean CPU mask (True = kept, probability ``1 - p``) and the scale of the kept.
+    The same ``seed`` gives the same mask; without one it is drawn from torch's generator."""
     threshold = min(_LEVELS, max(0, round(p * _LEVELS)))
     n = int(numpy.prod(shape))
     if threshold >= _LEVELS:
         return torch.zeros(shape, dtype=torch.bool), 0.0
-    seed = int(torch.randint(0, 2**62, (1,), dtype=torch.int64).item())
+    seed = draw_seed() if seed is None else seed
     draws = numpy.random.SFC64(seed).random_raw((n + 3) // 4).view(numpy.uint16)[:n]
     keep = torch.from_numpy(draws >= threshold).view(shape)
     return keep, _LEVELS / (_LEVELS - threshold)
+
+
+def draw_seed() -> int:
+    return int(torch.randint(0, 2**62, (1,), dtype=torch.int64).item())
 
 
 def drop(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -91,14 +96,50 @@ def attention(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
-    weights = torch.matmul(query, key.transpose(2, 3)) * scale
-    if attention_mask is not None:
-        if attention_mask.dtype == torch.bool:  # True = attend (transformers' sdpa masks)
-            weights = weights.masked_fill(~attention_mask, torch.finfo(weights.dtype).min)
-        else:
-            weights = weights + attention_mask
-    weights = drop(torch.softmax(weights, dim=-1), dropout)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), None
+    bias = attention_mask
+    if bias is not None and bias.dtype == torch.bool:  # True = attend (transformers' sdpa masks)
+        bias = torch.zeros(bias.shape, dtype=query.dtype).masked_fill(~bias, torch.finfo(query.dtype).min)
+    if torch.is_autocast_enabled("cpu"):  # bf16: autograd through the plain ops keeps the dtypes right
+        weights = torch.matmul(query, key.transpose(2, 3)) * scale
+        weights = drop(torch.softmax(weights if bias is None else weights + bias, dim=-1), dropout)
+        out = torch.matmul(weights, value)
+    else:
+        out = DroppedAttention.apply(query, key, value, bias, dropout, scale)
+    return out.transpose(1, 2).contiguous(), None
+
+
+class DroppedAttention(torch.autograd.Function):
+    """``dropout(softmax(q k^T * scale + bias)) v`` keeping only the probabilities for the
+    backward pass (4 bytes per attention weight instead of 9: probabilities, mask and
+    dropped probabilities); the backward pass draws the mask again from its seed."""
+
+    @staticmethod
+    def forward(ctx: Any, query, key, value, bias, p: float, scale: float):  # type: ignore[override]
+        weights = torch.matmul(query, key.transpose(-1, -2)).mul_(scale)
+        if bias is not None:
+            weights.add_(bias)
+        probs = torch.softmax(weights, dim=-1)
+        del weights
+        seed = draw_seed()
+        keep, kept_scale = keep_mask(tuple(probs.shape), p, seed)
+        out = torch.matmul(torch.where(keep, probs * kept_scale, 0.0), value)
+        ctx.save_for_backward(query, key, value, probs)
+        ctx.seed, ctx.p, ctx.scale = seed, p, scale
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out):  # type: ignore[override]
+        query, key, value, probs = ctx.saved_tensors
+        keep, kept_scale = keep_mask(tuple(probs.shape), ctx.p, ctx.seed)
+        grad_value = torch.matmul(torch.where(keep, probs * kept_scale, 0.0).transpose(-1, -2), grad_out)
+        grad_probs = torch.where(keep, torch.matmul(grad_out, value.transpose(-1, -2)) * kept_scale, 0.0)
+        del keep
+        # softmax's backward: p * (g - sum(g * p)), then the scale of the scores
+        grad_weights = grad_probs.sub_((grad_probs * probs).sum(-1, keepdim=True)).mul_(probs).mul_(ctx.scale)
+        grad_query = torch.matmul(grad_weights, key)
+        grad_key = torch.matmul(grad_weights.transpose(-1, -2), query)
+        return grad_query, grad_key, grad_value, None, None, None
 
 
 def _register() -> None:
