@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Sequence, Union
 
 PathLike = Union[str, Path]
 
@@ -23,13 +23,20 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    atomic_write_parts(path, [data])
+
+
+def atomic_write_parts(path: PathLike, parts: Sequence[Union[bytes, memoryview]]) -> None:
+    """Write ``parts`` one after another as the file's new content, atomically (large
+    outputs pass slices of one buffer instead of joining them into a copy)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for part in parts:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

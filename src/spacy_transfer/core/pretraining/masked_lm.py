@@ -286,15 +286,13 @@ class MaskedLMObjective:
         """The encoder's weights (averaged if the optimizer averages) as safetensors."""
         from safetensors.torch import save
 
-        with self.shim.use_params(optimizer.averages or {}):
-            tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.encoder.state_dict().items()}
-        data = save(
-            tensors,
-            metadata={
-                "format": "spacy-transfer.encoder-weights.v1",
-                "model_type": str(self.encoder.config.model_type),
-            },
-        )
+        metadata = {
+            "format": "spacy-transfer.encoder-weights.v1",
+            "model_type": str(self.encoder.config.model_type),
+        }
+        with self.shim.use_params(optimizer.averages or {}):  # serialized inside: no copy of the weights
+            tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
+            data = save(tensors, metadata=metadata)
         return canonical_safetensors(data)  # same weights, same bytes (resume equality)
 
     def load_weights(self, data: bytes, *, where: str) -> None:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy
 
 from ...errors import UserError
-from ..io import atomic_write_bytes
+from ..io import atomic_write_parts
 
 FORMAT = "spacy-transfer.pretrain-state.v1"
 STATE_SUFFIX = ".state.safetensors"
@@ -39,13 +39,20 @@ def state_path(weights_path: Path) -> Path:
 def write_state(path: Path, arrays: Dict[str, numpy.ndarray], meta: Dict[str, Any]) -> None:
     from safetensors.numpy import save
 
-    atomic_write_bytes(
-        path, canonical_safetensors(save(arrays, metadata={"format": FORMAT, "state": json.dumps(meta)}))
+    # Parts, not one joined copy: a masked-LM state (weights and Adam moments) is ~3x the model.
+    atomic_write_parts(
+        path, canonical_parts(save(arrays, metadata={"format": FORMAT, "state": json.dumps(meta)}))
     )
 
 
 def canonical_safetensors(data: bytes) -> bytes:
-    """``data`` with its metadata keys sorted, so equal contents give equal bytes.
+    """``data`` with its metadata keys sorted, so equal contents give equal bytes."""
+    return b"".join(canonical_parts(data))
+
+
+def canonical_parts(data: bytes) -> List[Union[bytes, memoryview]]:
+    """:func:`canonical_safetensors` as parts to write one after another, without copying
+    the tensors.
 
     safetensors writes the metadata from a hash map whose order changes from call to
     call; a run and its resumed twin would otherwise write different bytes for the same
@@ -54,15 +61,15 @@ def canonical_safetensors(data: bytes) -> bytes:
     n = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + n])
     if "__metadata__" not in header:
-        return data
+        return [data]
     header = {
         "__metadata__": dict(sorted(header["__metadata__"].items())),
         **{k: v for k, v in header.items() if k != "__metadata__"},
     }
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf8")
     if len(text) > n:  # pragma: no cover - a header we cannot rewrite in place
-        return data
-    return data[:8] + text + b" " * (n - len(text)) + data[8 + n :]
+        return [data]
+    return [data[:8], text + b" " * (n - len(text)), memoryview(data)[8 + n :]]
 
 
 def read_state(path: Path) -> Tuple[Dict[str, numpy.ndarray], Dict[str, Any]]:
