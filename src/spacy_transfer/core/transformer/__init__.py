@@ -11,7 +11,8 @@ Importing this package registers every name (ours and spacy-transformers 1.4's).
 - :mod:`.architectures`, :mod:`.span_getters`, :mod:`.annotation_setters`: registered names;
 - :mod:`.serialization` (Hugging Face files, spacy-transformers' format),
   :mod:`.model_files` (a component's model folder), :mod:`.migrate`, :mod:`.torch_adam`
-  (thinc's Adam as fused torch kernels).
+  (thinc's Adam as fused torch kernels), :mod:`.fast_dropout` (CPU training dropout with
+  fast masks, and the attention that uses it).
 """
 
 from . import annotation_setters, span_getters  # noqa: F401  (register)
