@@ -55,3 +55,17 @@ def test_link_components_connects_a_listener():
     )
     upstream.link_components(nlp)
     assert nlp.get_pipe("tok2vec").listening_components == ["tagger"]
+
+
+def test_a_hugging_face_models_attention_is_read_and_switchable(tmp_path):
+    from transformers import AutoModel
+
+    from .transformer.tiny import make_tiny_model_dir
+
+    model = AutoModel.from_pretrained(str(make_tiny_model_dir(tmp_path, "bert")), attn_implementation="eager")
+    assert upstream.hf_attention_implementation(model) == "eager"
+    assert upstream.hf_can_set_attention(model)
+    model.set_attn_implementation("sdpa")
+    assert upstream.hf_attention_implementation(model) == "sdpa"
+    assert upstream.hf_attention_implementation(torch.nn.Linear(2, 2)) is None
+    assert not upstream.hf_can_set_attention(torch.nn.Linear(2, 2))

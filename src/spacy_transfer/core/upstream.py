@@ -66,3 +66,19 @@ def link_components(nlp: Any) -> None:
     """Connect listeners to their upstream ``tok2vec``/``transformer`` components: spaCy's
     ``Language._link_components``, which ``init_nlp`` calls and exposes no public name for."""
     nlp._link_components()
+
+
+def hf_attention_implementation(model: Any) -> Optional[str]:
+    """The attention a Hugging Face model runs (``config._attn_implementation``: transformers
+    reads it on every forward; there is no public getter)."""
+    return getattr(getattr(model, "config", None), "_attn_implementation", None)
+
+
+def hf_can_set_attention(model: Any) -> bool:
+    """Whether ``set_attn_implementation`` can switch this model (transformers' own check,
+    ``_can_set_attn_implementation``, reads the class's source)."""
+    check = getattr(model, "_can_set_attn_implementation", None)
+    try:
+        return bool(check()) if callable(check) else False
+    except (OSError, TypeError):  # a class whose source cannot be read keeps its attention
+        return False

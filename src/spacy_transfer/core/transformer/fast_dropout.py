@@ -28,6 +28,8 @@ import numpy
 import torch
 from torch import nn
 
+from ..upstream import hf_attention_implementation, hf_can_set_attention
+
 ATTENTION = "spacy_transfer_sdpa"
 _LEVELS = 1 << 16  # one draw of 16 bits per element
 
@@ -145,8 +147,9 @@ class DroppedAttention(torch.autograd.Function):
 def _register() -> None:
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-    if ATTENTION not in AttentionInterface._global_mapping:
+    if ATTENTION not in ALL_ATTENTION_FUNCTIONS:
         AttentionInterface.register(ATTENTION, attention)
         # The same masks as sdpa (without an entry transformers builds no mask at all).
         AttentionMaskInterface.register(ATTENTION, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
@@ -160,16 +163,7 @@ def install(model: nn.Module) -> nn.Module:
                 fast = FastDropout(p=child.p, inplace=child.inplace)
                 fast.train(child.training)
                 setattr(parent, name, fast)
-    config = getattr(model, "config", None)
-    if getattr(config, "_attn_implementation", None) == "sdpa" and _can_set_attention(model):
+    if hf_attention_implementation(model) == "sdpa" and hf_can_set_attention(model):
         _register()
         model.set_attn_implementation(ATTENTION)
     return model
-
-
-def _can_set_attention(model: Any) -> bool:
-    check = getattr(model, "_can_set_attn_implementation", None)
-    try:
-        return bool(check()) if callable(check) else False
-    except (OSError, TypeError):  # a class whose source transformers cannot read keeps its attention
-        return False
