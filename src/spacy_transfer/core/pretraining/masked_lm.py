@@ -72,6 +72,7 @@ class MaskedLMObjectiveFactory:
                 rows=[("[pretraining.objective] mask_prob", str(self.mask_prob))],
             )
         from ..transformer.model import (
+            DEFAULT_MAX_BATCH_ITEMS,
             find_transformer_model,
             get_hf_model,
             get_tokenizer,
@@ -101,7 +102,7 @@ class MaskedLMObjectiveFactory:
             encoder=encoder,
             target=target,
             masker=masker,
-            max_batch_items=int(trf_model.attrs.get("max_batch_items", 4096)),
+            max_batch_items=int(trf_model.attrs.get("max_batch_items", DEFAULT_MAX_BATCH_ITEMS)),
         )
 
 
@@ -206,7 +207,7 @@ class MaskedLMObjective:
     encoder: Any
     target: PretrainTarget
     masker: WordpieceMasker
-    max_batch_items: int = 4096  # padded wordpieces per forward pass (the transformer's setting)
+    max_batch_items: int = 4096  # padded wordpieces per pass; build() passes the transformer's setting
     kind: str = "masked-lm"
 
     def backward(self, docs: List[Doc], keep: Optional[Sequence[int]] = None) -> ShardGradients:

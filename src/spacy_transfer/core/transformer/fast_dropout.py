@@ -27,6 +27,7 @@ from typing import Any, Optional, Tuple
 import numpy
 import torch
 from torch import nn
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from ..upstream import hf_attention_implementation, hf_can_set_attention
 
@@ -84,16 +85,16 @@ def attention(
     attention probabilities uses the fast mask while training on the CPU; anything this
     does not cover (causal or grouped-query attention, position biases, soft caps, other
     devices, prediction) goes to transformers' ``sdpa`` function."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    plain = (
-        not getattr(module, "is_causal", False)
+    # Prediction (the hot path) is decided by the first test alone.
+    fast = (
+        _fast(query, dropout, module.training)
+        and not getattr(module, "is_causal", False)
         and getattr(module, "num_key_value_groups", 1) == 1
         and kwargs.get("position_bias") is None
         and kwargs.get("softcap") is None
         and key.shape[2] == query.shape[2]
     )
-    if not (plain and _fast(query, dropout, module.training)):
+    if not fast:
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
