@@ -284,6 +284,25 @@ def test_custom_annotation_setter_as_in_the_spec(tiny_model):
     assert doc._.custom_attr.tensors[0].shape[:2] == doc._.custom_attr.wordpieces.input_ids.shape
 
 
+def test_a_dropped_doc_frees_its_transformer_outputs_without_the_cycle_collector(tiny_model):
+    import gc
+    import weakref
+
+    nlp = build(tiny_model("bert"), with_ner=False)
+    nlp.initialize(lambda: examples(nlp))
+    doc = nlp("This is a text")
+    assert [(s.start, s.end) for s in doc._.trf_data.spans] == [(0, len(doc))]
+    assert doc._.trf_data.spans[0].doc is doc
+    gc.collect()
+    gc.disable()  # only reference counting may free it
+    try:
+        doc_ref = weakref.ref(doc)
+        del doc
+        assert doc_ref() is None, "a reference cycle keeps the Doc (and its tensors) alive"
+    finally:
+        gc.enable()
+
+
 def test_independent_tok2vec_transformer_trains_and_round_trips(tiny_model, tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe(

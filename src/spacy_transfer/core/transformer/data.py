@@ -23,8 +23,9 @@ are built from the per-Doc data on first access (padded to the batch's longest s
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import srsly
@@ -79,7 +80,23 @@ class TransformerData(_OutputsView):
     wordpieces: WordpieceBatch
     model_output: Any  # transformers ModelOutput
     align: Ragged
-    spans: List[Span] = field(default_factory=list)  # ours: the Doc's spans, in order (not serialized)
+    # Ours (not serialized): where the Doc's spans lie, and the Doc weakly. Holding Span
+    # objects would make Doc -> user_data -> TransformerData -> Span -> Doc a reference
+    # cycle, so a dropped Doc's tensors would wait for the cyclic garbage collector.
+    span_bounds: List[Tuple[int, int]] = field(default_factory=list)
+    doc_ref: Optional[Callable[[], Optional[Doc]]] = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def for_spans(cls, spans: Sequence[Span], **fields: Any) -> "TransformerData":
+        """Data for one Doc whose transformer input was ``spans`` (all from that Doc)."""
+        doc_ref = weakref.ref(spans[0].doc) if spans else None
+        return cls(**fields, span_bounds=[(s.start, s.end) for s in spans], doc_ref=doc_ref)
+
+    @property
+    def spans(self) -> List[Span]:
+        """The Doc's spans, in order (empty once the Doc itself is gone)."""
+        doc = self.doc_ref() if self.doc_ref is not None else None
+        return [] if doc is None else [doc[start:end] for start, end in self.span_bounds]
 
     @property
     def width(self) -> int:
@@ -223,11 +240,11 @@ class FullTransformerBatch(_OutputsView):
             doc_align = Ragged(doc_align.dataXd - span0 * length, doc_align.lengths)
             fields = {k: _slice_output(v, span0, span0 + n_spans) for k, v in self._model_output.items()}
             out.append(
-                TransformerData(
+                TransformerData.for_spans(
+                    doc_spans,
                     wordpieces=wordpieces[span0 : span0 + n_spans],
                     model_output=model_output(**fields),
                     align=doc_align,
-                    spans=list(doc_spans),
                 )
             )
             span0 += n_spans

@@ -120,11 +120,11 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
             k: [torch2xp(t) for t in v] if isinstance(v, list) else torch2xp(v) for k, v in outputs.items()
         }
         doc_data.append(
-            TransformerData(
+            TransformerData.for_spans(
+                spans[i],
                 wordpieces=encoded.wordpieces[i],
                 model_output=model_output(**fields),
                 align=align,
-                spans=spans[i],
             )
         )
     batch = FullTransformerBatch(spans=spans, cached_doc_data=doc_data)
