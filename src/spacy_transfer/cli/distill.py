@@ -30,7 +30,7 @@ TopKOpt = typer.Option(
     5, "--top-k", help="Teacher probabilities kept per token / document (the cache's size)."
 )
 GoldFractionOpt = typer.Option(
-    0.5, "--gold-fraction", help="Share of gold examples in the training stream (0: silver only)."
+    0.5, "--gold-fraction", help="Share of gold in the training stream's words (0: silver only)."
 )
 MaxDocsOpt = typer.Option(0, "--max-docs", help="Raw-text documents to annotate (0: all).")
 BatchOpt = typer.Option(64, "--batch-size", help="Documents per teacher batch.")

@@ -38,6 +38,17 @@ def test_gold_makes_the_asked_share_of_the_stream_and_is_cycled(tmp_path):
     assert sum(t.startswith("gold") for t in quarter) == 2
 
 
+def test_the_share_is_one_of_words_so_long_gold_documents_come_less_often(tmp_path):
+    nlp = spacy.blank("en")
+    silver = _cache(tmp_path, nlp, [[f"silver {i}" for i in range(10)]])  # 2 words each
+    gold = _gold(tmp_path, nlp, ["one two three four five six seven eight nine ten"])
+    stream = [eg.reference for eg in DistillCorpus(silver, gold, gold_fraction=0.5)(nlp)]
+    is_silver = [doc.text.startswith("silver") for doc in stream]
+    assert sum(len(d) for d, s in zip(stream, is_silver) if s) == 20
+    assert sum(len(d) for d, s in zip(stream, is_silver) if not s) == 20  # the 10-word gold doc, twice
+    assert is_silver[:7] == [True, False, True, True, True, True, True]
+
+
 def test_without_gold_the_stream_is_the_silver_data_minus_excluded_shards(tmp_path):
     nlp = spacy.blank("en")
     silver = _cache(tmp_path, nlp, [["dev one"], ["train one", "train two"]])

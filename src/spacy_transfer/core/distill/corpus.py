@@ -19,7 +19,7 @@ PathLike = Union[str, Path]
 class DistillCorpus:
     """Every silver example once per epoch (the shards the cache's manifest lists, minus
     ``exclude``), with gold examples interleaved so that they make ``gold_fraction`` of the
-    stream (gold is cycled when it is the smaller set, sampled in order when it is larger)."""
+    stream's words (gold is cycled when it is the smaller set, taken in order when larger)."""
 
     def __init__(
         self,
@@ -53,13 +53,21 @@ class DistillCorpus:
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         gold: List[Example] = list(self.gold(nlp)) if self.gold is not None else []
+        # The share is one of words, as the batches are: gold documents are often many
+        # sentences long and raw-text ones a line, so a share of examples would be mostly gold.
         per_silver = self.gold_fraction / (1.0 - self.gold_fraction)
-        given = 0
-        for n, eg in enumerate(self.silver_examples(nlp), 1):
+        silver_words = gold_words = given = 0
+        for eg in self.silver_examples(nlp):
             yield eg
-            while gold and given < n * per_silver:
-                yield gold[given % len(gold)]
-                given += 1
+            silver_words += _words(eg)
+            while gold and gold_words < silver_words * per_silver:
+                g = gold[given % len(gold)]
+                yield g
+                gold_words, given = gold_words + _words(g), given + 1
+
+
+def _words(eg: Example) -> int:
+    return max(len(eg.reference), 1)  # an empty doc still counts, so the mixing always moves on
 
 
 @registry.readers("spacy-transfer.DistillCorpus.v1")
