@@ -129,12 +129,14 @@ def main() -> Dict:
     ]
     rows.append(row("words/s: student vs teacher", s["words_per_s"], t["words_per_s"], ">= 5"))
     table = [{"pipeline": name, **v} for name, v in scores.items()]
+    narrowed = ", ".join(f"{k.split('.', 1)[1]} = {v}" for k, v in STUDENT.items())
+    words = sum(x["words"] for x in manifest["shards"])
     notes = (
-        f"Teacher: all-MiniLM-L6-v2 + {PIPES}, {teacher_steps} steps on gold. Baseline and student: CNN efficiency, "
-        f"{student_steps} steps each; the student on gold + {manifest['docs_done']:,} raw-text docs "
-        f"({sum(x['words'] for x in manifest['shards']):,} words) annotated by the teacher (gold fraction 0.5, "
-        f"soft targets for the tagger, hard for parser and ner). distill command wall time {measured['wall_s']:.0f} s. "
-        f"Load average {load}."
+        f"Teacher: all-MiniLM-L6-v2 + {PIPES}, {teacher_steps} steps on gold. Baseline and student: the CNN "
+        f"efficiency config with {narrowed}; {student_steps} steps each; the student on gold + "
+        f"{manifest['docs_done']:,} raw-text docs ({words:,} words) annotated by the teacher (gold: 0.5 of the "
+        f"words; soft targets for the tagger, hard for parser and ner). distill command wall time "
+        f"{measured['wall_s']:.0f} s. Load average {load}."
     )
     result = {"rows": rows, "table": table, "notes": notes, "gap_closed": gap, "speed_ratio": speed_ratio,
               "budget": {"teacher_steps": teacher_steps, "student_steps": student_steps, "raw_docs": manifest["docs_done"]}}  # fmt: skip
