@@ -6,7 +6,7 @@ UNER test (NER F) with ``evaluate``, each pipeline in its own process; words/s i
 ``evaluate``'s inference speed on the test set. Writes ``results/distill.json`` with
 ``gap_closed`` per metric ((student - baseline) / (teacher - baseline)) and ``speed_ratio``
 (student / teacher words/s). Goal: gap_closed >= 0.5 on each, speed_ratio >= 5.
-Environment: DISTILL_TEACHER_STEPS (default 600), DISTILL_STUDENT_STEPS (1500),
+Environment: DISTILL_TEACHER_STEPS (default 600), DISTILL_STUDENT_STEPS (2000),
 DISTILL_RAW_DOCS (40000).
 """
 
@@ -89,7 +89,7 @@ def student_config(path: Path) -> None:
 
 def main() -> Dict:
     teacher_steps = int(os.environ.get("DISTILL_TEACHER_STEPS", 600))
-    student_steps = int(os.environ.get("DISTILL_STUDENT_STEPS", 1500))
+    student_steps = int(os.environ.get("DISTILL_STUDENT_STEPS", 2000))
     raw_docs = int(os.environ.get("DISTILL_RAW_DOCS", 40000))
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     DIR.mkdir(parents=True, exist_ok=True)
