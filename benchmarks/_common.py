@@ -50,6 +50,11 @@ def run_measured(
     }
 
 
+def last_json(output: str) -> Any:
+    """What a benchmark child printed last: its one JSON line, after whatever it logged."""
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def python_cmd(*args: str) -> List[str]:
     return [sys.executable, *args]
 

@@ -25,10 +25,10 @@ from typing import Dict, List
 
 if __package__ in (None, ""):  # run as a script: the speed children
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import WORK, loadavg, python_cmd, row, run_measured, save_result  # type: ignore
+    from benchmarks._common import WORK, last_json, loadavg, python_cmd, row, run_measured, save_result  # type: ignore
     from benchmarks.accuracy import WORK_DIR, cli, dir_size_mb, prepare_raw, prepare_ud  # type: ignore
 else:
-    from ._common import WORK, loadavg, python_cmd, row, run_measured, save_result
+    from ._common import WORK, last_json, loadavg, python_cmd, row, run_measured, save_result
     from .accuracy import WORK_DIR, cli, dir_size_mb, prepare_raw, prepare_ud
 
 DIR = WORK / "distill"
@@ -47,7 +47,7 @@ def _scores(pipeline: Path, test: Path, name: str) -> Dict[str, float]:
     }
 
 
-REPEATS = 3
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 
 def child_speed(pipeline: str, test: str) -> Dict[str, float]:
@@ -70,8 +70,7 @@ def speeds(pipelines: Dict[str, Path], test: Path) -> Dict[str, List[float]]:
     for _ in range(REPEATS):
         for name, path in pipelines.items():
             cmd = python_cmd(str(Path(__file__).resolve()), "--speed", str(path), str(test))
-            out = run_measured(cmd, env={"OMP_NUM_THREADS": "2"})["output"]
-            payload = json.loads(out.strip().splitlines()[-1])
+            payload = last_json(run_measured(cmd, env={"OMP_NUM_THREADS": "2"})["output"])
             runs[name].append(round(payload["words"] / payload["seconds"]))
     return runs
 
@@ -112,17 +111,10 @@ STUDENT = {
 
 
 def student_config(path: Path) -> None:
-    from thinc.api import Config
+    from spacy.util import load_config
 
     cli("init", "config", str(path), "--pipeline", PIPES, "--optimize", "efficiency", "--force")
-    cfg = Config().from_disk(path, interpolate=False)
-    for dotted, value in STUDENT.items():
-        *parents, key = dotted.split(".")
-        node = cfg
-        for name in parents:
-            node = node[name]
-        node[key] = value
-    cfg.to_disk(path)
+    load_config(path, overrides=STUDENT, interpolate=False).to_disk(path)
 
 
 def main() -> Dict:

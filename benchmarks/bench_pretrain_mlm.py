@@ -30,9 +30,9 @@ from typing import Dict, List
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, loadavg, python_cmd, report, row, run_measured  # type: ignore
+    from benchmarks._common import DATA, WORK, last_json, loadavg, python_cmd, report, row, run_measured  # type: ignore
 else:
-    from ._common import DATA, WORK, loadavg, python_cmd, report, row, run_measured
+    from ._common import DATA, WORK, last_json, loadavg, python_cmd, report, row, run_measured
 
 DOCS = int(os.environ.get("BENCH_MLM_DOCS", 400))
 REPEATS = int(os.environ.get("BENCH_MLM_REPEATS", 3))
@@ -122,7 +122,7 @@ def run_ours(paths: Dict[str, Path], i: int) -> dict:
 def run_hf(paths: Dict[str, Path], model: str) -> dict:
     cmd = python_cmd(str(Path(__file__).resolve()), "--child", str(paths["raw"]), model)
     measured = run_measured(cmd, env={"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"})
-    payload = json.loads(measured["output"].strip().splitlines()[-1])
+    payload = last_json(measured["output"])
     return {"wall_s": measured["wall_s"], "peak_rss_mib": measured["peak_rss_mib"], "words": payload["words"]}
 
 

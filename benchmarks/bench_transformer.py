@@ -33,10 +33,10 @@ from typing import Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import DATA, loadavg, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import DATA, last_json, loadavg, ratio, report, run_measured  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, loadavg, ratio, report, row, run_measured
+    from ._common import DATA, last_json, loadavg, ratio, report, row, run_measured
 
 DEV = DATA / "ud_english-ewt" / "en_ewt-ud-dev.conllu"
 THREADS = 2
@@ -125,7 +125,7 @@ def child_hf(model_path: str) -> dict:
 def _run(python: str, *args: str) -> dict:
     env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
     res = run_measured([python, str(Path(__file__).resolve()), "--child", *args], env=env)
-    payload = json.loads(res["output"].strip().splitlines()[-1])
+    payload = last_json(res["output"])
     return {**payload, "peak_rss_mib": res["peak_rss_mib"], "wps": payload["words"] / payload["seconds"]}
 
 

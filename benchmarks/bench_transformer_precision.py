@@ -24,10 +24,10 @@ from typing import Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import WORK, loadavg, python_cmd, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import WORK, last_json, loadavg, python_cmd, ratio, report, run_measured  # type: ignore
     from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
 else:
-    from ._common import WORK, loadavg, python_cmd, ratio, report, run_measured
+    from ._common import WORK, last_json, loadavg, python_cmd, ratio, report, run_measured
     from .bench_transformer import THREADS, child_hf, read_sentences
 
 STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
@@ -134,7 +134,7 @@ def child_variant(pipeline: str, overrides_json: str, test: str) -> dict:
 def _run(*args: str) -> dict:
     env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
     res = run_measured(python_cmd(str(Path(__file__).resolve()), "--child", *args), env=env)
-    payload = json.loads(res["output"].strip().splitlines()[-1])
+    payload = last_json(res["output"])
     return {**payload, "peak_rss_mib": res["peak_rss_mib"], "wps": payload["words"] / payload["seconds"]}
 
 

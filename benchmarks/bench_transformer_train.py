@@ -29,10 +29,10 @@ from typing import Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import DATA, WORK, loadavg, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import DATA, WORK, last_json, loadavg, ratio, report, run_measured  # type: ignore
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, WORK, loadavg, ratio, report, row, run_measured
+    from ._common import DATA, WORK, last_json, loadavg, ratio, report, row, run_measured
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", "120"))
@@ -213,7 +213,7 @@ def run_child(
         str(seed),
     ]
     res = run_measured(cmd, env=env)
-    payload = json.loads(res["output"].strip().splitlines()[-1])
+    payload = last_json(res["output"])
     return {
         **payload,
         "peak_rss_mib": res["peak_rss_mib"],
