@@ -44,6 +44,21 @@ def test_the_student_learns_from_the_teacher_and_gold_data_and_is_compared_with_
     assert rows[-1]["step"] == 12
 
 
+def test_max_docs_extends_a_smaller_cache_and_trims_a_larger_one(cli, distill_setup, tmp_path):  # noqa: F811
+    s, out = distill_setup, tmp_path / "out"
+    data = ("--paths.train", str(s.train), "--paths.dev", str(s.dev))
+    assert _distill(cli, s, out, *data, "--max-docs", "40").exit_code == 0
+    more = _distill(cli, s, out, *data)  # all the raw text now
+    assert more.exit_code == 0, more.output
+    assert "Extending the annotation" in more.output
+    assert json.loads((out / "distill.json").read_text())["raw_text"]["docs"] == 120
+    fewer = _distill(cli, s, out, *data, "--max-docs", "60")
+    assert fewer.exit_code == 0, fewer.output
+    assert "trains on the first 60" in fewer.output
+    assert json.loads((out / "distill.json").read_text())["raw_text"]["docs"] == 60
+    assert srsly.read_json(out / "silver" / "manifest.json")["docs_done"] == 120  # nothing deleted
+
+
 def test_without_dev_data_the_first_shard_is_the_dev_set_and_training_resumes(cli, distill_setup, tmp_path):  # noqa: F811
     out = tmp_path / "out"
     result = _distill(cli, distill_setup, out)

@@ -33,6 +33,11 @@ def _annotate(setup, raw, cache, **kw):
     )
 
 
+def _texts(cache, manifest):
+    vocab = spacy.blank("en").vocab
+    return [d.text for s in manifest.shards for d in DocBin().from_disk(cache / s["file"]).get_docs(vocab)]
+
+
 def test_shards_hold_the_teachers_predictions_and_its_top_k_tag_probabilities(distill_setup, tmp_path):
     manifest = _annotate(
         distill_setup, distill_setup.raw, tmp_path / "cache", k=3, shard_size=50, batch_size=25
@@ -62,6 +67,33 @@ def test_a_finished_cache_is_reused_without_annotating_again(distill_setup, tmp_
     again = _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", shard_size=60)
     assert again.docs_done == 120
     assert (tmp_path / "cache" / "shard-00000.spacy").stat().st_mtime_ns == before
+
+
+def test_asking_for_more_documents_than_a_finished_cache_holds_extends_it(distill_setup, tmp_path):
+    cache = tmp_path / "cache"
+    first = _annotate(distill_setup, distill_setup.raw, cache, shard_size=30, max_docs=50)
+    assert first.finished and first.docs_done == 50 and not first.exhausted
+    kept = (cache / "shard-00000.spacy").read_bytes()
+    more = _annotate(distill_setup, distill_setup.raw, cache, shard_size=30, max_docs=0)
+    assert more.finished and more.exhausted and more.docs_done == 120
+    assert [s["docs"] for s in more.shards] == [30, 20, 30, 30, 10]
+    assert (cache / "shard-00000.spacy").read_bytes() == kept  # the first pass's shards stay
+    straight = _annotate(distill_setup, distill_setup.raw, tmp_path / "straight", shard_size=30)
+    # the extension took up the raw text where the first pass stopped
+    assert _texts(cache, more) == _texts(tmp_path / "straight", straight)
+    before = (cache / "shard-00004.spacy").stat().st_mtime_ns
+    assert _annotate(distill_setup, distill_setup.raw, cache, shard_size=30, max_docs=500).docs_done == 120
+    assert (cache / "shard-00004.spacy").stat().st_mtime_ns == before  # the raw text has no more
+
+
+def test_a_cache_larger_than_asked_counts_only_its_first_documents(distill_setup, tmp_path):
+    cache = tmp_path / "cache"
+    manifest = _annotate(distill_setup, distill_setup.raw, cache, shard_size=50)
+    assert _annotate(distill_setup, distill_setup.raw, cache, shard_size=50, max_docs=70).docs_done == 120
+    teacher = spacy.load(distill_setup.teacher)
+    docs = [d for s in manifest.shards for d in DocBin().from_disk(cache / s["file"]).get_docs(teacher.vocab)]
+    assert manifest.first(cache, 70) == {"docs": 70, "words": sum(len(d) for d in docs[:70])}
+    assert manifest.first(cache, 0) == {"docs": 120, "words": manifest.words}
 
 
 def test_an_annotation_killed_midway_resumes_where_it_stopped(distill_setup, shared_data, tmp_path):

@@ -56,6 +56,13 @@ def test_without_gold_the_stream_is_the_silver_data_minus_excluded_shards(tmp_pa
     assert texts == ["train one", "train two"]
 
 
+def test_a_limit_keeps_the_first_silver_documents_across_shards(tmp_path):
+    nlp = spacy.blank("en")
+    silver = _cache(tmp_path, nlp, [["one", "two"], ["three", "four"]])
+    texts = [eg.reference.text for eg in DistillCorpus(silver, limit=3)(nlp)]
+    assert texts == ["one", "two", "three"]
+
+
 def test_a_fraction_of_one_or_a_missing_cache_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="below 1"):
         DistillCorpus(tmp_path, gold_fraction=1.0)

@@ -5,7 +5,8 @@ the hard targets) and, in each Doc's ``user_data[SOFT_KEY]``, the top-k probabil
 the components with a distribution (the soft targets). ``manifest.json`` says which
 teacher, raw text and top-k made the cache and how many documents are done; shards and
 manifest are written atomically, one after the other, so an interrupted pass resumes at
-the first document no shard holds, and a finished cache is reused as it is.
+the first document no shard holds. A finished cache is reused as it is, or extended
+when a later run asks for more documents than an earlier one stopped at (``--max-docs``).
 """
 
 from __future__ import annotations
@@ -38,10 +39,23 @@ class Manifest:
     shards: List[Dict[str, Any]] = field(default_factory=list)  # file, docs, words
     docs_done: int = 0
     finished: bool = False
+    exhausted: bool = False  # the pass reached the raw text's end (not only --max-docs)
 
     @property
     def words(self) -> int:
         return sum(s["words"] for s in self.shards)
+
+    def first(self, cache: Path, limit: int) -> Dict[str, int]:
+        """Documents and words of the first ``limit`` cached documents (all when 0)."""
+        if not 0 < limit < self.docs_done:
+            return {"docs": self.docs_done, "words": self.words}
+        docs = words = 0
+        for shard in self.shards:
+            if docs + shard["docs"] > limit:  # the shard the limit cuts: count its docs' tokens
+                lengths = [len(t) for t in DocBin().from_disk(cache / shard["file"]).tokens]
+                return {"docs": limit, "words": words + sum(lengths[: limit - docs])}
+            docs, words = docs + shard["docs"], words + shard["words"]
+        return {"docs": docs, "words": words}
 
 
 def raw_identity(path: Path) -> List[Dict[str, Any]]:
@@ -104,10 +118,14 @@ def annotate_raw_text(
     printer = printer or Printer(no_print=True)
     fresh = Manifest(fingerprint, raw_identity(raw_text), k, soft_components(teacher, components))
     manifest = _existing(cache, fresh)
-    if manifest.finished:
+    if manifest.finished and (manifest.exhausted or 0 < max_docs <= manifest.docs_done):
         printer.info(f"Reusing the teacher's annotations in {cache}: {manifest.docs_done:,} docs")
         return manifest
-    if manifest.docs_done:
+    if manifest.finished:  # an earlier pass stopped at a smaller --max-docs: annotate on
+        asked = f"{max_docs:,}" if max_docs else "all"
+        printer.info(f"Extending the annotation in {cache}: {manifest.docs_done:,} docs there, {asked} asked")
+        manifest.finished = False
+    elif manifest.docs_done:
         printer.info(f"Continuing the annotation in {cache} after {manifest.docs_done:,} docs")
     start, n_words = time.perf_counter(), 0
     pending: List[Doc] = []
@@ -130,6 +148,7 @@ def annotate_raw_text(
             hint='Give a file with one JSON object with a "text" key per line, or one text per line (.txt, .jsonl, .spacy, .gz).',
         )
     manifest.finished = True
+    manifest.exhausted = not max_docs or manifest.docs_done < max_docs
     atomic_write_text(cache / MANIFEST, srsly.json_dumps(asdict(manifest), indent=2))
     printer.good(f"The teacher annotated {manifest.docs_done:,} docs ({manifest.words:,} words) into {cache}")
     return manifest

@@ -18,8 +18,9 @@ PathLike = Union[str, Path]
 
 class DistillCorpus:
     """Every silver example once per epoch (the shards the cache's manifest lists, minus
-    ``exclude``), with gold examples interleaved so that they make ``gold_fraction`` of the
-    stream's words (gold is cycled when it is the smaller set, taken in order when larger)."""
+    ``exclude``; the first ``limit`` documents of them when it is above 0), with gold
+    examples interleaved so that they make ``gold_fraction`` of the stream's words (gold is
+    cycled when it is the smaller set, taken in order when larger)."""
 
     def __init__(
         self,
@@ -27,6 +28,7 @@ class DistillCorpus:
         gold: Optional[PathLike] = None,
         gold_fraction: float = 0.5,
         exclude: Iterable[str] = (),
+        limit: int = 0,
     ) -> None:
         if not 0.0 <= gold_fraction < 1.0:
             raise UserError(
@@ -43,12 +45,17 @@ class DistillCorpus:
         self.shards = [
             self.silver / s["file"] for s in srsly.read_json(manifest)["shards"] if s["file"] not in skip
         ]
+        self.limit = limit
         self.gold = Corpus(gold) if gold else None
         self.gold_fraction = gold_fraction if gold else 0.0
 
     def silver_examples(self, nlp: Language) -> Iterator[Example]:
+        given = 0
         for path in self.shards:
             for doc in DocBin().from_disk(path).get_docs(nlp.vocab):
+                if 0 < self.limit <= given:
+                    return
+                given += 1
                 yield Example(nlp.make_doc(doc.text), doc)
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
@@ -72,6 +79,10 @@ def _words(eg: Example) -> int:
 
 @registry.readers("spacy-transfer.DistillCorpus.v1")
 def create_distill_corpus(
-    silver: str, gold: Optional[str] = None, gold_fraction: float = 0.5, exclude: List[str] = []
+    silver: str,
+    gold: Optional[str] = None,
+    gold_fraction: float = 0.5,
+    exclude: List[str] = [],
+    limit: int = 0,
 ) -> Callable[[Language], Iterable[Example]]:
-    return DistillCorpus(silver, gold, gold_fraction, exclude)
+    return DistillCorpus(silver, gold, gold_fraction, exclude, limit)

@@ -16,7 +16,6 @@ from thinc.api import Config
 from wasabi import Printer
 
 from ..io import atomic_write_text
-from .annotate import Manifest
 
 # The headline scores of each component, as spaCy's scorers name them.
 HEADLINES = (
@@ -64,7 +63,7 @@ def compare(
     teacher_path: Path,
     output: Path,
     config: Config,
-    manifest: Manifest,
+    raw_text: Dict[str, int],
     settings: Dict[str, Any],
     printer: Printer,
 ) -> Dict[str, Any]:
@@ -96,7 +95,7 @@ def compare(
         },
         "agreement_with_teacher": agreement,
         "speed_ratio": round(speed["student"] / max(speed["teacher"], 1e-9), 2),
-        "raw_text": {"docs": manifest.docs_done, "words": manifest.words},
+        "raw_text": raw_text,
         "settings": settings,
     }
     atomic_write_text(output / "distill.json", srsly.json_dumps(result, indent=2))

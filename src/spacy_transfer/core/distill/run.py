@@ -84,10 +84,7 @@ def distill(
     gold = (config.get("paths") or {}).get("train")
     labels = tch.write_label_files(teacher, list(components), output / SILVER / "labels", gold)
     config, dev_from_silver = student_training_config(config, output / SILVER, manifest, labels, settings)
-    if dev_from_silver:
-        printer.info(
-            f"No --paths.dev: the first shard ({manifest.shards[0]['docs']} docs) is the dev set (agreement with the teacher)"
-        )
+    _say_data(printer, manifest, settings, dev_from_silver)
 
     def prepare(nlp: Any) -> None:
         soft = install_soft_losses(nlp, manifest.labels, settings.temperature)
@@ -101,7 +98,19 @@ def distill(
     )
     if result.interrupted is not None:
         return {"interrupted": result.interrupted}
-    return compare(teacher, teacher_path, output, config, manifest, settings.__dict__, printer)
+    used = manifest.first(output / SILVER, settings.max_docs)
+    return compare(teacher, teacher_path, output, config, used, settings.__dict__, printer)
+
+
+def _say_data(printer: Printer, manifest: Manifest, settings: DistillSettings, dev_from_silver: bool) -> None:
+    if 0 < settings.max_docs < manifest.docs_done:
+        printer.info(
+            f"The cache holds {manifest.docs_done:,} docs; the student trains on the first {settings.max_docs:,} (--max-docs)"
+        )
+    if dev_from_silver:
+        printer.info(
+            f"No --paths.dev: the first shard ({manifest.shards[0]['docs']} docs) is the dev set (agreement with the teacher)"
+        )
 
 
 def _check_data(config: Config) -> None:
@@ -144,6 +153,8 @@ def student_training_config(
         "gold_fraction": settings.gold_fraction,
         "exclude": exclude,
     }
+    if 0 < settings.max_docs < manifest.docs_done:  # a cache made for a larger --max-docs
+        config["corpora"]["train"]["limit"] = settings.max_docs
     if from_silver:
         dev_path = str(silver / manifest.shards[0]["file"])
         paths["dev"] = dev_path
