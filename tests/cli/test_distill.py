@@ -57,6 +57,8 @@ def test_max_docs_extends_a_smaller_cache_and_trims_a_larger_one(cli, distill_se
     assert "trains on the first 60" in fewer.output
     assert json.loads((out / "distill.json").read_text())["raw_text"]["docs"] == 60
     assert srsly.read_json(out / "silver" / "manifest.json")["docs_done"] == 120  # nothing deleted
+    other = _distill(cli, s, out, *data, "--max-docs", "100", "--resume")  # another stream: not a resume
+    assert other.exit_code != 0 and "corpora.train.limit" in other.output, other.output
 
 
 def test_without_dev_data_the_first_shard_is_the_dev_set_and_training_resumes(cli, distill_setup, tmp_path):  # noqa: F811

@@ -153,7 +153,7 @@ def student_training_config(
         "gold_fraction": settings.gold_fraction,
         "exclude": exclude,
     }
-    if 0 < settings.max_docs < manifest.docs_done:  # a cache made for a larger --max-docs
+    if settings.max_docs:  # in the config, so resuming with another --max-docs is refused
         config["corpora"]["train"]["limit"] = settings.max_docs
     if from_silver:
         dev_path = str(silver / manifest.shards[0]["file"])
