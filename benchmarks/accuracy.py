@@ -61,14 +61,16 @@ def prepare_raw() -> Path:
     if path.exists():
         return path
     from spacy_transfer.core.corpora import iter_conllu_blocks, iter_raw_texts
+    from spacy_transfer.core.io import atomic_write_bytes
 
     texts = [t for gz in sorted((DATA / "raw_text").glob("*/*.gz")) for t in iter_raw_texts(gz, min_chars=20)]
     for _, block in iter_conllu_blocks(DATA / "ud_english-ewt/en_ewt-ud-train.conllu"):
         texts += [line.split("=", 1)[1].strip() for line in block.splitlines() if line.startswith("# text =")]
     # Mixed sources, so a --corpora.pretrain.limit slice is a sample of all of them.
     random.Random(0).shuffle(texts)
-    with gzip.open(path, "wt", encoding="utf8") as f:
-        f.writelines(json.dumps({"text": t}) + "\n" for t in texts)
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    # Atomic: an interrupted first run must not leave a truncated corpus that later runs reuse.
+    atomic_write_bytes(path, gzip.compress(lines.encode("utf8"), mtime=0))
     return path
 
 

@@ -23,6 +23,7 @@ from thinc.util import xp2torch
 
 from ...errors import UserError
 from .. import precision
+from ..memory import release_free_heap
 from ..upstream import scaler_enabled
 from . import serialization
 from .alignment import EncodedBatch
@@ -200,11 +201,16 @@ class HFShim(Shim):
         where: List[Tuple[int, int]] = [(0, 0)] * len(rows)  # row -> (group, position in group)
         results: List[Dict[str, Any]] = []
         grad_ctx = contextlib.nullcontext() if is_train else torch.inference_mode()
+        # CPU inference: a pass's freed activations go back to the system before the next
+        # pass (core.memory); training keeps them, its backward needs the same sizes again.
+        release = not is_train and str(self.device) == "cpu"
         with grad_ctx, self._autocast():
             for g, group in enumerate(groups):
                 for j, i in enumerate(group):
                     where[i] = (g, j)
                 results.append(self._forward_group(model, [rows[i].ids for i in group]))
+                if release:
+                    release_free_heap()
             doc_outputs, counts = assemble(batch, results, where, self.width)
 
         def backward(d_docs: Sequence[Optional[Any]]) -> None:
