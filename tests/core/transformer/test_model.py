@@ -167,3 +167,25 @@ def test_length_buckets_bound_padding_waste_not_only_the_cap():
 def test_max_positions_accounts_for_roberta_offsets(tiny_model):
     model = make_model(tiny_model("roberta", max_len=64))
     assert max_positions(get_hf_model(model).config, get_tokenizer(model)) == 64
+
+
+def test_cpu_prediction_passes_hold_at_most_1024_padded_wordpieces_and_training_keeps_the_setting(tiny_model):
+    from spacy_transfer.core.transformer.shim import CPU_INFERENCE_PASS_ITEMS
+
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(" ".join(CORPUS)) for _ in range(40)]  # ~40 rows of up to 64 wordpieces
+    model = make_model(tiny_model("bert"), max_batch_items=100_000)
+    passes = []
+    hook = get_hf_model(model).register_forward_hook(
+        lambda module, args, kwargs, out: passes.append(kwargs["input_ids"].numel()), with_kwargs=True
+    )
+    try:
+        predicted = model.predict(docs)
+        n_predict = len(passes)
+        model.begin_update(docs)
+    finally:
+        hook.remove()
+    assert sum(passes[:n_predict]) > CPU_INFERENCE_PASS_ITEMS
+    assert max(passes[:n_predict]) <= CPU_INFERENCE_PASS_ITEMS
+    assert passes[n_predict:] == [sum(passes[:n_predict])]  # training: one pass, as max_batch_items allows
+    assert predicted.doc_data[0].tensors[0].shape[-1] == predicted.doc_data[-1].tensors[0].shape[-1]
