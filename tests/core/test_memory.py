@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from spacy_transfer.core.memory import bound_heap_growth, release_free_heap
+from spacy_transfer.core.memory import bound_heap_growth, free_heap_bytes, release_free_heap
 
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only"
@@ -36,20 +36,43 @@ def test_a_user_choice_is_left_alone(monkeypatch):
     assert bound_heap_growth() is False
 
 
-@glibc_only
-def test_freed_heap_memory_pinned_below_a_live_block_goes_back_to_the_system():
-    libc = ctypes.CDLL("libc.so.6")
-    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+def _fragmented_heap(libc, n: int = 4000):
+    """~250 MiB of freed heap blocks, resident, pinned below one live block (returned)."""
     blocks = []
-    for _ in range(4000):  # 64 KiB each: below the mmap threshold, so from the heap
+    for _ in range(n):  # 64 KiB each: below the mmap threshold, so from the heap
         block = libc.malloc(64 * 1024)
         ctypes.memset(block, 1, 64 * 1024)  # touched: resident
         blocks.append(block)
     for block in blocks[:-1]:  # the last one stays live and pins the heap's top
         libc.free(block)
+    return blocks[-1]
+
+
+def _libc():
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    return libc
+
+
+@glibc_only
+def test_freed_heap_memory_pinned_below_a_live_block_goes_back_to_the_system():
+    libc = _libc()
+    live = _fragmented_heap(libc)
     before = _rss_mib()
+    assert free_heap_bytes() > 200 * 1024 * 1024
     assert release_free_heap() is True
     after = _rss_mib()
-    libc.free(blocks[-1])
+    libc.free(live)
     assert before - after > 150  # ~250 MiB were free but resident
+
+
+@glibc_only
+def test_the_heap_is_left_alone_while_it_holds_less_free_than_asked():
+    libc = _libc()
+    live = _fragmented_heap(libc)
+    before = _rss_mib()
+    assert release_free_heap(above=1 << 40) is False
+    assert _rss_mib() > before - 20  # nothing given back
+    assert release_free_heap(above=1 << 20) is True
+    libc.free(live)

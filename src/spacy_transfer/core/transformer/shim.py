@@ -35,6 +35,7 @@ from .passes import assemble, group_gradients, length_buckets
 # threads: 4096 vs 1024, same words/s within noise), and their activations raised peak RSS
 # by ~45 MiB. Training and the GPU keep max_batch_items.
 CPU_INFERENCE_PASS_ITEMS = 1024
+RELEASE_ABOVE = 32 * 1024 * 1024  # free heap bytes kept between CPU inference passes
 KEPT_OUTPUTS = ("last_hidden_state", "pooler_output", "hidden_states")
 # Models whose position ids start after the padding index (max positions = n - pad - 1).
 _OFFSET_POSITION_MODELS = {
@@ -210,7 +211,8 @@ class HFShim(Shim):
         results: List[Dict[str, Any]] = []
         grad_ctx = contextlib.nullcontext() if is_train else torch.inference_mode()
         # CPU inference: a pass's freed activations go back to the system before the next
-        # pass (core.memory); training keeps them, its backward needs the same sizes again.
+        # pass once the heap holds RELEASE_ABOVE free (core.memory); training keeps them,
+        # its backward needs the same sizes again.
         release = on_cpu and not is_train
         with grad_ctx, self._autocast():
             for g, group in enumerate(groups):
@@ -218,7 +220,7 @@ class HFShim(Shim):
                     where[i] = (g, j)
                 results.append(self._forward_group(model, [rows[i].ids for i in group]))
                 if release:
-                    release_free_heap()
+                    release_free_heap(above=RELEASE_ABOVE)
             doc_outputs, counts = assemble(batch, results, where, self.width)
 
         def backward(d_docs: Sequence[Optional[Any]]) -> None:
