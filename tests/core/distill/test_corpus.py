@@ -68,3 +68,28 @@ def test_a_fraction_of_one_or_a_missing_cache_is_a_clear_error(tmp_path):
         DistillCorpus(tmp_path, gold_fraction=1.0)
     with pytest.raises(UserError, match="No annotation cache"):
         DistillCorpus(tmp_path / "nowhere")
+
+
+def test_a_shard_reads_back_as_docbin_gives_it_user_data_included(tmp_path):
+    import numpy
+
+    from spacy_transfer.core.distill.corpus import read_shard
+
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(t) for t in ("A first line .", "And a second one", "")]
+    for i, doc in enumerate(docs[:2]):
+        doc.user_data[("distill", "soft")] = {
+            "tagger": {"ids": numpy.arange(6, dtype="int16").reshape(3, 2) + i}
+        }
+    path = tmp_path / "shard.spacy"
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
+    ours = list(read_shard(path, nlp.vocab))
+    theirs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    assert [d.text for d in ours] == [d.text for d in theirs]
+    for a, b in zip(ours, theirs):
+        assert a.user_data.keys() == b.user_data.keys()
+        for key in b.user_data:
+            numpy.testing.assert_array_equal(
+                a.user_data[key]["tagger"]["ids"], b.user_data[key]["tagger"]["ids"]
+            )
+    assert ours[1].user_data[("distill", "soft")]["tagger"]["ids"].dtype == numpy.int16
