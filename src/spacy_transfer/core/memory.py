@@ -73,8 +73,8 @@ def free_heap_bytes() -> Optional[int]:
 
 def release_free_heap(above: int = 0) -> bool:
     """Return the heap's free pages to the system (every arena, not only the top) when it
-    holds more than ``above`` bytes free; returns whether it did (glibc only). Live
-    allocations are untouched."""
+    holds more than ``above`` bytes free (always where glibc is older than 2.33 and cannot
+    say); returns whether it did (glibc only). Live allocations are untouched."""
     libc = _glibc()
     if libc is None:
         return False
