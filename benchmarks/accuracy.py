@@ -34,8 +34,8 @@ TABLE_END = "<!-- accuracy:end -->"
 PRETRAIN_DOCS = 30000  # one epoch over a 30,000-text sample of the raw text (~0.5M words)
 
 
-def cli(*args: str) -> Dict:
-    return run_measured(python_cmd("-m", "spacy_transfer", *args), env={"OMP_NUM_THREADS": "2"})
+def cli(*args: str, threads: int = 2) -> Dict:
+    return run_measured(python_cmd("-m", "spacy_transfer", *args), env={"OMP_NUM_THREADS": str(threads)})
 
 
 def prepare_ud() -> Dict[str, Path]:

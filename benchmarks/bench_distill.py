@@ -81,11 +81,10 @@ def speeds(pipelines: Dict[str, Path], test: Path) -> Dict[str, List[float]]:
 
 
 def _train(cfg: Path, out: Path, data: Dict[str, Path], steps: int, *extra: str, threads: int = 2) -> Path:
-    run_measured(
-        python_cmd("-m", "spacy_transfer", "train", str(cfg), "--output", str(out), "--paths.train", str(data["train"]),
-                   "--paths.dev", str(data["dev"]), "--training.max_steps", str(steps),
-                   "--training.eval_frequency", str(max(steps // 3, 50)), "--training.patience", "0", *extra),
-        env={"OMP_NUM_THREADS": str(threads)},
+    cli(
+        "train", str(cfg), "--output", str(out), "--paths.train", str(data["train"]), "--paths.dev", str(data["dev"]),
+        "--training.max_steps", str(steps), "--training.eval_frequency", str(max(steps // 3, 50)),
+        "--training.patience", "0", *extra, threads=threads,
     )  # fmt: skip
     return out / "model-best"
 

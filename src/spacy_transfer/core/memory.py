@@ -29,18 +29,6 @@ M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 DEFAULT_THRESHOLD = 128 * 1024  # glibc's own starting value
 
 
-def bound_heap_growth(threshold: int = DEFAULT_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold; returns whether it was set (Linux/glibc only, and not
-    when the user chose one with ``MALLOC_MMAP_THRESHOLD_``)."""
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
-    except (OSError, AttributeError):  # musl or another libc: nothing to tune
-        return False
-
-
 class _MallInfo2(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_size_t)
@@ -61,6 +49,15 @@ def _glibc() -> Optional[Any]:
     if hasattr(libc, "mallinfo2"):  # glibc >= 2.33
         libc.mallinfo2.restype = _MallInfo2
     return libc
+
+
+def bound_heap_growth(threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold; returns whether it was set (Linux/glibc only, and not
+    when the user chose one with ``MALLOC_MMAP_THRESHOLD_``)."""
+    libc = _glibc()
+    if libc is None or "MALLOC_MMAP_THRESHOLD_" in os.environ:  # musl or another libc: nothing to tune
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
 
 
 def free_heap_bytes() -> Optional[int]:

@@ -29,13 +29,13 @@ from . import serialization
 from .alignment import EncodedBatch
 from .passes import assemble, group_gradients, length_buckets
 
-# What a Doc keeps of the model output (spacy-transformers' tensors); attentions are dropped.
 # CPU inference passes hold at most this many padded wordpieces, whatever max_batch_items
 # says: bigger ones ran no faster on the CPU (EWT dev at nlp.pipe batch 1000, MiniLM, 2
 # threads: 4096 vs 1024, same words/s within noise), and their activations raised peak RSS
 # by ~45 MiB. Training and the GPU keep max_batch_items.
 CPU_INFERENCE_PASS_ITEMS = 1024
 RELEASE_ABOVE = 32 * 1024 * 1024  # free heap bytes kept between CPU inference passes
+# What a Doc keeps of the model output (spacy-transformers' tensors); attentions are dropped.
 KEPT_OUTPUTS = ("last_hidden_state", "pooler_output", "hidden_states")
 # Models whose position ids start after the padding index (max positions = n - pad - 1).
 _OFFSET_POSITION_MODELS = {
@@ -203,24 +203,20 @@ class HFShim(Shim):
         model = self._model if is_train else self._predictor()
         model.train(is_train)  # dropout only while training
         rows = batch.rows
-        on_cpu = str(self.device) == "cpu"
-        if on_cpu and not is_train:
+        cpu_inference = not is_train and str(self.device) == "cpu"
+        if cpu_inference:
             max_batch_items = min(max_batch_items, CPU_INFERENCE_PASS_ITEMS)
         groups = length_buckets([r.ids.shape[0] for r in rows], max_batch_items)
         where: List[Tuple[int, int]] = [(0, 0)] * len(rows)  # row -> (group, position in group)
         results: List[Dict[str, Any]] = []
         grad_ctx = contextlib.nullcontext() if is_train else torch.inference_mode()
-        # CPU inference: a pass's freed activations go back to the system before the next
-        # pass once the heap holds RELEASE_ABOVE free (core.memory); training keeps them,
-        # its backward needs the same sizes again.
-        release = on_cpu and not is_train
         with grad_ctx, self._autocast():
             for g, group in enumerate(groups):
                 for j, i in enumerate(group):
                     where[i] = (g, j)
                 results.append(self._forward_group(model, [rows[i].ids for i in group]))
-                if release:
-                    release_free_heap(above=RELEASE_ABOVE)
+                if cpu_inference:  # a pass's freed activations go back before the next one
+                    release_free_heap(above=RELEASE_ABOVE)  # (core.memory); training keeps them
             doc_outputs, counts = assemble(batch, results, where, self.width)
 
         def backward(d_docs: Sequence[Optional[Any]]) -> None:
