@@ -12,6 +12,7 @@ from tests.core.training.data import TINY_SHARED, overrides_args
 from tests.core.transformer.conftest import tiny_model  # noqa: F401  (fixture)
 
 TINY = overrides_args(TINY_SHARED)
+TOK2VEC_TINY = overrides_args({k: v for k, v in TINY_SHARED.items() if k.startswith("components.tok2vec.")})
 
 
 def _distill(cli, setup, out, *extra):
@@ -176,3 +177,27 @@ def test_a_student_with_another_tokenizer_is_refused(cli, distill_setup, tmp_pat
     assert result.exit_code == 1
     assert "tokenizer differs" in result.output and "whitespace_tokenizer" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_spancat_teacher_teaches_its_span_scores(cli, shared_data, tmp_path):
+    from spacy.tokens import DocBin
+
+    from tests.core.distill.conftest import name_examples, raw_texts, trained_spancat, write_raw
+
+    teacher = trained_spancat("spancat", tmp_path / "teacher")
+    gold = tmp_path / "gold.spacy"
+    DocBin(docs=[eg.reference for eg in name_examples(spacy.blank("en"), "sc", 20)]).to_disk(gold)
+    student = tmp_path / "student.cfg"
+    assert cli("init", "config", str(student), "--pipeline", "spancat").exit_code == 0
+    raw = write_raw(tmp_path / "raw.jsonl", raw_texts(shared_data, 40))
+    result = cli(
+        "distill", str(teacher), str(student), "--output", str(tmp_path / "out"), "--paths.raw_text", str(raw),
+        "--paths.train", str(gold), "--paths.dev", str(gold), "--training.max_steps", "6",
+        "--training.eval_frequency", "3", *TOK2VEC_TINY,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "['spancat']" in result.output.split("hard targets")[0]  # a soft target, not a hard one
+    report = json.loads((tmp_path / "out" / "distill.json").read_text())
+    assert "spans_sc_f" in report["agreement_with_teacher"]
+    nlp = spacy.load(tmp_path / "out" / "model-best")
+    assert nlp.pipe_names == ["tok2vec", "spancat"] and list(nlp.get_pipe("spancat").labels) == ["PER"]

@@ -32,6 +32,42 @@ def raw_texts(data: Path, n: int) -> list:
     return texts
 
 
+def name_examples(nlp, key: str, n: int = 40) -> list:
+    """Sentences of names and verbs, the names (capitalised words) as PER spans under ``key``."""
+    import random
+
+    from spacy.training import Example
+
+    names, words = (
+        ["Emma", "Harriet", "Mr Knightley", "Jane Fairfax"],
+        ["saw", "met", "and", "walked", "with"],
+    )
+    rng, examples = random.Random(0), []
+    for _ in range(n):
+        a, b = rng.sample(names, 2)
+        text = f"{a} {rng.choice(words)} {b}"
+        ref = nlp.make_doc(text)
+        ref.spans[key] = [ref.char_span(text.index(m), text.index(m) + len(m), label="PER") for m in (a, b)]
+        examples.append(Example(nlp.make_doc(text), ref))
+    return examples
+
+
+def trained_spancat(factory: str, path: Path) -> Path:
+    """A spancat teacher (candidates: 1- and 2-token spans) trained here for a few steps."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    spancat = nlp.add_pipe(
+        factory, config={"suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2]}}
+    )
+    examples = name_examples(nlp, spancat.key)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(15):
+        nlp.update(examples, sgd=optimizer)
+    nlp.to_disk(path)
+    return path
+
+
 def write_raw(path: Path, texts: list) -> Path:
     path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf8")
     return path

@@ -18,7 +18,7 @@ from spacy_transfer.core.distill import SOFT_KEY, annotate_raw_text
 from spacy_transfer.core.distill.teacher import fingerprint
 from spacy_transfer.errors import UserError
 
-from .conftest import raw_texts, write_raw
+from .conftest import raw_texts, trained_spancat, write_raw
 
 
 def _annotate(setup, raw, cache, **kw):
@@ -178,3 +178,40 @@ def test_morphologizer_and_senter_get_soft_targets_that_match_their_predictions(
         senter = silver.user_data[SOFT_KEY]["senter"]
         top = [manifest.labels["senter"][i] for i in senter["i"][:, 0]]
         assert [label == "S" for label in top][1:] == [bool(t.is_sent_start) for t in silver][1:]
+
+
+@pytest.mark.parametrize("factory", ["spancat", "spancat_singlelabel"])
+def test_spancat_soft_targets_are_the_teachers_scores_of_its_likely_candidates(
+    factory, shared_data, tmp_path
+):
+    from spacy_transfer.core.distill.soft import SPAN_MIN_P
+
+    path = trained_spancat(factory, tmp_path / "teacher")
+    teacher = spacy.load(path)
+    raw = write_raw(tmp_path / "raw.jsonl", raw_texts(shared_data, 20))
+    manifest = annotate_raw_text(
+        teacher, raw, tmp_path / "cache", fingerprint=fingerprint(path), components=[factory], k=2
+    )
+    assert manifest.labels == {factory: ["PER"]}
+    proc = teacher.get_pipe(factory)
+    docs = list(DocBin().from_disk(tmp_path / "cache" / "shard-00000.spacy").get_docs(teacher.vocab))
+    stored_any = False
+    for silver in docs:
+        pred = teacher(silver.text)
+        key = proc.key
+        assert [(s.start, s.end, s.label_) for s in silver.spans[key]] == [
+            (s.start, s.end, s.label_) for s in pred.spans[key]
+        ]
+        indices, scores = proc.predict([teacher.make_doc(silver.text)])
+        scores = proc.model.ops.to_numpy(scores)
+        row_of = {tuple(se): r for r, se in enumerate(proc.model.ops.to_numpy(indices.data).tolist())}
+        soft = silver.user_data[SOFT_KEY][factory]
+        assert soft["s"].shape[0] == soft["i"].shape[0] == soft["p"].shape[0]
+        for (start, end), idx, p in zip(soft["s"].tolist(), soft["i"], soft["p"]):
+            row = scores[row_of[(start, end)]]
+            assert row[0] >= SPAN_MIN_P  # only candidates the teacher thinks may be a PER
+            assert numpy.allclose(p.astype("float32"), row[idx], atol=2e-3)
+            stored_any = True
+        unstored = [r for se, r in row_of.items() if se not in {tuple(x) for x in soft["s"].tolist()}]
+        assert all(scores[r, 0] < SPAN_MIN_P for r in unstored)
+    assert stored_any

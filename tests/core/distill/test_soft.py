@@ -121,3 +121,70 @@ def test_textcat_rows_with_soft_targets_get_the_kl_gradient(multilabel):
     assert numpy.allclose(grads[0], scores[0] - q, atol=2e-3)
     _, own = type(textcat).get_loss(textcat, [gold], scores[1:])
     assert numpy.allclose(grads[1], own[0])
+
+
+def _spancat_with_soft_loss(factory):
+    """A spancat (candidates: every 1- and 2-token span) whose teacher listed ORG before PER."""
+    from spacy.tokens import Span
+
+    nlp = spacy.blank("en")
+    spancat = nlp.add_pipe(
+        factory, config={"suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2]}}
+    )
+    for label in ("PER", "ORG"):
+        spancat.add_label(label)
+    ref = nlp.make_doc("Ada met Bob")
+    ref.spans[spancat.key] = [Span(ref, 0, 1, "PER")]
+    gold = Example(nlp.make_doc("Ada met Bob"), ref)
+    nlp.initialize(lambda: [gold])
+    install_soft_losses(nlp, {factory: ["ORG", "PER"]}, temperature=1.0)
+    return nlp, spancat, gold
+
+
+@pytest.mark.parametrize("factory", ["spancat", "spancat_singlelabel"])
+def test_spancat_candidates_the_teacher_scored_get_its_probabilities_as_their_target(factory):
+    nlp, spancat, gold = _spancat_with_soft_loss(factory)
+    exclusive = factory == "spancat_singlelabel"
+    ref = nlp.make_doc("Cy saw Dee")
+    # The teacher stored one candidate, "Dee" (2, 3): PER 0.9, ORG 0.05 (and "no label" 0.05).
+    i, p = ([[1, 0, 2]], [[0.9, 0.05, 0.05]]) if exclusive else ([[1, 0]], [[0.9, 0.05]])
+    ref.user_data[SOFT_KEY] = {
+        factory: {
+            "s": numpy.asarray([[2, 3]], dtype="int32"),
+            "i": numpy.asarray(i),
+            "p": numpy.asarray(p, "float16"),
+        }
+    }
+    silver = Example(nlp.make_doc("Cy saw Dee"), ref)
+    docs = [silver.predicted, gold.predicted]
+    spans = spancat.suggester(docs, ops=spancat.model.ops)
+    scores = spancat.model.predict((docs, spans))
+    loss, grads = spancat.get_loss([silver, gold], (spans, scores))
+    n = int(spans.lengths[0])
+    per, org = spancat._label_map["PER"], spancat._label_map["ORG"]
+    q = numpy.zeros((n, scores.shape[1]), dtype="float32")
+    if exclusive:
+        q[:, spancat._negative_label_i] = 1.0  # candidates the teacher did not store: no label
+    row = [tuple(s) for s in spans.dataXd[:n].tolist()].index((2, 3))
+    q[row] = 0.0
+    q[row, per], q[row, org] = 0.9, 0.05
+    if exclusive:
+        q[row, spancat._negative_label_i] = 0.05
+    assert numpy.allclose(grads[:n], scores[:n] - q, atol=1e-3)
+    own_spans = spancat.suggester([gold.predicted], ops=spancat.model.ops)
+    _, own = type(spancat).get_loss(spancat, [gold], (own_spans, scores[n:]))
+    assert numpy.allclose(grads[n:], own)  # the gold doc keeps spaCy's own span loss
+    assert loss > 0
+
+
+def test_only_span_candidates_with_a_likely_real_label_are_stored():
+    from spacy_transfer.core.distill.soft import span_targets
+
+    starts_ends = numpy.asarray([[0, 1], [1, 2], [0, 2]])
+    # Two labels and "no label": the middle candidate is "no label" for sure.
+    probs = numpy.asarray([[0.7, 0.1, 0.2], [0.001, 0.002, 0.997], [0.02, 0.0, 0.98]])
+    kept = span_targets(starts_ends, probs, n_real=2, n_cols=3, k=2)
+    assert kept["s"].tolist() == [[0, 1], [0, 2]]
+    assert kept["i"].tolist() == [[0, 2], [2, 0]]
+    empty = span_targets(numpy.zeros((0,), "int32"), numpy.zeros((0, 0), "float32"), 2, 3, 2)
+    assert empty["s"].shape == (0, 2) and empty["i"].shape == (0, 2)

@@ -25,7 +25,7 @@ from wasabi import Printer
 from ...errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..pretraining.corpus import RawTextCorpus, raw_text_files
-from .soft import DOC_LEVEL, SOFT_COMPONENTS, SOFT_KEY, as_probabilities, top_k
+from .soft import DOC_LEVEL, SOFT_COMPONENTS, SOFT_KEY, SPAN_LEVEL, as_probabilities, span_targets, top_k
 
 MANIFEST = "manifest.json"
 
@@ -85,6 +85,8 @@ def annotate_batch(teacher: Language, docs: List[Doc], soft: Dict[str, List[str]
                 proc.set_annotations(docs, scores)
                 probs = as_probabilities(_rows(scores, n_labels), factory == "textcat_multilabel")
                 targets[name] = [top_k(probs[i : i + 1], k) for i in range(len(docs))]
+            elif factory in SPAN_LEVEL:
+                targets[name] = _span_scores(proc, docs, n_labels, k)
             else:
                 # Taggers' predict() keeps only the argmax: take the scores, then set the argmax.
                 scores = [_rows(s, n_labels) for s in _token_scores(proc, docs, n_labels)]
@@ -152,6 +154,22 @@ def annotate_raw_text(
     atomic_write_text(cache / MANIFEST, srsly.json_dumps(asdict(manifest), indent=2))
     printer.good(f"The teacher annotated {manifest.docs_done:,} docs ({manifest.words:,} words) into {cache}")
     return manifest
+
+
+def _span_scores(proc: Any, docs: List[Doc], n_labels: int, k: int) -> List[Dict[str, Any]]:
+    """Set the teacher's spans, and keep each doc's scored candidates (the suggester's
+    spans, with a row of probabilities each: sigmoid per label, or softmax with "no label")."""
+    indices, scores = proc.predict(docs)
+    proc.set_annotations(docs, (indices, scores))
+    n_cols = n_labels + (1 if proc.add_negative_label else 0)
+    data, lengths = proc.model.ops.to_numpy(indices.data), proc.model.ops.to_numpy(indices.lengths)
+    scores = _rows(scores, n_cols) if len(data) else numpy.zeros((0, n_cols), dtype="float32")
+    targets, offset = [], 0
+    for n in (int(x) for x in lengths):
+        rows = slice(offset, offset + n)
+        targets.append(span_targets(data[rows], scores[rows], n_labels, n_cols, k))
+        offset += n
+    return targets
 
 
 def _token_scores(proc: Any, docs: List[Doc], n_labels: int) -> List[Any]:

@@ -1,16 +1,22 @@
 """Soft targets: the teacher's top-k probabilities, and the student's loss against them.
 
 For a component with a distribution over labels (per token: tagger, morphologizer, senter;
-per document: textcat, textcat_multilabel), the student's gradient on a silver example is
+per document: textcat, textcat_multilabel; per candidate span: spancat,
+spancat_singlelabel), the student's gradient on a silver example is
 that of ``T² · KL(q_T ‖ p_T)`` with respect to its logits, ``T · (p_T - q_T)``, where
 ``p_T``/``q_T`` are the student's and the teacher's distributions softened by the
 temperature ``T`` (Hinton et al., 2015). spaCy's softmax layers take the gradient of their
 logits in backprop (their own loss passes ``p - truth``), so at ``T = 1`` this is spaCy's
 cross-entropy with the teacher's distribution in place of the one-hot gold label.
 Exclusive distributions are renormalised over the kept top-k labels; multi-label
-probabilities are independent (a label outside the top k counts as 0). Gold examples
-(no soft targets) keep the component's own loss. Everything else is a hard target: the
-teacher's predicted parse, entities and spans are the student's training annotations.
+probabilities are independent (a label outside the top k counts as 0). Span categorizers
+score every candidate their suggester proposes; only candidates where the teacher gives a
+real label at least ``SPAN_MIN_P`` are stored (with their start and end), the others count
+as "no label" (all zeros; the negative label for ``spancat_singlelabel``). The student's
+candidates are matched to the teacher's by (start, end), and the gradient is the one spaCy's
+own span loss passes (``scores - target``) with the teacher's distribution as the target.
+Gold examples (no soft targets) keep the component's own loss. Everything else is a hard
+target: the teacher's predicted parse and entities are the student's training annotations.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from spacy.training import Example
 SOFT_KEY = "spacy_transfer.distill"
 TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
 DOC_LEVEL = ("textcat", "textcat_multilabel")
-SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL
+SPAN_LEVEL = ("spancat", "spancat_singlelabel")
+SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL
+SPAN_MIN_P = 0.01  # a candidate whose real labels all score below this is stored as "no label"
 EPS = 1e-8
 
 
@@ -134,6 +142,60 @@ def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, m
     return types.MethodType(get_loss, proc)
 
 
+def span_targets(starts_ends: Any, probs: Any, n_real: int, n_cols: int, k: int) -> Dict[str, numpy.ndarray]:
+    """The teacher's candidates in one doc worth storing: those with a real label at
+    ``SPAN_MIN_P`` or more, as start/end (int32) and their top-k over every column."""
+    starts_ends = numpy.asarray(starts_ends, dtype="int32").reshape((-1, 2))
+    probs = numpy.asarray(probs, dtype="float32").reshape((starts_ends.shape[0], n_cols))
+    keep = probs[:, :n_real].max(axis=1, initial=0.0) >= SPAN_MIN_P
+    return {"s": starts_ends[keep], **top_k(probs[keep], k)}
+
+
+def span_row_targets(
+    soft: Dict[str, Any],
+    spans: numpy.ndarray,
+    mapping: numpy.ndarray,
+    n_cols: int,
+    T: float,
+    negative: Optional[int],
+) -> numpy.ndarray:
+    """The target for each of the student's candidate ``spans`` (rows of start, end) in one doc."""
+    q = numpy.zeros((spans.shape[0], n_cols), dtype="float32")
+    if negative is not None:
+        q[:, negative] = 1.0  # a candidate the teacher did not store has no label
+    stored = {(int(a), int(b)): j for j, (a, b) in enumerate(numpy.asarray(soft["s"]).reshape((-1, 2)))}
+    pairs = [
+        (row, stored[(int(a), int(b))]) for row, (a, b) in enumerate(spans) if (int(a), int(b)) in stored
+    ]
+    if pairs:
+        rows, js = (numpy.asarray(x) for x in zip(*pairs))
+        picked = {"i": numpy.asarray(soft["i"])[js], "p": numpy.asarray(soft["p"])[js]}
+        q[rows] = target(picked, mapping, n_cols, T, negative is None, numpy)
+    return q
+
+
+def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, exclusive: bool) -> Callable:
+    def get_loss(self: Any, examples: List[Example], spans_scores: Tuple[Any, Any]) -> Tuple[float, Any]:
+        spans, scores = spans_scores
+        loss, grads = original(examples, spans_scores)  # gold docs' rows keep the component's own gradient
+        ops, xp = self.model.ops, self.model.ops.xp
+        data, lengths = ops.to_numpy(spans.data).reshape((-1, 2)), ops.to_numpy(spans.lengths)
+        negative = self._negative_label_i if exclusive else None
+        grads, offset = grads.copy(), 0
+        for eg, n in zip(examples, lengths):
+            soft, rows = _soft_of(eg, self.name), slice(offset, offset + int(n))
+            offset += int(n)
+            if soft is None or not n:
+                continue
+            q = span_row_targets(soft, data[rows], mapping, scores.shape[1], T, negative)
+            kl, d = soft_gradient(scores[rows], xp.asarray(q), T, not exclusive, xp)
+            loss += kl - float((grads[rows] ** 2).sum())  # the rows' own squared error out, the KL in
+            grads[rows] = d
+        return float(loss), grads
+
+    return types.MethodType(get_loss, proc)
+
+
 def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], temperature: float) -> List[str]:
     """Give the student's soft-target components the distillation loss (on this pipeline
     object only: what is saved stays a plain spaCy pipeline). Returns their names."""
@@ -146,6 +208,11 @@ def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], tem
         original = type(proc).get_loss.__get__(proc)  # the class's loss, even if installed twice
         if factory in TOKEN_LEVEL:
             proc.get_loss = _token_loss(proc, original, mapping, temperature)
+        elif factory in SPAN_LEVEL:
+            exclusive = factory == "spancat_singlelabel"
+            if exclusive:  # the teacher's column after its labels is its negative label
+                mapping = numpy.append(mapping, proc._negative_label_i)
+            proc.get_loss = _span_loss(proc, original, mapping, temperature, exclusive)
         else:
             proc.get_loss = _doc_loss(proc, original, mapping, temperature, factory == "textcat_multilabel")
         done.append(name)
