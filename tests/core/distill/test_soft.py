@@ -142,7 +142,7 @@ def _spancat_with_soft_loss(factory):
 
 
 @pytest.mark.parametrize("factory", ["spancat", "spancat_singlelabel"])
-def test_spancat_candidates_the_teacher_scored_get_its_probabilities_as_their_target(factory):
+def test_spancat_candidates_get_the_kl_gradient_to_the_teachers_probabilities(factory):
     nlp, spancat, gold = _spancat_with_soft_loss(factory)
     exclusive = factory == "spancat_singlelabel"
     ref = nlp.make_doc("Cy saw Dee")
@@ -170,7 +170,9 @@ def test_spancat_candidates_the_teacher_scored_get_its_probabilities_as_their_ta
     q[row, per], q[row, org] = 0.9, 0.05
     if exclusive:
         q[row, spancat._negative_label_i] = 0.05
-    assert numpy.allclose(grads[:n], scores[:n] - q, atol=1e-3)
+    # The gradient on the logits is p - q (spancat's sigmoid layer multiplies by p(1 - p)).
+    logit_grads = grads[:n] if exclusive else grads[:n] * scores[:n] * (1 - scores[:n])
+    assert numpy.allclose(logit_grads, scores[:n] - q, atol=1e-3)
     own_spans = spancat.suggester([gold.predicted], ops=spancat.model.ops)
     _, own = type(spancat).get_loss(spancat, [gold], (own_spans, scores[n:]))
     assert numpy.allclose(grads[n:], own)  # the gold doc keeps spaCy's own span loss

@@ -13,8 +13,8 @@ probabilities are independent (a label outside the top k counts as 0). Span cate
 score every candidate their suggester proposes; only candidates where the teacher gives a
 real label at least ``SPAN_MIN_P`` are stored (with their start and end), the others count
 as "no label" (all zeros; the negative label for ``spancat_singlelabel``). The student's
-candidates are matched to the teacher's by (start, end), and the gradient is the one spaCy's
-own span loss passes (``scores - target``) with the teacher's distribution as the target.
+candidates are matched to the teacher's by (start, end) and get the same KL gradient on
+their logits (softmax for ``spancat_singlelabel``, sigmoid per label for ``spancat``).
 Gold examples (no soft targets) keep the component's own loss. Everything else is a hard
 target: the teacher's predicted parse and entities are the student's training annotations.
 """
@@ -33,6 +33,7 @@ TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
 DOC_LEVEL = ("textcat", "textcat_multilabel")
 SPAN_LEVEL = ("spancat", "spancat_singlelabel")
 SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL
+SIGMOID_FLOOR = 1e-6  # where the student's sigmoid saturates, its own backprop zeroes the gradient
 SPAN_MIN_P = 0.01  # a candidate whose real labels all score below this is stored as "no label"
 EPS = 1e-8
 
@@ -189,6 +190,10 @@ def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, 
                 continue
             q = span_row_targets(soft, data[rows], mapping, scores.shape[1], T, negative)
             kl, d = soft_gradient(scores[rows], xp.asarray(q), T, not exclusive, xp)
+            if (
+                not exclusive
+            ):  # the sigmoid layer multiplies by p(1 - p): undo it, so the logits get T(p_T - q)
+                d = d / xp.clip(scores[rows] * (1 - scores[rows]), SIGMOID_FLOOR, None)
             loss += kl - float((grads[rows] ** 2).sum())  # the rows' own squared error out, the KL in
             grads[rows] = d
         return float(loss), grads
