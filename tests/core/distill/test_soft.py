@@ -11,6 +11,7 @@ from spacy_transfer.core.distill.soft import (
     SOFT_KEY,
     as_probabilities,
     install_soft_losses,
+    output_adapter,
     soft_gradient,
     soften,
     target,
@@ -118,7 +119,9 @@ def test_textcat_rows_with_soft_targets_get_the_kl_gradient(multilabel):
     a, b = list(textcat.labels).index("A"), list(textcat.labels).index("B")
     q = numpy.zeros(2)
     q[a], q[b] = 0.8, 0.2
-    assert numpy.allclose(grads[0], scores[0] - q, atol=2e-3)
+    # The logits get p - q (textcat_multilabel's sigmoid layer multiplies by p(1 - p)).
+    logit_grads = grads[0] * scores[0] * (1 - scores[0]) if multilabel else grads[0]
+    assert numpy.allclose(logit_grads, scores[0] - q, atol=2e-3)
     _, own = type(textcat).get_loss(textcat, [gold], scores[1:])
     assert numpy.allclose(grads[1], own[0])
 
@@ -190,3 +193,27 @@ def test_only_span_candidates_with_a_likely_real_label_are_stored():
     assert kept["i"].tolist() == [[0, 2], [2, 0]]
     empty = span_targets(numpy.zeros((0,), "int32"), numpy.zeros((0, 0), "float32"), 2, 3, 2)
     assert empty["s"].shape == (0, 2) and empty["i"].shape == (0, 2)
+
+
+@pytest.mark.parametrize("layer", ["Logistic", "softmax_activation", "Softmax"])
+def test_the_output_layers_backprop_hands_the_logits_the_wanted_gradient(layer):
+    """Whatever spaCy's output layer (textcat BOW: softmax_activation; multi-label: Logistic;
+    taggers and the CNN textcat: Softmax), the logits receive T(p_T - q)."""
+    import thinc.api as thinc
+
+    rng = numpy.random.default_rng(0)
+    x = rng.normal(size=(4, 3)).astype("float32")
+    model = {"Logistic": thinc.Logistic(), "softmax_activation": thinc.softmax_activation()}.get(layer)
+    if model is None:  # Softmax has its own weights: check the gradient it hands back to its logits
+        model = thinc.chain(thinc.Linear(3, 3, init_W=thinc.zero_init), thinc.Softmax(3, 3))
+    model.initialize(x)
+    p, backprop = model(x, is_train=True)
+    multilabel = layer == "Logistic"
+    q = rng.uniform(size=(4, 3)).astype("float32")
+    q = q if multilabel else q / q.sum(axis=1, keepdims=True)
+    _, d = soft_gradient(p, q, 2.0, multilabel, numpy)
+    passed = output_adapter(model)(d, p, numpy)
+    if layer == "Softmax":
+        assert numpy.allclose(passed, d)  # thinc's Softmax takes the logits' gradient as it is
+    else:
+        assert numpy.allclose(backprop(passed), d, atol=1e-4)

@@ -33,7 +33,7 @@ TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
 DOC_LEVEL = ("textcat", "textcat_multilabel")
 SPAN_LEVEL = ("spancat", "spancat_singlelabel")
 SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL
-SIGMOID_FLOOR = 1e-6  # where the student's sigmoid saturates, its own backprop zeroes the gradient
+OUTPUT_FLOOR = 1e-6
 SPAN_MIN_P = 0.01  # a candidate whose real labels all score below this is stored as "no label"
 EPS = 1e-8
 
@@ -98,6 +98,23 @@ def soft_gradient(scores: Any, q: Any, T: float, multilabel: bool, xp: Any) -> T
     return float(T * T * kl.sum()), (T * (p_T - q)).astype("float32")
 
 
+def output_adapter(model: Any) -> Callable[[Any, Any, Any], Any]:
+    """What to pass the component's output layer so that its logits receive ``d``.
+
+    thinc's ``Softmax`` takes the logits' gradient as it is; ``Logistic`` multiplies by
+    ``p(1 - p)`` and ``softmax_activation`` by the softmax Jacobian ``diag(p) - p pᵀ``, so
+    ``d / p(1 - p)`` and ``d / p`` undo them (the latter as ``d`` sums to 0 over a row).
+    Probabilities are floored where the layer saturates (its own backprop ends near 0 there)."""
+    layer = model
+    while layer.layers:
+        layer = layer.layers[-1]
+    if layer.name in ("logistic", "sigmoid_activation"):
+        return lambda d, p, xp: d / xp.clip(p * (1 - p), OUTPUT_FLOOR, None)
+    if layer.name == "softmax_activation":
+        return lambda d, p, xp: d / xp.clip(p, OUTPUT_FLOOR, None)
+    return lambda d, p, xp: d
+
+
 def _mapping(teacher_labels: Sequence[str], student_labels: Sequence[str]) -> numpy.ndarray:
     index = {label: i for i, label in enumerate(student_labels)}
     return numpy.asarray([index.get(label, -1) for label in teacher_labels], dtype="int64")
@@ -108,6 +125,8 @@ def _soft_of(eg: Example, name: str) -> Optional[Dict[str, Any]]:
 
 
 def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) -> Callable:
+    adapt = output_adapter(proc.model)
+
     def get_loss(self: Any, examples: List[Example], scores: List[Any]) -> Tuple[float, List[Any]]:
         xp = self.model.ops.xp
         loss, grads = 0.0, []
@@ -119,6 +138,7 @@ def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float)
                 continue
             q = target(soft, mapping, s.shape[1], T, False, xp)
             kl, d = soft_gradient(s, q, T, False, xp)
+            d = adapt(d, s, xp)
             loss, grads = loss + kl, grads + [d]
         return loss, grads
 
@@ -126,6 +146,8 @@ def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float)
 
 
 def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, multilabel: bool) -> Callable:
+    adapt = output_adapter(proc.model)
+
     def get_loss(self: Any, examples: List[Example], scores: Any) -> Tuple[float, Any]:
         xp = self.model.ops.xp
         loss, grads = original(examples, scores)  # gold rows keep the component's own gradient
@@ -136,6 +158,7 @@ def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, m
                 continue
             q = target(soft, mapping, scores.shape[1], T, multilabel, xp)
             kl, d = soft_gradient(scores[row : row + 1], q, T, multilabel, xp)
+            d = adapt(d, scores[row : row + 1], xp)
             grads[row] = d[0]
             loss += kl
         return float(loss), grads
@@ -176,6 +199,8 @@ def span_row_targets(
 
 
 def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, exclusive: bool) -> Callable:
+    adapt = output_adapter(proc.model)
+
     def get_loss(self: Any, examples: List[Example], spans_scores: Tuple[Any, Any]) -> Tuple[float, Any]:
         spans, scores = spans_scores
         loss, grads = original(examples, spans_scores)  # gold docs' rows keep the component's own gradient
@@ -190,10 +215,7 @@ def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, 
                 continue
             q = span_row_targets(soft, data[rows], mapping, scores.shape[1], T, negative)
             kl, d = soft_gradient(scores[rows], xp.asarray(q), T, not exclusive, xp)
-            if (
-                not exclusive
-            ):  # the sigmoid layer multiplies by p(1 - p): undo it, so the logits get T(p_T - q)
-                d = d / xp.clip(scores[rows] * (1 - scores[rows]), SIGMOID_FLOOR, None)
+            d = adapt(d, scores[rows], xp)
             loss += kl - float((grads[rows] ** 2).sum())  # the rows' own squared error out, the KL in
             grads[rows] = d
         return float(loss), grads
