@@ -217,3 +217,29 @@ def test_the_output_layers_backprop_hands_the_logits_the_wanted_gradient(layer):
         assert numpy.allclose(passed, d)  # thinc's Softmax takes the logits' gradient as it is
     else:
         assert numpy.allclose(backprop(passed), d, atol=1e-4)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_a_bow_textcat_trained_on_soft_targets_alone_learns_the_teachers_distribution(multilabel):
+    factory = "textcat_multilabel" if multilabel else "textcat"
+    nlp = spacy.blank("en")
+    bow = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": not multilabel, "ngram_size": 1}
+    bow["no_output_layer"] = False
+    textcat = nlp.add_pipe(factory, config={"model": bow})
+    for label in ("A", "B"):
+        textcat.add_label(label)
+    texts = ["a good day", "a bad night", "the long road"]
+    # The teacher: A 0.7 / B 0.3 for every text (multi-label: independent 0.7 and 0.2).
+    p = [[0.7, 0.2]] if multilabel else [[0.7, 0.3]]
+    silver = []
+    for text in texts:
+        ref = nlp.make_doc(text)
+        ref.user_data[SOFT_KEY] = {factory: {"i": numpy.asarray([[0, 1]]), "p": numpy.asarray(p, "float16")}}
+        silver.append(Example(nlp.make_doc(text), ref))
+    optimizer = nlp.initialize(lambda: silver)
+    install_soft_losses(nlp, {factory: ["A", "B"]}, temperature=1.0)
+    for _ in range(400):
+        nlp.update(silver, sgd=optimizer)
+    for doc in nlp.pipe(texts):
+        assert doc.cats["A"] == pytest.approx(0.7, abs=0.03)
+        assert doc.cats["B"] == pytest.approx(p[0][1], abs=0.03)
