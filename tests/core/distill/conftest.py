@@ -32,6 +32,9 @@ def raw_texts(data: Path, n: int) -> list:
     return texts
 
 
+SPANS_OF_1_OR_2 = {"suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2]}}  # candidates
+
+
 def name_examples(nlp, key: str, n: int = 40) -> list:
     """Sentences of names and verbs, the names (capitalised words) as PER spans under ``key``."""
     import random
@@ -57,9 +60,7 @@ def trained_spancat(factory: str, path: Path) -> Path:
     import spacy
 
     nlp = spacy.blank("en")
-    spancat = nlp.add_pipe(
-        factory, config={"suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2]}}
-    )
+    spancat = nlp.add_pipe(factory, config=SPANS_OF_1_OR_2)
     examples = name_examples(nlp, spancat.key)
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(15):

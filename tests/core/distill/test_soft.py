@@ -18,6 +18,8 @@ from spacy_transfer.core.distill.soft import (
     top_k,
 )
 
+from .conftest import SPANS_OF_1_OR_2
+
 
 def _kl_of_logits(z, q, T):
     p = numpy.exp(z / T - (z / T).max())
@@ -131,9 +133,7 @@ def _spancat_with_soft_loss(factory):
     from spacy.tokens import Span
 
     nlp = spacy.blank("en")
-    spancat = nlp.add_pipe(
-        factory, config={"suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2]}}
-    )
+    spancat = nlp.add_pipe(factory, config=SPANS_OF_1_OR_2)
     for label in ("PER", "ORG"):
         spancat.add_label(label)
     ref = nlp.make_doc("Ada met Bob")

@@ -187,10 +187,8 @@ def span_row_targets(
     q = numpy.zeros((spans.shape[0], n_cols), dtype="float32")
     if negative is not None:
         q[:, negative] = 1.0  # a candidate the teacher did not store has no label
-    stored = {(int(a), int(b)): j for j, (a, b) in enumerate(numpy.asarray(soft["s"]).reshape((-1, 2)))}
-    pairs = [
-        (row, stored[(int(a), int(b))]) for row, (a, b) in enumerate(spans) if (int(a), int(b)) in stored
-    ]
+    stored = {(a, b): j for j, (a, b) in enumerate(numpy.asarray(soft["s"]).reshape((-1, 2)).tolist())}
+    pairs = [(row, stored[key]) for row, key in enumerate(map(tuple, spans.tolist())) if key in stored]
     if pairs:
         rows, js = (numpy.asarray(x) for x in zip(*pairs))
         picked = {"i": numpy.asarray(soft["i"])[js], "p": numpy.asarray(soft["p"])[js]}
@@ -198,7 +196,7 @@ def span_row_targets(
     return q
 
 
-def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, exclusive: bool) -> Callable:
+def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) -> Callable:
     adapt = output_adapter(proc.model)
 
     def get_loss(self: Any, examples: List[Example], spans_scores: Tuple[Any, Any]) -> Tuple[float, Any]:
@@ -206,7 +204,7 @@ def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, 
         loss, grads = original(examples, spans_scores)  # gold docs' rows keep the component's own gradient
         ops, xp = self.model.ops, self.model.ops.xp
         data, lengths = ops.to_numpy(spans.data).reshape((-1, 2)), ops.to_numpy(spans.lengths)
-        negative = self._negative_label_i if exclusive else None
+        negative = self._negative_label_i  # spancat_singlelabel's "no label" column; None for spancat
         grads, offset = grads.copy(), 0
         for eg, n in zip(examples, lengths):
             soft, rows = _soft_of(eg, self.name), slice(offset, offset + int(n))
@@ -214,7 +212,7 @@ def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, 
             if soft is None or not n:
                 continue
             q = span_row_targets(soft, data[rows], mapping, scores.shape[1], T, negative)
-            kl, d = soft_gradient(scores[rows], xp.asarray(q), T, not exclusive, xp)
+            kl, d = soft_gradient(scores[rows], xp.asarray(q), T, negative is None, xp)
             d = adapt(d, scores[rows], xp)
             loss += kl - float((grads[rows] ** 2).sum())  # the rows' own squared error out, the KL in
             grads[rows] = d
@@ -236,10 +234,9 @@ def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], tem
         if factory in TOKEN_LEVEL:
             proc.get_loss = _token_loss(proc, original, mapping, temperature)
         elif factory in SPAN_LEVEL:
-            exclusive = factory == "spancat_singlelabel"
-            if exclusive:  # the teacher's column after its labels is its negative label
+            if proc.add_negative_label:  # the teacher's column after its labels is its negative label
                 mapping = numpy.append(mapping, proc._negative_label_i)
-            proc.get_loss = _span_loss(proc, original, mapping, temperature, exclusive)
+            proc.get_loss = _span_loss(proc, original, mapping, temperature)
         else:
             proc.get_loss = _doc_loss(proc, original, mapping, temperature, factory == "textcat_multilabel")
         done.append(name)
