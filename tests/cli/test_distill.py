@@ -29,7 +29,7 @@ def test_the_student_learns_from_the_teacher_and_gold_data_and_is_compared_with_
     s = distill_setup
     result = _distill(cli, s, tmp_path / "out", "--paths.train", str(s.train), "--paths.dev", str(s.dev))
     assert result.exit_code == 0, result.output
-    assert "Soft targets" in result.output and "['tagger']" in result.output
+    assert "Soft targets" in result.output and "['tagger', 'parser', 'ner']" in result.output
     out = tmp_path / "out"
     for name in ("model-best", "model-last", "checkpoint", "metrics.jsonl", "silver/manifest.json"):
         assert (out / name).exists(), name

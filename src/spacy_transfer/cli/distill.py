@@ -34,6 +34,11 @@ GoldFractionOpt = typer.Option(
 )
 MaxDocsOpt = typer.Option(0, "--max-docs", help="Raw-text documents to annotate (0: all).")
 BatchOpt = typer.Option(64, "--batch-size", help="Documents per teacher batch.")
+TransitionsOpt = typer.Option(
+    True,
+    "--soft-transitions/--hard-transitions",
+    help="Parser and ner: learn the teacher's action distribution at each state, or only its parses.",
+)
 ShardOpt = typer.Option(
     1000, "--shard-size", help="Documents per cache shard (the unit an interrupted annotation resumes from)."
 )
@@ -58,6 +63,7 @@ def distill_cli(
     max_docs: int = MaxDocsOpt,
     batch_size: int = BatchOpt,
     shard_size: int = ShardOpt,
+    soft_transitions: bool = TransitionsOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Distill TEACHER into the student config's pipeline: the teacher annotates raw text
@@ -76,7 +82,9 @@ def distill_cli(
         config = load_config(config_path, overrides, interpolate=False)
         check_registered_names(config, where=where)
         raw_text = raw_text or (config.get("paths") or {}).get("raw_text")
-        settings = DistillSettings(temperature, top_k, gold_fraction, batch_size, shard_size, max_docs)
+        settings = DistillSettings(
+            temperature, top_k, gold_fraction, batch_size, shard_size, max_docs, soft_transitions
+        )
         distill(
             teacher,
             config,

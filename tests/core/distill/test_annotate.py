@@ -16,6 +16,7 @@ from spacy.tokens import DocBin
 
 from spacy_transfer.core.distill import SOFT_KEY, annotate_raw_text
 from spacy_transfer.core.distill.teacher import fingerprint
+from spacy_transfer.core.distill.transitions import class_names, follow
 from spacy_transfer.errors import UserError
 
 from .conftest import raw_texts, trained_spancat, write_raw
@@ -58,7 +59,47 @@ def test_shards_hold_the_teachers_predictions_and_its_top_k_tag_probabilities(di
         labels = manifest.labels["tagger"]
         assert [labels[i] for i in soft["i"][:, 0]] == [t.tag_ for t in silver]  # top-1 is the prediction
         assert set(silver.user_data) == {SOFT_KEY}  # no transformer outputs or tensors cached
-    assert "parser" not in manifest.labels and "ner" not in manifest.labels  # hard targets
+    assert manifest.labels["parser"] == class_names(teacher.get_pipe("parser"))  # actions, not labels
+
+
+@pytest.mark.parametrize("name", ["parser", "ner"])
+def test_parser_and_ner_targets_are_the_teachers_actions_state_by_state(distill_setup, tmp_path, name):
+    """Taking the stored actions from the start state rebuilds the teacher's parse (or
+    entities); each state stores the teacher's likeliest actions, best first."""
+    manifest = _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", k=4, shard_size=60)
+    teacher = spacy.load(distill_setup.teacher)
+    proc = teacher.get_pipe(name)
+    silver_docs = list(DocBin().from_disk(tmp_path / "cache" / "shard-00000.spacy").get_docs(teacher.vocab))
+    for silver in silver_docs[:20]:
+        soft = silver.user_data[SOFT_KEY][name]
+        n = soft["n"].astype(int)
+        assert len(n) == len(soft["a"]) and n.sum() == len(soft["i"]) == len(soft["p"])
+        assert (1 <= n).all() and (n <= 4).all()
+        p = numpy.split(soft["p"].astype("float32"), numpy.cumsum(n)[:-1])
+        assert all((numpy.diff(row) <= 0).all() and row.sum() <= 1.01 for row in p)
+        doc = teacher.make_doc(silver.text)
+        (state,) = proc.moves.init_batch([doc])
+        for action in soft["a"].tolist():
+            assert not state.is_final()
+            follow(proc, [state], [action])
+        assert state.is_final()
+        proc.set_annotations([doc], [state])
+        if name == "parser":
+            assert [(t.head.i, t.dep_) for t in doc] == [(t.head.i, t.dep_) for t in silver]
+        else:
+            assert [(e.start, e.end, e.label_) for e in doc.ents] == [
+                (e.start, e.end, e.label_) for e in silver.ents
+            ]
+    assert manifest.labels[name] == class_names(proc)
+
+
+def test_hard_transitions_store_the_parse_only(distill_setup, tmp_path):
+    manifest = _annotate(distill_setup, distill_setup.raw, tmp_path / "cache", transitions=False)
+    assert "parser" not in manifest.labels and "ner" not in manifest.labels and "tagger" in manifest.labels
+    silver = next(
+        DocBin().from_disk(tmp_path / "cache" / "shard-00000.spacy").get_docs(spacy.blank("en").vocab)
+    )
+    assert set(silver.user_data[SOFT_KEY]) == {"tagger"} and silver.has_annotation("DEP")
 
 
 def test_a_finished_cache_is_reused_without_annotating_again(distill_setup, tmp_path):

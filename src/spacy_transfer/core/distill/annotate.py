@@ -25,7 +25,17 @@ from wasabi import Printer
 from ...errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..pretraining.corpus import RawTextCorpus, raw_text_files
-from .soft import DOC_LEVEL, SOFT_COMPONENTS, SOFT_KEY, SPAN_LEVEL, as_probabilities, span_targets, top_k
+from .soft import (
+    DOC_LEVEL,
+    SOFT_COMPONENTS,
+    SOFT_KEY,
+    SPAN_LEVEL,
+    TRANSITION_LEVEL,
+    as_probabilities,
+    span_targets,
+    top_k,
+)
+from .transitions import class_names, teacher_transitions
 
 MANIFEST = "manifest.json"
 
@@ -65,13 +75,17 @@ def raw_identity(path: Path) -> List[Dict[str, Any]]:
     ]
 
 
-def soft_components(teacher: Language, names: List[str]) -> Dict[str, List[str]]:
-    """The components among ``names`` that get soft targets, with the teacher's labels."""
-    return {
-        name: [str(label) for label in teacher.get_pipe(name).labels]
-        for name in names
-        if teacher.get_pipe_meta(name).factory in SOFT_COMPONENTS
-    }
+def soft_components(teacher: Language, names: List[str], transitions: bool = True) -> Dict[str, List[str]]:
+    """The components among ``names`` that get soft targets, with the teacher's labels (the
+    parser's and ner's: their actions; only with ``transitions``)."""
+    out = {}
+    for name in names:
+        factory, proc = teacher.get_pipe_meta(name).factory, teacher.get_pipe(name)
+        if factory in TRANSITION_LEVEL and transitions:
+            out[name] = class_names(proc)
+        elif factory in SOFT_COMPONENTS and factory not in TRANSITION_LEVEL:
+            out[name] = [str(label) for label in proc.labels]
+    return out
 
 
 def annotate_batch(teacher: Language, docs: List[Doc], soft: Dict[str, List[str]], k: int) -> List[Doc]:
@@ -87,6 +101,8 @@ def annotate_batch(teacher: Language, docs: List[Doc], soft: Dict[str, List[str]
                 targets[name] = [top_k(probs[i : i + 1], k) for i in range(len(docs))]
             elif factory in SPAN_LEVEL:
                 targets[name] = _span_scores(proc, docs, n_labels, k)
+            elif factory in TRANSITION_LEVEL:
+                targets[name] = teacher_transitions(proc, docs, k)
             else:
                 # Taggers' predict() keeps only the argmax: take the scores, then set the argmax.
                 scores = [_rows(s, n_labels) for s in _token_scores(proc, docs, n_labels)]
@@ -114,11 +130,14 @@ def annotate_raw_text(
     batch_size: int = 64,
     shard_size: int = 1000,
     max_docs: int = 0,
+    transitions: bool = True,
     printer: Optional[Printer] = None,
 ) -> Manifest:
     """Annotate ``raw_text`` with the teacher into ``cache`` (or continue/reuse what is there)."""
     printer = printer or Printer(no_print=True)
-    fresh = Manifest(fingerprint, raw_identity(raw_text), k, soft_components(teacher, components))
+    fresh = Manifest(
+        fingerprint, raw_identity(raw_text), k, soft_components(teacher, components, transitions)
+    )
     manifest = _existing(cache, fresh)
     if manifest.finished and (manifest.exhausted or 0 < max_docs <= manifest.docs_done):
         printer.info(f"Reusing the teacher's annotations in {cache}: {manifest.docs_done:,} docs")

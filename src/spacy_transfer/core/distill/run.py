@@ -17,6 +17,7 @@ from . import teacher as tch
 from .annotate import Manifest, annotate_raw_text
 from .report import compare
 from .soft import install_soft_losses
+from .transitions import install_transition_targets
 
 SILVER = "silver"
 
@@ -29,6 +30,7 @@ class DistillSettings:
     batch_size: int = 64  # documents per teacher batch
     shard_size: int = 1000  # documents per cache shard
     max_docs: int = 0  # raw-text documents to annotate (0: all)
+    soft_transitions: bool = True  # the parser's and ner's action distributions (else their parses only)
 
     def check(self) -> None:
         rows = []
@@ -79,6 +81,7 @@ def distill(
         batch_size=settings.batch_size,
         shard_size=settings.shard_size,
         max_docs=settings.max_docs,
+        transitions=settings.soft_transitions,
         printer=printer,
     )
     gold = (config.get("paths") or {}).get("train")
@@ -88,6 +91,7 @@ def distill(
 
     def prepare(nlp: Any) -> None:
         soft = install_soft_losses(nlp, manifest.labels, settings.temperature)
+        soft += install_transition_targets(nlp, manifest.labels, settings.temperature)
         printer.info(
             f"Soft targets (T={settings.temperature}, top {settings.top_k}): {soft or 'none'}; hard targets: "
             f"{[n for n in components if n not in soft] or 'none'}"

@@ -32,7 +32,8 @@ SOFT_KEY = "spacy_transfer.distill"
 TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
 DOC_LEVEL = ("textcat", "textcat_multilabel")
 SPAN_LEVEL = ("spancat", "spancat_singlelabel")
-SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL
+TRANSITION_LEVEL = ("parser", "ner")  # soft targets per parser state: transitions.py
+SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL + TRANSITION_LEVEL
 OUTPUT_FLOOR = 1e-6
 SPAN_MIN_P = 0.01  # a candidate whose real labels all score below this is stored as "no label"
 EPS = 1e-8
@@ -227,8 +228,8 @@ def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], tem
     done = []
     for name, proc in nlp.pipeline:
         factory = nlp.get_pipe_meta(name).factory
-        if factory not in SOFT_COMPONENTS or name not in teacher_labels:
-            continue
+        if factory not in SOFT_COMPONENTS or factory in TRANSITION_LEVEL or name not in teacher_labels:
+            continue  # the parser's and ner's are transitions.install_transition_targets
         mapping = _mapping(teacher_labels[name], list(proc.labels))
         original = type(proc).get_loss.__get__(proc)  # the class's loss, even if installed twice
         if factory in TOKEN_LEVEL:
