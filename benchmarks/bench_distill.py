@@ -110,16 +110,35 @@ def train_teacher(data: Dict[str, Path], steps: int) -> Path:
     return teacher
 
 
+def _baseline_stamp(cfg: Path, steps: int) -> Dict:
+    import hashlib
+
+    return {"steps": steps, "config": hashlib.sha256(cfg.read_bytes()).hexdigest()[:16]}
+
+
+def baseline_finished(cfg: Path, steps: int) -> bool:
+    """A baseline trained to the end on this config and step budget (CNN training is
+    deterministic, so it is what training it again would give)."""
+    done = DIR / "baseline" / "finished.json"
+    return done.exists() and json.loads(done.read_text()) == _baseline_stamp(cfg, steps)
+
+
 def train_baseline_beside(cfg: Path, data: Dict[str, Path], steps: int) -> Callable[[], None]:
     """The gold-only CNN, trained at one thread in the background while the teacher trains
     and annotates (CNN training is deterministic, so sharing the cores changes its time, not
-    its scores); returns the function that waits for it."""
+    its scores); returns the function that waits for it. One already finished on the same
+    config and steps is kept."""
+    if baseline_finished(cfg, steps):
+        return lambda: None
     shutil.rmtree(DIR / "baseline", ignore_errors=True)
     failed: List[BaseException] = []
 
     def work() -> None:
         try:
             _train(cfg, DIR / "baseline", data, steps, threads=1)
+            from spacy_transfer.core.io import atomic_write_text
+
+            atomic_write_text(DIR / "baseline" / "finished.json", json.dumps(_baseline_stamp(cfg, steps)))
         except BaseException as e:  # re-raised in the main thread by wait()
             failed.append(e)
 
@@ -167,6 +186,7 @@ def main() -> Dict:
     reuse = (
         os.environ.get("DISTILL_REUSE") == "1" and baseline.exists() and (distilled / "model-best").exists()
     )
+    kept = baseline_finished(student_cfg, student_steps)
     wait_for_baseline = (lambda: None) if reuse else train_baseline_beside(student_cfg, data, student_steps)
     teacher = train_teacher(data, teacher_steps)
     if not reuse:
@@ -205,11 +225,17 @@ def main() -> Dict:
         f"Teacher: all-MiniLM-L6-v2 + {PIPES}, {teacher_steps} steps on gold. Baseline and student: the CNN "
         f"efficiency config with {narrowed}; {student_steps} steps each; the student on gold + "
         f"{manifest['docs_done']:,} raw-text docs ({words:,} words) annotated by the teacher (gold: 0.5 of the "
-        f"words; soft targets for the tagger, hard for parser and ner). "
+        f"words; soft targets for {', '.join(n for n in PIPES.split(',') if n in manifest['labels']) or 'none'}, "
+        f"hard for {', '.join(n for n in PIPES.split(',') if n not in manifest['labels']) or 'none'}). "
         + (
             "Baseline and student reused from the work folder (DISTILL_REUSE=1). "
             if reuse
-            else f"distill command wall time {measured['wall_s']:.0f} s (beside the baseline's training). "
+            else f"distill command wall time {measured['wall_s']:.0f} s"
+            + (
+                " (the baseline kept from an earlier run of the same config and steps). "
+                if kept
+                else " (beside the baseline's training). "
+            )
         )
         + f"Words/s: median of {REPEATS} alternating passes, one process each, after a warm-up pass "
         f"({', '.join(f'{k} {v}' for k, v in wps.items())}). Load average before/after: {load}."

@@ -43,6 +43,7 @@ def test_the_student_learns_from_the_teacher_and_gold_data_and_is_compared_with_
     assert set(student.get_pipe("tagger").labels) == set(teacher.get_pipe("tagger").labels)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 12
+    assert all(rows[-1]["losses"][name] > 0 for name in ("tagger", "parser", "ner")), rows[-1]["losses"]
 
 
 def test_max_docs_extends_a_smaller_cache_and_trims_a_larger_one(cli, distill_setup, tmp_path):  # noqa: F811

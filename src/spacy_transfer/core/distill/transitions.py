@@ -283,11 +283,11 @@ def _language_update(nlp: Language, base: Callable, updates: Dict[str, Callable]
     def update(examples: Any, _: Any = None, *, drop: float = 0.0, sgd: Any = None, losses: Any = None,
                component_cfg: Any = None, exclude: Sequence[str] = (), annotates: Sequence[str] = ()) -> Any:  # fmt: skip
         ours = [n for n in updates if n not in exclude and n not in annotates]
-        losses = base(examples, _, drop=drop, sgd=sgd, losses=losses, component_cfg=component_cfg,
-                      exclude=[*exclude, *ours], annotates=annotates)  # fmt: skip
-        if not examples:
-            return losses
-        for name in ours:
+        losses = {} if losses is None else losses
+        # Language.update fills ``losses`` in place and returns a copy: ours go in the same dict.
+        base(examples, _, drop=drop, sgd=sgd, losses=losses, component_cfg=component_cfg,
+             exclude=[*exclude, *ours], annotates=annotates)  # fmt: skip
+        for name in ours if len(examples) else ():
             cfg = dict((component_cfg or {}).get(name, {}))
             updates[name](
                 examples,
@@ -295,6 +295,6 @@ def _language_update(nlp: Language, base: Callable, updates: Dict[str, Callable]
                 sgd=nlp._optimizer if sgd is None else sgd,
                 losses=losses,
             )
-        return losses
+        return {k: float(v) for k, v in losses.items()}
 
     return update
