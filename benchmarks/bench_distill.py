@@ -8,7 +8,7 @@ process, the three pipelines alternating, median of 3. Writes ``results/distill.
 ``gap_closed`` per metric ((student - baseline) / (teacher - baseline)) and ``speed_ratio``
 (student / teacher words/s). Goal: gap_closed >= 0.5 on each, speed_ratio >= 5.
 Environment: DISTILL_TEACHER_STEPS (default 600), DISTILL_STUDENT_STEPS (2000),
-DISTILL_RAW_DOCS (0: all of the raw text, 223,369 docs); DISTILL_REUSE=1 keeps a baseline and student already trained in the
+DISTILL_RAW_DOCS (0: all of the raw text, 223,369 docs), DISTILL_TEMPERATURE (2); DISTILL_REUSE=1 keeps a baseline and student already trained in the
 work folder (to measure again without training again). The baseline trains at one thread
 beside the teacher and the distill run (deterministic: sharing the cores changes its time,
 not its scores). The committed ``results/distill.json``
@@ -177,6 +177,7 @@ def main() -> Dict:
     teacher_steps = int(os.environ.get("DISTILL_TEACHER_STEPS", 600))
     student_steps = int(os.environ.get("DISTILL_STUDENT_STEPS", 2000))
     raw_docs = int(os.environ.get("DISTILL_RAW_DOCS", 0))
+    temperature = os.environ.get("DISTILL_TEMPERATURE", "2")
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     DIR.mkdir(parents=True, exist_ok=True)
     data, raw = prepare_ud(), prepare_raw()
@@ -194,7 +195,7 @@ def main() -> Dict:
             shutil.rmtree(distilled / sub, ignore_errors=True)  # the annotation cache is kept
     measured = {} if reuse else cli(
         "distill", str(teacher), str(student_cfg), "--output", str(distilled), "--paths.raw_text", str(raw),
-        "--paths.train", str(data["train"]), "--paths.dev", str(data["dev"]), "--max-docs", str(raw_docs),
+        "--paths.train", str(data["train"]), "--paths.dev", str(data["dev"]), "--max-docs", str(raw_docs), "--temperature", temperature,
         "--training.max_steps", str(student_steps), "--training.eval_frequency", str(max(student_steps // 3, 50)),
         "--training.patience", "0",
     )  # fmt: skip
@@ -225,7 +226,7 @@ def main() -> Dict:
         f"Teacher: all-MiniLM-L6-v2 + {PIPES}, {teacher_steps} steps on gold. Baseline and student: the CNN "
         f"efficiency config with {narrowed}; {student_steps} steps each; the student on gold + "
         f"{manifest['docs_done']:,} raw-text docs ({words:,} words) annotated by the teacher (gold: 0.5 of the "
-        f"words; soft targets for {', '.join(n for n in PIPES.split(',') if n in manifest['labels']) or 'none'}, "
+        f"words; T = {temperature}; soft targets for {', '.join(n for n in PIPES.split(',') if n in manifest['labels']) or 'none'}, "
         f"hard for {', '.join(n for n in PIPES.split(',') if n not in manifest['labels']) or 'none'}). "
         + (
             "Baseline and student reused from the work folder (DISTILL_REUSE=1). "
@@ -241,7 +242,7 @@ def main() -> Dict:
         f"({', '.join(f'{k} {v}' for k, v in wps.items())}). Load average before/after: {load}."
     )
     result = {"rows": rows, "table": table, "notes": notes, "gap_closed": gap, "speed_ratio": speed_ratio,
-              "budget": {"teacher_steps": teacher_steps, "student_steps": student_steps, "raw_docs": manifest["docs_done"]}}  # fmt: skip
+              "budget": {"teacher_steps": teacher_steps, "student_steps": student_steps, "raw_docs": manifest["docs_done"], "temperature": float(temperature)}}  # fmt: skip
     save_result("distill", result)
     print(json.dumps(result, indent=2))
     return result

@@ -128,14 +128,21 @@ def test_a_student_learns_the_teachers_parses_from_soft_targets_alone(gold, name
     assert after > max(before, 0.6), (before, after)
 
 
-def test_gold_and_silver_examples_learn_together_in_one_batch(gold):
-    """Gold examples keep spaCy's own update (no soft targets), beside silver ones."""
+def _train_mixed(gold: dict, with_gold: bool) -> float:
     examples = gold["parser"]
     nlp, proc, optimizer = _student("parser", gold)
     silver = _oracle_silver(proc, examples[:10])
     install_transition_targets(nlp, {"parser": class_names(proc)}, 1.0)
-    before = _agreement(nlp, examples, "parser")
     for _ in range(12):
-        for start in range(0, 10, 2):  # each batch: two silver and two gold docs
-            nlp.update(silver[start : start + 2] + examples[10 + start : 12 + start], sgd=optimizer, drop=0.0)
-    assert _agreement(nlp, examples[:10], "parser") > 0.5 and _agreement(nlp, examples[10:], "parser") > 0.45
+        for start in range(0, 10, 2):  # each batch: two silver docs (and two gold ones)
+            batch = silver[start : start + 2] + (examples[10 + start : 12 + start] if with_gold else [])
+            nlp.update(batch, sgd=optimizer, drop=0.0)
+    return _agreement(nlp, examples[:10], "parser"), _agreement(nlp, examples[10:], "parser")
+
+
+def test_gold_and_silver_examples_learn_together_in_one_batch(gold):
+    """Gold examples keep spaCy's own update (no soft targets), beside silver ones: with
+    them in the batches the student parses the gold docs better than from silver alone."""
+    silver_las, gold_las = _train_mixed(gold, with_gold=True)
+    _, gold_las_without = _train_mixed(gold, with_gold=False)
+    assert silver_las > 0.5 and gold_las > gold_las_without + 0.1, (silver_las, gold_las, gold_las_without)

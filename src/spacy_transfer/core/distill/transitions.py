@@ -227,7 +227,7 @@ def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: flo
                 d_scores[:ng] = proc.get_batch_loss(gold_states, golds, scores[:ng], losses)
                 proc.transition_states(gold_states, numpy.ascontiguousarray(scores[:ng]))
             if part:
-                loss, d_scores[ng:] = _soft_rows(numpy.asarray(scores[ng:]), part, targets, n, T)
+                loss, d_scores[ng:] = _soft_rows(_host(scores[ng:]), part, targets, n, T)
                 losses[proc.name] += loss
                 follow(
                     proc, [c.state for c in part], [int(targets[c.doc].actions[c.start + n]) for c in part]
