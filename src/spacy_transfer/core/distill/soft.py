@@ -15,8 +15,9 @@ real label at least ``SPAN_MIN_P`` are stored (with their start and end), the ot
 as "no label" (all zeros; the negative label for ``spancat_singlelabel``). The student's
 candidates are matched to the teacher's by (start, end) and get the same KL gradient on
 their logits (softmax for ``spancat_singlelabel``, sigmoid per label for ``spancat``).
-Gold examples (no soft targets) keep the component's own loss. Everything else is a hard
-target: the teacher's predicted parse and entities are the student's training annotations.
+Gold examples (no soft targets) keep the component's own loss. The parser and ner get the
+teacher's action distribution at each state (``transitions.py``). Everything else is a hard
+target: the teacher's predictions are the student's training annotations.
 """
 
 from __future__ import annotations
