@@ -8,7 +8,7 @@ process, the three pipelines alternating, median of 3. Writes ``results/distill.
 ``gap_closed`` per metric ((student - baseline) / (teacher - baseline)) and ``speed_ratio``
 (student / teacher words/s). Goal: gap_closed >= 0.5 on each, speed_ratio >= 5.
 Environment: DISTILL_TEACHER_STEPS (default 600), DISTILL_STUDENT_STEPS (2000),
-DISTILL_RAW_DOCS (0: all of the raw text, 223,369 docs), DISTILL_TEMPERATURE (2); DISTILL_REUSE=1 keeps a baseline and student already trained in the
+DISTILL_RAW_DOCS (0: all of the raw text, 223,369 docs), DISTILL_TEMPERATURE (1); DISTILL_REUSE=1 keeps a baseline and student already trained in the
 work folder (to measure again without training again). The baseline trains at one thread
 beside the teacher and the distill run (deterministic: sharing the cores changes its time,
 not its scores). The committed ``results/distill.json``
@@ -177,7 +177,7 @@ def main() -> Dict:
     teacher_steps = int(os.environ.get("DISTILL_TEACHER_STEPS", 600))
     student_steps = int(os.environ.get("DISTILL_STUDENT_STEPS", 2000))
     raw_docs = int(os.environ.get("DISTILL_RAW_DOCS", 0))
-    temperature = os.environ.get("DISTILL_TEMPERATURE", "2")
+    temperature = os.environ.get("DISTILL_TEMPERATURE", "1")
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     DIR.mkdir(parents=True, exist_ok=True)
     data, raw = prepare_ud(), prepare_raw()

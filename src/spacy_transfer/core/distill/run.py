@@ -17,7 +17,7 @@ from . import teacher as tch
 from .annotate import Manifest, annotate_raw_text
 from .report import compare
 from .soft import install_soft_losses
-from .transitions import install_transition_targets
+from .transitions import TRANSITION_TEMPERATURE, install_transition_targets
 
 SILVER = "silver"
 
@@ -91,10 +91,11 @@ def distill(
 
     def prepare(nlp: Any) -> None:
         soft = install_soft_losses(nlp, manifest.labels, settings.temperature)
-        soft += install_transition_targets(nlp, manifest.labels, settings.temperature)
+        steps = install_transition_targets(nlp, manifest.labels, TRANSITION_TEMPERATURE)
         printer.info(
-            f"Soft targets (T={settings.temperature}, top {settings.top_k}): {soft or 'none'}; hard targets: "
-            f"{[n for n in components if n not in soft] or 'none'}"
+            f"Soft targets (T={settings.temperature}, top {settings.top_k}): {soft or 'none'}"
+            + (f"; per parser state (T={TRANSITION_TEMPERATURE}): {steps}" if steps else "")
+            + f"; hard targets: {[n for n in components if n not in soft + steps] or 'none'}"
         )
 
     result = train(
