@@ -35,7 +35,7 @@ from .soft import (
     span_targets,
     top_k,
 )
-from .transitions import class_names, teacher_transitions
+from .transitions import class_names, host_array, teacher_transitions
 
 MANIFEST = "manifest.json"
 
@@ -83,7 +83,7 @@ def soft_components(teacher: Language, names: List[str], transitions: bool = Tru
         factory, proc = teacher.get_pipe_meta(name).factory, teacher.get_pipe(name)
         if factory in TRANSITION_LEVEL and transitions:
             out[name] = class_names(proc)
-        elif factory in SOFT_COMPONENTS and factory not in TRANSITION_LEVEL:
+        elif factory in SOFT_COMPONENTS:
             out[name] = [str(label) for label in proc.labels]
     return out
 
@@ -199,8 +199,7 @@ def _token_scores(proc: Any, docs: List[Doc], n_labels: int) -> List[Any]:
 
 def _rows(array: Any, n_labels: int) -> numpy.ndarray:
     """Scores on the host, one row per token/doc (an empty doc's may come flat)."""
-    array = array.get() if hasattr(array, "get") else numpy.asarray(array)
-    return array.reshape((-1, n_labels))
+    return host_array(array).reshape((-1, n_labels))
 
 
 def _existing(cache: Path, fresh: Manifest) -> Manifest:

@@ -33,8 +33,8 @@ SOFT_KEY = "spacy_transfer.distill"
 TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
 DOC_LEVEL = ("textcat", "textcat_multilabel")
 SPAN_LEVEL = ("spancat", "spancat_singlelabel")
-TRANSITION_LEVEL = ("parser", "ner")  # soft targets per parser state: transitions.py
-SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL + TRANSITION_LEVEL
+SOFT_COMPONENTS = TOKEN_LEVEL + DOC_LEVEL + SPAN_LEVEL  # a distribution over labels
+TRANSITION_LEVEL = ("parser", "ner")  # a distribution over actions per state: transitions.py
 OUTPUT_FLOOR = 1e-6
 SPAN_MIN_P = 0.01  # a candidate whose real labels all score below this is stored as "no label"
 EPS = 1e-8
@@ -122,7 +122,7 @@ def _mapping(teacher_labels: Sequence[str], student_labels: Sequence[str]) -> nu
     return numpy.asarray([index.get(label, -1) for label in teacher_labels], dtype="int64")
 
 
-def _soft_of(eg: Example, name: str) -> Optional[Dict[str, Any]]:
+def soft_targets_of(eg: Example, name: str) -> Optional[Dict[str, Any]]:
     return (eg.reference.user_data.get(SOFT_KEY) or {}).get(name)
 
 
@@ -133,7 +133,7 @@ def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float)
         xp = self.model.ops.xp
         loss, grads = 0.0, []
         for eg, s in zip(examples, scores):
-            soft = _soft_of(eg, self.name)
+            soft = soft_targets_of(eg, self.name)
             if soft is None or numpy.asarray(soft["i"]).shape[0] != s.shape[0]:
                 gold_loss, gold_grads = original([eg], [s])  # gold data: the component's own loss
                 loss, grads = loss + float(gold_loss), grads + list(gold_grads)
@@ -155,7 +155,7 @@ def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, m
         loss, grads = original(examples, scores)  # gold rows keep the component's own gradient
         grads = grads.copy()
         for row, eg in enumerate(examples):
-            soft = _soft_of(eg, self.name)
+            soft = soft_targets_of(eg, self.name)
             if soft is None:
                 continue
             q = target(soft, mapping, scores.shape[1], T, multilabel, xp)
@@ -209,7 +209,7 @@ def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) 
         negative = self._negative_label_i  # spancat_singlelabel's "no label" column; None for spancat
         grads, offset = grads.copy(), 0
         for eg, n in zip(examples, lengths):
-            soft, rows = _soft_of(eg, self.name), slice(offset, offset + int(n))
+            soft, rows = soft_targets_of(eg, self.name), slice(offset, offset + int(n))
             offset += int(n)
             if soft is None or not n:
                 continue
@@ -229,8 +229,8 @@ def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], tem
     done = []
     for name, proc in nlp.pipeline:
         factory = nlp.get_pipe_meta(name).factory
-        if factory not in SOFT_COMPONENTS or factory in TRANSITION_LEVEL or name not in teacher_labels:
-            continue  # the parser's and ner's are transitions.install_transition_targets
+        if factory not in SOFT_COMPONENTS or name not in teacher_labels:
+            continue
         mapping = _mapping(teacher_labels[name], list(proc.labels))
         original = type(proc).get_loss.__get__(proc)  # the class's loss, even if installed twice
         if factory in TOKEN_LEVEL:

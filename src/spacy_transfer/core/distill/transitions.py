@@ -26,7 +26,7 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from thinc.api import set_dropout_rate
 
-from .soft import EPS, SOFT_KEY, TRANSITION_LEVEL, soft_gradient
+from .soft import EPS, TRANSITION_LEVEL, soft_gradient, soft_targets_of
 
 TRANSITION_MIN_P = 0.01  # actions the teacher gives less than this are not stored
 # The per-state targets are always learned at T = 1. Most states keep one action (the rest
@@ -46,7 +46,8 @@ def _softmax(scores: numpy.ndarray) -> numpy.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def _host(array: Any) -> numpy.ndarray:
+def host_array(array: Any) -> numpy.ndarray:
+    """Scores on the host as float32 (cupy arrays copied back)."""
     return numpy.asarray(array.get() if hasattr(array, "get") else array, dtype="float32")
 
 
@@ -82,7 +83,7 @@ def teacher_transitions(proc: Any, docs: List[Doc], k: int) -> List[Dict[str, nu
         active = [j for j, state in enumerate(states) if not state.is_final()]
         while active:
             current = [states[j] for j in active]
-            scores = _host(model.predict(current))
+            scores = host_array(model.predict(current))
             probs = _softmax(scores)
             idx = numpy.argsort(-probs, axis=1, kind="stable")[:, : max(1, min(k, probs.shape[1]))]
             top = numpy.take_along_axis(probs, idx, axis=1)
@@ -174,7 +175,7 @@ def _silver_targets(
 ) -> Dict[int, Silver]:
     out = {}
     for i, eg in enumerate(examples):
-        soft = (eg.reference.user_data.get(SOFT_KEY) or {}).get(proc.name)
+        soft = soft_targets_of(eg, proc.name)
         if soft is not None and len(eg.x) == len(eg.y):
             target = student_targets(soft, mapping, proc.moves.n_moves, T)
             if target is not None:
@@ -205,12 +206,16 @@ def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: flo
 
     def update(examples: List[Example], *, drop: float = 0.0, sgd: Any = None, losses: Any = None) -> Any:
         losses = {} if losses is None else losses
+        if proc.cfg["beam_width"] >= 2 or not any(
+            soft_targets_of(eg, proc.name) is not None for eg in examples
+        ):
+            return proc.update(examples, drop=drop, sgd=sgd, losses=losses)  # spaCy's own, gold only
         losses.setdefault(proc.name, 0.0)
         validate_examples(examples, "Parser.update")
         proc._ensure_labels_are_added([eg.x for eg in examples] + [eg.y for eg in examples])
-        silver = _silver_targets(proc, examples, mapping_of(), T) if proc.cfg["beam_width"] < 2 else {}
+        silver = _silver_targets(proc, examples, mapping_of(), T)  # the labels above may add moves
         if not silver:
-            return proc.update(examples, drop=drop, sgd=sgd, losses=losses)  # spaCy's own
+            return proc.update(examples, drop=drop, sgd=sgd, losses=losses)
         for multitask in proc._multitasks:
             multitask.update(examples, drop=drop, sgd=sgd)
         set_dropout_rate(proc.model, drop)
@@ -218,8 +223,9 @@ def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: flo
         cut = int(random.uniform(max_moves // 2, max_moves * 2)) if max_moves >= 1 else 0
         gold_states, golds = _gold_states(proc, examples, silver, cut)
         starts = proc.moves.init_batch([eg.x for eg in examples])  # offsets into the whole batch
-        targets = [silver[i] for i in sorted(silver)]
-        part = chunks(proc, [starts[i] for i in sorted(silver)], targets, cut)
+        order = sorted(silver)
+        targets = [silver[i] for i in order]
+        part = chunks(proc, [starts[i] for i in order], targets, cut)
         # The teacher's actions count as seen, as a zero-cost gold action does in spaCy's loss.
         proc.model.attrs["unseen_classes"].difference_update(int(a) for t in targets for a in t.actions)
         model, backprop_tok2vec = proc.model.begin_update([eg.x for eg in examples])
@@ -232,7 +238,7 @@ def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: flo
                 d_scores[:ng] = proc.get_batch_loss(gold_states, golds, scores[:ng], losses)
                 proc.transition_states(gold_states, numpy.ascontiguousarray(scores[:ng]))
             if part:
-                loss, d_scores[ng:] = _soft_rows(_host(scores[ng:]), part, targets, n, T)
+                loss, d_scores[ng:] = _soft_rows(host_array(scores[ng:]), part, targets, n, T)
                 losses[proc.name] += loss
                 follow(
                     proc, [c.state for c in part], [int(targets[c.doc].actions[c.start + n]) for c in part]
