@@ -45,6 +45,9 @@ def test_the_student_learns_from_the_teacher_and_gold_data_and_is_compared_with_
     assert student.pipe_names == ["tok2vec", "tagger", "parser", "ner"]
     teacher = spacy.load(s.teacher)
     assert set(student.get_pipe("tagger").labels) == set(teacher.get_pipe("tagger").labels)
+    strings = set(json.loads((out / "model-best" / "vocab" / "strings.json").read_text()))
+    assert "Woodhouse" not in strings  # the raw text's words are not saved with the student
+    assert set(student.get_pipe("parser").labels) <= strings
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 12
     assert all(rows[-1]["losses"][name] > 0 for name in ("tagger", "parser", "ner")), rows[-1]["losses"]

@@ -4,8 +4,11 @@
 - :mod:`.annotate`: the teacher annotates raw text into cached ``.spacy`` shards, with the
   top-k probabilities of the components that have a distribution (resumable);
 - :mod:`.soft`: the student's soft-target losses (KL divergence at a temperature);
+- :mod:`.transitions`: the parser's and ner's per-state targets (the teacher's actions);
 - :mod:`.corpus`: the reader that mixes silver shards with gold data;
-- :mod:`.run`: the whole command: annotate, train through ``train``'s loop, evaluate.
+- :mod:`.run`: the whole command: annotate, train through ``train``'s loop, evaluate;
+- :mod:`.strings`: the saved student's string store cut to what it needs (not the raw text's words);
+- :mod:`.report`: the student against the dev data and the teacher, speed and size.
 """
 
 from . import corpus  # noqa: F401  (registers spacy-transfer.DistillCorpus.v1)

@@ -15,11 +15,13 @@ from ..training import train
 from ..validation import config_errors
 from . import teacher as tch
 from .annotate import Manifest, annotate_raw_text
-from .report import compare
+from .report import compare, dev_docs
 from .soft import install_soft_losses
+from .strings import prune_strings
 from .transitions import TRANSITION_TEMPERATURE, install_transition_targets
 
 SILVER = "silver"
+PRUNE_SAMPLE = 200  # dev docs the pruned pipelines must annotate as the full ones do
 
 
 @dataclass
@@ -103,8 +105,20 @@ def distill(
     )
     if result.interrupted is not None:
         return {"interrupted": result.interrupted}
+    _prune_strings(output, config, printer)
     used = manifest.first(output / SILVER, settings.max_docs)
     return compare(teacher, teacher_path, output, config, used, settings.__dict__, printer)
+
+
+def _prune_strings(output: Path, config: Config, printer: Printer) -> None:
+    """Drop the raw text's words from the saved pipelines' string stores (see :mod:`.strings`)."""
+    import spacy
+
+    texts = [doc.text for doc in dev_docs(config, spacy.blank("xx"))[:PRUNE_SAMPLE]]
+    for name in ("model-best", "model-last"):
+        problem = prune_strings(output / name, texts)
+        if problem:
+            printer.warn(f"{name} keeps all its strings: {problem}")
 
 
 def _say_data(printer: Printer, manifest: Manifest, settings: DistillSettings, dev_from_silver: bool) -> None:
