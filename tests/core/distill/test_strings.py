@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -88,4 +87,19 @@ def test_a_pipeline_with_nothing_to_cut_is_left_alone(tmp_path, lang):
     before = (path / STRINGS).read_bytes()
     assert prune_strings(path, SAMPLE) is None
     assert (path / STRINGS).read_bytes() == before
-    shutil.rmtree(path)
+
+
+def test_the_static_vectors_keys_keep_their_strings(tmp_path):
+    import numpy
+
+    nlp = spacy.blank("en")
+    for i, word in enumerate(["piano", "Highbury"]):
+        nlp.vocab.set_vector(word, numpy.full((4,), i, dtype="float32"))
+    nlp("Woodhouse read quietly")
+    path = tmp_path / "model"
+    nlp.to_disk(path)
+    assert prune_strings(path, SAMPLE) is None
+    after = _strings(path)
+    assert {"piano", "Highbury"} <= after and "Woodhouse" not in after
+    loaded = spacy.load(path)
+    assert [loaded.vocab.strings[key] for key in loaded.vocab.vectors.keys()] == ["piano", "Highbury"]
