@@ -43,6 +43,20 @@ def get_token_positions(spans: List[Span]) -> Dict[Token, int]:
     return positions
 
 
+def get_span2wp_from_offset_mapping(span: Span, wp_char_offsets: Any) -> List[List[int]]:
+    """Per token of ``span``, the wordpieces (rows of ``wp_char_offsets``, character offsets
+    relative to the span) that own one of its characters, in ascending order."""
+    offsets = numpy.asarray(wp_char_offsets, dtype="int64").reshape((-1, 2))
+    special = offsets[:, 1] <= offsets[:, 0]
+    starts = numpy.asarray([t.idx - span.start_char for t in span], dtype="int64")
+    ends = starts + numpy.asarray([len(t) for t in span], dtype="int64")
+    tok_idx, wp = align_tokens_st(offsets, special, starts, ends)
+    rows: List[set] = [set() for _ in range(len(span))]
+    for i, j in zip(tok_idx.tolist(), wp.tolist()):
+        rows[i].add(j)
+    return [sorted(r) for r in rows]
+
+
 def get_alignment_via_offset_mapping(spans: List[Span], offset_mapping: Any) -> Ragged:
     """Per token, the indices into the flattened (spans x padded length) wordpieces that own
     one of its characters (spacy-transformers' rule: whitespace tokens get none).
@@ -54,12 +68,8 @@ def get_alignment_via_offset_mapping(spans: List[Span], offset_mapping: Any) -> 
     wp_start = 0
     for span, offsets in zip(spans, offset_mapping):
         offsets = numpy.asarray(offsets, dtype="int64").reshape((-1, 2))
-        special = offsets[:, 1] <= offsets[:, 0]
-        starts = numpy.asarray([t.idx - span.start_char for t in span], dtype="int64")
-        ends = starts + numpy.asarray([len(t) for t in span], dtype="int64")
-        tok_idx, wp = align_tokens_st(offsets, special, starts, ends)
-        for i, j in zip(tok_idx.tolist(), wp.tolist()):
-            rows[positions[span[i]]].add(wp_start + j)
+        for token, pieces in zip(span, get_span2wp_from_offset_mapping(span, offsets)):
+            rows[positions[token]].update(wp_start + j for j in pieces)
         wp_start += offsets.shape[0]
     flat = [j for r in rows for j in sorted(r)]
     return Ragged(numpy.asarray(flat, dtype="i"), numpy.asarray([len(r) for r in rows], dtype="i"))
@@ -98,4 +108,10 @@ def _clean(piece: str) -> str:
     return piece.strip()
 
 
-__all__ = ["apply_alignment", "get_token_positions", "get_alignment_via_offset_mapping", "get_alignment"]
+__all__ = [
+    "apply_alignment",
+    "get_token_positions",
+    "get_span2wp_from_offset_mapping",
+    "get_alignment_via_offset_mapping",
+    "get_alignment",
+]

@@ -22,6 +22,10 @@ from spacy_transfer.core.transformer.architectures import (
 from spacy_transfer.core.transformer.architectures import (
     transformer_model_st_v3 as create_TransformerModel_v3,
 )
+from spacy_transfer.core.transformer.data import FullTransformerBatch  # noqa: F401
+from spacy_transfer.core.transformer.listener import TransformerListener, split_trf_batch  # noqa: F401
+from spacy_transfer.core.transformer.listener import pool_transformer_data as trfs2arrays  # noqa: F401
+from spacy_transfer.core.transformer.model import TransformerModel  # noqa: F401
 
 __all__ = [
     "transformer_listener_tok2vec_v1",

@@ -6,13 +6,13 @@ tables (what public ``--code`` files import); the helpers behave as in 1.4.
 
 from __future__ import annotations
 
-import random
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
 from spacy.util import make_tempdir  # noqa: F401  (spacy-transformers' own was the same)
 
+from spacy_transfer.core.transformer.debug import log_batch_size, log_gpu_memory, maybe_flush_pytorch_cache  # noqa: F401
 from spacy_transfer.registry import registry
 
 
@@ -48,14 +48,6 @@ def huggingface_tokenize(tokenizer: Any, texts: List[str]) -> Any:
     return token_data
 
 
-def maybe_flush_pytorch_cache(chance: float = 1.0) -> None:
-    """Empty the CUDA cache with probability ``chance`` (a no-op without a GPU)."""
-    import torch
-
-    if random.random() < chance and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
 def transpose_list(nested_list: Sequence[Sequence[Any]]) -> List[List[Any]]:
     return [list(row) for row in zip(*nested_list)]
 
@@ -73,18 +65,6 @@ def batch_by_length(seqs: Sequence[Sequence[Any]], max_words: int) -> List[List[
         batch.sort()
     batches.reverse()
     return batches
-
-
-def log_gpu_memory(logger: Any, context: str) -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        logger.info(f"{torch.cuda.memory_allocated() / 1024**2:.1f} MiB allocated: {context}")
-
-
-def log_batch_size(logger: Any, token_data: Any, is_train: bool) -> None:
-    shape = getattr(getattr(token_data, "input_ids", None), "shape", None)
-    logger.info(f"{'train' if is_train else 'predict'} batch: {shape}")
 
 
 __all__ = [

@@ -24,9 +24,14 @@ GradFactorT = Any  # float, list of floats, or a schedule (thinc 8 schedules are
 
 def _with_listener_replacement(model: Model) -> Model:
     """Let ``nlp.replace_listeners`` turn a listener into its own copy of this transformer."""
-    model.attrs["replace_listener"] = lambda m: chain(m, split_trf_batch())
+    model.attrs["replace_listener"] = replace_listener
     model.attrs["replace_listener_cfg"] = replace_listener_cfg
     return model
+
+
+def replace_listener(model: Model) -> Model:
+    """The layer that takes a listener's place: this transformer, split per Doc."""
+    return chain(model, split_trf_batch())
 
 
 def replace_listener_cfg(trf_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]) -> Dict[str, Any]:
@@ -168,4 +173,10 @@ transformer_listener_st_v1 = registry.architectures.register(
 )
 
 
-__all__ = ["transformer_model", "transformer_listener", "tok2vec_transformer", "replace_listener_cfg"]
+__all__ = [
+    "transformer_model",
+    "transformer_listener",
+    "tok2vec_transformer",
+    "replace_listener",
+    "replace_listener_cfg",
+]

@@ -49,6 +49,16 @@ class TransformerListener(Model):
         self._outputs = outputs
         self._backprop = backprop
 
+    def verify_inputs(self, inputs: Sequence[Doc]) -> bool:
+        """True if the outputs it holds are for ``inputs``; ValueError otherwise (as in
+        spacy-transformers and spaCy's Tok2VecListener)."""
+        if self._batch_id is None and self._outputs is None:
+            raise ValueError("The listener holds no outputs: its transformer has not run on a batch yet")
+        batch_id = self.get_batch_id(inputs)
+        if batch_id != self._batch_id:
+            raise ValueError(f"Mismatched IDs! {batch_id} vs {self._batch_id}")
+        return True
+
     def backprop_and_clear(self, d_docs: DocGrads) -> Any:
         result = self._backprop(d_docs) if self._backprop is not None else None
         self.clear()

@@ -21,7 +21,7 @@ from thinc.types import Ragged
 from thinc.util import torch2xp
 
 from ...errors import UserError
-from . import serialization
+from . import debug, serialization
 from .alignment import encode_spans
 from .data import FullTransformerBatch, TransformerData, doc_gradients, model_output
 from .passes import assemble, length_buckets
@@ -30,38 +30,79 @@ from .shim import HFShim, max_positions, use_torch_params
 DEFAULT_MAX_BATCH_ITEMS = 4096
 
 
-def TransformerModel(
-    name: str,
-    get_spans: Callable,
-    tokenizer_config: Optional[Dict[str, Any]] = None,
-    transformer_config: Optional[Dict[str, Any]] = None,
-    mixed_precision: bool = False,
-    grad_scaler_config: Optional[Dict[str, Any]] = None,
-) -> Model[List[Doc], FullTransformerBatch]:
+class TransformerModel(Model):
     """A Hugging Face encoder as a thinc layer. Nothing is loaded until ``initialize``
-    (from ``name``: hub name or local folder) or ``from_disk``/``from_bytes``."""
-    shim = HFShim(mixed_precision, grad_scaler_config)
-    # The encoder sits in a child layer, as in spacy-transformers (TransformerModel >
-    # "hf-pytorch"): the same thinc structure, so its saved pipelines load node for node.
-    holder: Model = Model("hf-pytorch", _holder_forward, shims=[shim])
-    return Model(
-        "transformer",
-        forward,
-        init=init,
-        layers=[holder],
-        dims={"nO": None},
-        attrs={
-            "name": str(name),
-            "get_spans": get_spans,
-            "tokenizer_config": dict(tokenizer_config or {}),
-            "transformer_config": dict(transformer_config or {}),
-            "max_batch_items": DEFAULT_MAX_BATCH_ITEMS,
-            "is_transformer_model": True,
-            # "spacy-transfer": exact offsets, whitespace falls back to a neighbour;
-            # "spacy-transformers": 1.4's rule (the old names), so its pipelines give its outputs.
-            "alignment": "spacy-transfer",
-        },
-    )
+    (from ``name``: hub name or local folder) or ``from_disk``/``from_bytes``.
+
+    A subclass only for spacy-transformers' accessors (``.transformer``, ``.tokenizer``):
+    it adds no state (``__slots__ = ()``), so thinc's copies keep the class."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        name: str,
+        get_spans: Callable,
+        tokenizer_config: Optional[Dict[str, Any]] = None,
+        transformer_config: Optional[Dict[str, Any]] = None,
+        mixed_precision: bool = False,
+        grad_scaler_config: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        shim = HFShim(mixed_precision, grad_scaler_config)
+        # The encoder sits in a child layer, as in spacy-transformers (TransformerModel >
+        # "hf-pytorch"): the same thinc structure, so its saved pipelines load node for node.
+        holder: Model = Model("hf-pytorch", _holder_forward, shims=[shim])
+        super().__init__(
+            "transformer",
+            forward,
+            init=init,
+            layers=[holder],
+            dims={"nO": None},
+            attrs={
+                "name": str(name),
+                "get_spans": get_spans,
+                "tokenizer_config": dict(tokenizer_config or {}),
+                "transformer_config": dict(transformer_config or {}),
+                "max_batch_items": DEFAULT_MAX_BATCH_ITEMS,
+                "is_transformer_model": True,
+                # "spacy-transfer": exact offsets, whitespace falls back to a neighbour;
+                # "spacy-transformers": 1.4's rule (the old names), so its pipelines give its outputs.
+                "alignment": "spacy-transfer",
+                "set_transformer": set_transformer,
+                # spacy-transformers' knob against CUDA cache fragmentation (GPU only).
+                "flush_cache_chance": 0.0,
+            },
+        )
+
+    @property
+    def transformer(self) -> Any:
+        """The Hugging Face ``PreTrainedModel`` (None until initialized or loaded)."""
+        shim = hf_shim(self)
+        return shim.hf_model if shim.loaded else None
+
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face fast tokenizer (None until initialized or loaded)."""
+        shim = hf_shim(self)
+        return shim.tokenizer if shim.loaded else None
+
+    @property
+    def _init_tokenizer_config(self) -> Dict[str, Any]:
+        return self.attrs["tokenizer_config"]
+
+    @property
+    def _init_transformer_config(self) -> Dict[str, Any]:
+        return self.attrs["transformer_config"]
+
+    def _copy(self, seen: Optional[Dict[int, Any]] = None) -> "TransformerModel":
+        copied = super()._copy(seen)
+        copied.__class__ = type(self)  # thinc builds a plain Model; the layout is the same
+        return copied
+
+
+def set_transformer(model: Model, hf_objects: Any) -> None:
+    """spacy-transformers' ``attrs["set_transformer"](model, HFObjects)``: use this encoder."""
+    set_hf_model(model, hf_objects.transformer, hf_objects.tokenizer)
 
 
 def hf_shim(model: Model) -> HFShim:
@@ -109,6 +150,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
         shim.with_type_ids,
         st_rules=model.attrs.get("alignment") == "spacy-transformers",
     )
+    debug.before_pass(model.attrs, [r.ids.shape[0] for r in encoded.rows], is_train)
     doc_outputs, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))
     ops = model.ops
     doc_data = []

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import srsly
 
@@ -33,12 +34,17 @@ def _auto_classes():
 
 
 def load_pretrained(
-    name: Union[str, Path], tokenizer_config: Dict[str, Any], transformer_config: Dict[str, Any]
+    name: Union[str, Path],
+    tokenizer_config: Dict[str, Any],
+    transformer_config: Dict[str, Any],
+    classes: Optional[Tuple[Any, Any, Any]] = None,
 ) -> Tuple[Any, Any]:
-    """An encoder and its fast tokenizer by hub name or local folder (weights in float32)."""
+    """An encoder and its fast tokenizer by hub name or local folder (weights in float32).
+    ``classes``: (config, model, tokenizer) classes instead of the Auto ones."""
     import torch
 
-    AutoConfig, AutoModel, AutoTokenizer = _auto_classes()
+    auto = _auto_classes()
+    AutoConfig, AutoModel, AutoTokenizer = (c or a for c, a in zip(classes or (None,) * 3, auto))
     name = str(name)
     local = Path(name).expanduser()
     kwargs: Dict[str, Any] = {"local_files_only": True} if local.is_dir() else {}
@@ -67,6 +73,31 @@ def load_pretrained(
             ),
         ) from err
     return model, check_tokenizer(tokenizer, name)
+
+
+@dataclass
+class HFObjects:
+    """spacy-transformers' bundle of a loaded encoder: tokenizer, model, the vocab file's bytes
+    (None for tokenizers without one) and the configs it was loaded with."""
+
+    tokenizer: Any
+    transformer: Any
+    vocab_file_contents: Optional[bytes]
+    _init_tokenizer_config: Dict[str, Any] = field(default_factory=dict)
+    _init_transformer_config: Dict[str, Any] = field(default_factory=dict)
+
+
+def load_hf_objects(
+    source: Union[str, Path],
+    tokenizer_config: Dict[str, Any],
+    transformer_config: Dict[str, Any],
+    classes: Optional[Tuple[Any, Any, Any]] = None,
+) -> HFObjects:
+    """:func:`load_pretrained`, as spacy-transformers' ``huggingface_from_pretrained`` returns it."""
+    model, tokenizer = load_pretrained(source, tokenizer_config, transformer_config, classes)
+    vocab_file = getattr(tokenizer, "vocab_file", None)
+    contents = Path(vocab_file).read_bytes() if vocab_file and Path(vocab_file).is_file() else None
+    return HFObjects(tokenizer, model, contents, dict(tokenizer_config), dict(transformer_config))
 
 
 def _looks_like_path(name: str) -> bool:

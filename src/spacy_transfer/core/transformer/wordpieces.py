@@ -67,6 +67,30 @@ class WordpieceBatch:
             token_type_ids=None,
         )
 
+    @classmethod
+    def from_batch_encoding(cls, token_data: Any) -> "WordpieceBatch":
+        """From a tokenizer's padded NumPy output (``spacy_transformers.util.huggingface_tokenize``,
+        or ``tokenizer(texts, padding=True, return_tensors="np")``); arrays stay on the CPU."""
+        ids = numpy.asarray(token_data["input_ids"])
+        mask = numpy.asarray(token_data["attention_mask"])
+        if "input_texts" in token_data:
+            strings = [list(s) for s in token_data["input_texts"]]
+        elif hasattr(token_data, "tokens") and getattr(token_data, "encodings", None):
+            strings = [token_data.tokens(i) for i in range(ids.shape[0])]
+        else:
+            raise ValueError(
+                "from_batch_encoding needs the wordpiece strings: tokenize with "
+                "spacy_transformers.util.huggingface_tokenize or a fast tokenizer"
+            )
+        types = token_data.get("token_type_ids")
+        return cls(
+            strings=strings,
+            input_ids=ids,
+            attention_mask=mask.astype("float32").reshape(ids.shape),
+            lengths=[int(n) for n in mask.reshape(ids.shape).sum(axis=1)],
+            token_type_ids=numpy.asarray(types) if types is not None else None,
+        )
+
     @property
     def padded_length(self) -> int:
         return int(self.input_ids.shape[1]) if len(self.input_ids.shape) == 2 else 0
