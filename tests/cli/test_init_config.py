@@ -73,3 +73,13 @@ def test_unknown_component_is_a_clean_error(tmp_path):
     assert result.exit_code == 1
     assert "nerr" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "c.cfg").exists()
+
+
+@pytest.mark.parametrize("option", ["--transformer", "--vectors"])
+def test_an_option_that_needs_a_name_refuses_the_next_flag(tmp_path, option):
+    # "--transformer --force" once wrote a config whose model was named "--force".
+    out = tmp_path / "c.cfg"
+    result = run_cli("init", "config", str(out), "--pipeline", "ner", option, "--force")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{option} needs a name or folder, got '--force'" in result.output
+    assert not out.exists()

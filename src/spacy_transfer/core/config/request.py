@@ -79,3 +79,11 @@ def validate_request(req: ConfigRequest) -> None:
         raise UserError(f"Unknown --optimize value '{req.optimize}'", hint="Use 'efficiency' or 'accuracy'.")
     if req.embedding not in EMBEDDING:
         raise UserError(f"Unknown --embedding value '{req.embedding}'", hint="Use 'shared' or 'independent'.")
+    examples = {
+        "--transformer": "--transformer bert-base-cased (or a local folder); --gpu alone picks the language's default",
+        "--vectors": "--vectors ./vectors (a folder made by spacy-transfer init vectors)",
+    }
+    for option, value in (("--transformer", req.transformer), ("--vectors", req.vectors)):
+        if value is not None and (not value.strip() or value.startswith("-")):
+            # "--transformer --force" would otherwise name a model "--force".
+            raise UserError(f"{option} needs a name or folder, got '{value}'", hint=f"Write {examples[option]}.")
