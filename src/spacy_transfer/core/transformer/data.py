@@ -16,7 +16,9 @@ unchanged:
 
 Deliberate differences: a Doc's spans are padded to the Doc's own longest span, not the
 batch's (less memory); spans longer than the model's positions are not truncated (their
-overlapping windows are averaged, so every token has vectors); attentions are not kept.
+overlapping windows are averaged, so every token has vectors); attentions (with
+``transformer_config = {"output_attentions": true}``) per layer (spans, heads, length, length),
+averaged over the windows that saw both wordpieces (0 for a pair no window saw together).
 The batch-level ``model_output``/``wordpieces``/``align`` of a :class:`FullTransformerBatch`
 are built from the per-Doc data on first access (padded to the batch's longest span).
 """
@@ -30,6 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy
 import srsly
 from spacy.tokens import Doc, Span
+from thinc.api import get_array_module
 from thinc.types import Ragged
 
 from .wordpieces import WordpieceBatch, WordpieceData, concat_wordpieces, stack_padded
@@ -326,6 +329,8 @@ def _concat_outputs(outputs: Sequence[Any], length: int) -> Any:
             fields[key] = tuple(
                 xp2torch(stack_padded([o[key][i] for o in present], length)) for i in range(len(first))
             )
+        elif first.ndim == 2:  # pooler_output (spans, width): nothing to pad
+            fields[key] = xp2torch(get_array_module(first).concatenate([o[key] for o in present]))
         else:
             fields[key] = xp2torch(stack_padded([o[key] for o in present], length))
     return model_output(**fields)

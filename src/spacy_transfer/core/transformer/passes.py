@@ -67,6 +67,8 @@ def assemble(
         if batch.windowed[d]:
             cnt = torch.zeros((n_spans, length), device=device)
             pool_cnt = torch.zeros((n_spans, 1), device=device)
+            # attentions: per (query, key) pair, the windows that saw both
+            pair_cnt = torch.zeros((n_spans, length, length), device=device) if "attentions" in keys else None
         for i in members:
             row, (g, j) = batch.rows[i], where[i]
             n = row.ids.shape[0]
@@ -76,9 +78,11 @@ def assemble(
                 targets = torch.from_numpy(row.targets).to(device)
                 cnt[row.span].index_add_(0, targets, torch.ones((n,), device=device))
                 pool_cnt[row.span] += 1
+                if pair_cnt is not None:
+                    pair_cnt[row.span][targets[:, None], targets[None, :]] += 1
         if batch.windowed[d]:
             for k in keys:
-                out[k] = _divide(out[k], cnt, pool_cnt)
+                out[k] = _divide(out[k], cnt, pool_cnt, pair_cnt)
             counts[d] = cnt
         docs.append(out)
     return docs, counts
@@ -86,8 +90,10 @@ def assemble(
 
 def _row_view(value: Any, j: int, length: int) -> Any:
     if isinstance(value, (tuple, list)):
-        return [v.detach()[j : j + 1, :length].float() for v in value]
+        return [_row_view(v, j, length) for v in value]
     v = value.detach()[j : j + 1]
+    if v.dim() == 4:  # attentions (1, heads, query, key)
+        return v[:, :, :length, :length].float()
     return (v[:, :length] if v.dim() == 3 else v).float()
 
 
@@ -95,7 +101,9 @@ def _zeros_like_output(value: Any, n_spans: int, length: int, width: int, device
     import torch
 
     if isinstance(value, (tuple, list)):
-        return [torch.zeros((n_spans, length, width), device=device) for _ in value]
+        return [_zeros_like_output(v, n_spans, length, width, device) for v in value]
+    if value.dim() == 4:
+        return torch.zeros((n_spans, value.shape[1], length, length), device=device)
     shape = (n_spans, length, width) if value.dim() == 3 else (n_spans, value.shape[-1])
     return torch.zeros(shape, device=device)
 
@@ -108,6 +116,14 @@ def _place(dest: Any, value: Any, j: int, n: int, row: Any) -> None:
     src = value.detach()[j].float()
     if src.dim() == 1:  # pooler output: averaged over a long span's windows
         dest[row.span] += src
+    elif src.dim() == 3:  # attentions (heads, query, key)
+        if row.targets is None:
+            dest[row.span, :, :n, :n] += src[:, :n, :n]
+        else:
+            import torch
+
+            t = torch.from_numpy(row.targets).to(src.device)
+            dest[row.span][:, t[:, None], t[None, :]] += src[:, :n, :n]
     elif row.targets is None:
         dest[row.span, :n] += src[:n]
     else:
@@ -116,11 +132,13 @@ def _place(dest: Any, value: Any, j: int, n: int, row: Any) -> None:
         dest[row.span].index_add_(0, torch.from_numpy(row.targets).to(src.device), src[:n])
 
 
-def _divide(value: Any, cnt: Any, pool_cnt: Any) -> Any:
+def _divide(value: Any, cnt: Any, pool_cnt: Any, pair_cnt: Any = None) -> Any:
     if isinstance(value, list):
-        return [_divide(v, cnt, pool_cnt) for v in value]
+        return [_divide(v, cnt, pool_cnt, pair_cnt) for v in value]
     if value.dim() == 2:
         return value / pool_cnt.clamp(min=1)
+    if value.dim() == 4:  # a pair no window saw together stays 0
+        return value / pair_cnt.clamp(min=1).unsqueeze(1)
     return value / cnt.clamp(min=1).unsqueeze(-1)
 
 

@@ -35,8 +35,9 @@ from .passes import assemble, group_gradients, length_buckets
 # by ~45 MiB. Training and the GPU keep max_batch_items.
 CPU_INFERENCE_PASS_ITEMS = 1024
 RELEASE_ABOVE = 32 * 1024 * 1024  # free heap bytes kept between CPU inference passes
-# What a Doc keeps of the model output (spacy-transformers' tensors); attentions are dropped.
-KEPT_OUTPUTS = ("last_hidden_state", "pooler_output", "hidden_states")
+# What a Doc keeps of the model output (spacy-transformers' tensors); hidden states and
+# attentions only come when transformer_config asks for them (output_hidden_states, ...).
+KEPT_OUTPUTS = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
 # Models whose position ids start after the padding index (max positions = n - pad - 1).
 _OFFSET_POSITION_MODELS = {
     "roberta",

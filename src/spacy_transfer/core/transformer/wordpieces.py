@@ -117,7 +117,15 @@ WordpieceData = WordpieceBatch  # the name this package used before 0.2
 
 
 def pad_to(array: Any, length: int, value: Any = 0) -> Any:
-    """``array`` (spans, len, ...) padded along axis 1 to ``length``."""
+    """``array`` (spans, len, ...) padded along axis 1 to ``length``; attentions
+    (spans, heads, len, len) along their last two axes."""
+    if array.ndim == 4:
+        if array.shape[-1] == length:
+            return array
+        xp = get_array_module(array)
+        out = xp.full(array.shape[:2] + (length, length), value, dtype=array.dtype)
+        out[:, :, : array.shape[2], : array.shape[3]] = array
+        return out
     if array.ndim < 2 or array.shape[1] == length:
         return array
     xp = get_array_module(array)
