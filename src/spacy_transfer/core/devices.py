@@ -12,6 +12,7 @@ tells the user what it does on the chosen device.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterator, List, Optional
 
 from thinc.api import Model, NumpyOps, require_cpu, require_gpu, set_current_ops, set_gpu_allocator
@@ -72,3 +73,29 @@ def mixed_precision_note(nlp: Any, on_gpu: bool) -> Optional[str]:
     if not transformers:
         return "Mixed precision is set in the config but thinc's torch layers use it on a GPU only; float32 on the CPU."
     return f"Mixed precision for {len(transformers)} transformer(s): {precision.describe('cpu', True)}"
+
+
+# ---------------------------------------------------------------------------- forked workers
+
+_forked = False
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_mark_forked)
+
+
+def torch_threads_after_fork() -> None:
+    """In a forked child (``nlp.pipe(n_process=N)`` on Linux), run torch on one thread.
+
+    The parent's OpenMP pool does not survive ``fork``; the child's first parallel op
+    (e.g. a LayerNorm) then waits forever. N processes are the parallelism anyway."""
+    global _forked
+    if _forked:
+        import torch
+
+        torch.set_num_threads(1)
+        _forked = False

@@ -86,4 +86,6 @@ def validate_request(req: ConfigRequest) -> None:
     for option, value in (("--transformer", req.transformer), ("--vectors", req.vectors)):
         if value is not None and (not value.strip() or value.startswith("-")):
             # "--transformer --force" would otherwise name a model "--force".
-            raise UserError(f"{option} needs a name or folder, got '{value}'", hint=f"Write {examples[option]}.")
+            raise UserError(
+                f"{option} needs a name or folder, got '{value}'", hint=f"Write {examples[option]}."
+            )

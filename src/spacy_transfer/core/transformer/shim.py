@@ -23,6 +23,7 @@ from thinc.util import xp2torch
 
 from ...errors import UserError
 from .. import precision
+from ..devices import torch_threads_after_fork
 from ..memory import release_free_heap
 from ..upstream import scaler_enabled
 from . import serialization
@@ -201,6 +202,7 @@ class HFShim(Shim):
         backward function taking per-Doc gradients of ``last_hidden_state``."""
         import torch
 
+        torch_threads_after_fork()
         model = self._model if is_train else self._predictor()
         model.train(is_train)  # dropout only while training
         rows = batch.rows

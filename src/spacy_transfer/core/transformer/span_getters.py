@@ -8,6 +8,7 @@ the model splits them into overlapping wordpiece windows (see ``alignment.py``).
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Iterable, List
 
 from spacy.tokens import Doc, Span
@@ -64,11 +65,8 @@ def strided_spans(window: int, stride: int) -> SpanGetter:
             "than the window would skip tokens.",
             rows=[("get_spans", "window and stride must be positive and stride <= window")],
         )
-
-    def get_spans(docs: Iterable[Doc]) -> List[List[Span]]:
-        return get_strided_spans(docs, window, stride)
-
-    return get_spans
+    # A partial of a module-level function, not a closure: pipelines stay picklable.
+    return functools.partial(get_strided_spans, window=window, stride=stride)
 
 
 def doc_spans() -> SpanGetter:
