@@ -173,3 +173,43 @@ def test_a_tagger_on_data_without_tags(training_corpora, tmp_path):
         ),
     )
     assert "tagger" in text and "no labels were found in the training data" in text
+
+
+def _sourced_tagger_config(tmp_path: Path, labels: list) -> Path:
+    """A config whose tagger is copied from a saved pipeline that knows only ``labels``."""
+    import spacy
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tagger")
+    doc = nlp.make_doc(" ".join(["word"] * len(labels)))
+    nlp.initialize(lambda: [Example.from_dict(doc, {"tags": labels})])
+    nlp.to_disk(tmp_path / "trained")
+    config = tmp_path / "config.cfg"
+    assert (
+        run_cli("init", "config", str(config), "--pipeline", "tagger", "--embedding", "independent").exit_code
+        == 0
+    )
+    from thinc.api import Config
+
+    cfg = Config().from_disk(config, interpolate=False)
+    cfg["components"]["tagger"] = {"source": str(tmp_path / "trained")}
+    cfg.to_disk(config)
+    return config
+
+
+def test_a_sourced_tagger_and_tags_it_does_not_have(training_corpora, tmp_path):
+    config = _sourced_tagger_config(tmp_path, ["NN", "VB", "DT"])
+    data = {"paths.train": str(training_corpora.ud_train), "paths.dev": str(training_corpora.ud_dev)}
+    text = fails(config, tmp_path / "out", *overrides_args({**data, "training.max_steps": 2}))
+    assert "tagger" in text and "labels it does not have: " in text and "more)" in text  # EWT has ~50 tags
+    assert "frozen_components" in text and "Traceback" not in text
+    # Frozen, it is kept as it is and the run goes on.
+    frozen = run_cli(
+        "train",
+        str(config),
+        "-o",
+        str(tmp_path / "out"),
+        *overrides_args({**data, "training.max_steps": 2, "training.frozen_components": ["tagger"]}),
+    )
+    assert frozen.exit_code == 0, frozen.output

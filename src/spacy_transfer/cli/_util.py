@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import typer
@@ -22,10 +24,30 @@ def print_user_error(err: UserError) -> None:
 
 
 @contextlib.contextmanager
+def _our_warnings_as_messages(verbose: bool) -> Iterator[None]:
+    """Our own warnings print as ``⚠ message`` (no source line); others as Python shows them."""
+    package = str(Path(__file__).resolve().parents[1])
+    shown = warnings.showwarning
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kwargs: Any) -> None:
+        if not verbose and str(filename).startswith(package) and issubclass(category, UserWarning):
+            msg.warn(str(message))
+        else:
+            shown(message, category, filename, lineno, *args, **kwargs)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
+@contextlib.contextmanager
 def handle_errors(verbose: bool = False) -> Iterator[None]:
     """Print user errors as ``✘ message`` + table + hint and exit 1 (traceback with --verbose)."""
     try:
-        yield
+        with _our_warnings_as_messages(verbose):
+            yield
     except UserError as e:
         if verbose:
             import traceback
@@ -45,7 +67,6 @@ def overrides_from(ctx: typer.Context) -> Dict[str, Any]:
 
 def write_or_print(text: str, output: str, force: bool, what: str = "config") -> None:
     """Write ``text`` to ``output`` atomically, or to stdout for ``-``."""
-    from pathlib import Path
 
     from ..core.io import atomic_write_text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -212,6 +213,47 @@ def check_labels(
         ("component", "problem"),
         "Train on data annotated for these components, remove them from [nlp] pipeline, "
         "or fix the label list in [initialize.components.NAME.labels].",
+    )
+
+
+def sourced_components(config: Dict[str, Any]) -> List[str]:
+    """Components the config copies from a trained pipeline (``source = ...``)."""
+    return [n for n, c in (config.get("components") or {}).items() if isinstance(c, dict) and c.get("source")]
+
+
+def check_fixed_labels(
+    nlp: Any, examples: List[Example], frozen: Sequence[str], fixed: Sequence[str]
+) -> None:
+    """Components whose labels are fixed (sourced, or listed in [initialize.components]) and
+    labels the data has beyond them: a tagger cannot learn them (spaCy stops with a
+    KeyError mid-step), an entity recognizer or text classifier ignores them (a warning)."""
+    from spacy.pipeline import Tagger
+
+    rows = []
+    for name in fixed:
+        if name in frozen or name not in nlp.pipe_names:
+            continue
+        proc = nlp.get_pipe(name)
+        gold = _gold(proc, examples)
+        if gold is None or not gold[2] or not getattr(proc, "labels", None):
+            continue
+        extra = sorted(gold[1] - set(proc.labels))
+        if not extra:
+            continue
+        shown = ", ".join(extra[:10]) + (f" (+{len(extra) - 10} more)" if len(extra) > 10 else "")
+        if isinstance(proc, Tagger):
+            rows.append((name, f"labels it does not have: {shown}"))
+        else:
+            warnings.warn(
+                f"'{name}' has fixed labels; the training data's {shown} are not learned", stacklevel=2
+            )
+    fail_if_any(
+        rows,
+        "The training data has labels that a component with fixed labels cannot learn",
+        ("component", "problem"),
+        "A sourced tagger keeps the labels it was trained with: remove its 'source' to train it "
+        "from scratch, add it to [training] frozen_components to keep it as it is, or map the "
+        "data's tags onto its labels.",
     )
 
 

@@ -106,6 +106,7 @@ class Trainer:
         with config_errors(where):
             interpolated = config.interpolate()
         checks.check_corpus_paths(interpolated)
+        self.sourced = checks.sourced_components(interpolated)
         checks.check_static_vectors(interpolated)
         check_vectors_path(interpolated)
         self.device = setup_device(use_gpu, interpolated.get("training", {}).get("gpu_allocator"))
@@ -148,6 +149,7 @@ class Trainer:
             examples = self.batches.load()
             if self.label_check:
                 checks.check_labels(nlp, examples, self.frozen, checks.labels_given(nlp))
+                checks.check_fixed_labels(nlp, examples, self.frozen, self.sourced + checks.labels_given(nlp))
         self._check_dev()
         self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
         self.before_to_disk = make_before_to_disk(T["before_to_disk"])
