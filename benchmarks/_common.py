@@ -31,7 +31,7 @@ def run_measured(
     with tempfile.TemporaryFile(mode="w+") as log:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True
+            cmd, env=child_env(cmd[0], env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True
         )
         # wait4 (not Popen.wait) so the rusage is this child's alone.
         _, status, usage = os.wait4(proc.pid, 0)
@@ -48,6 +48,20 @@ def run_measured(
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "output": out,
     }
+
+
+def child_env(python: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment of a benchmark child. The anchor's Python never sees our ``src`` on
+    PYTHONPATH: it would import our ``spacy_transformers`` package instead of the real one."""
+    env = {**os.environ, **(extra or {})}
+    from ._anchor import VENV
+
+    # abspath, not resolve: the venv's python is a symlink to the base interpreter
+    if Path(os.path.abspath(python)).is_relative_to(os.path.abspath(VENV)) and env.get("PYTHONPATH"):
+        src = (ROOT / "src").resolve()
+        keep = [p for p in env["PYTHONPATH"].split(os.pathsep) if p and Path(p).resolve() != src]
+        env["PYTHONPATH"] = os.pathsep.join(keep)
+    return env
 
 
 def last_json(output: str) -> Any:
