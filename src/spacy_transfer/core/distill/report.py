@@ -123,4 +123,7 @@ def _print(printer: Printer, result: Dict[str, Any]) -> None:
         ),
         ("size MB", result["teacher"]["size_mb"], result["student"]["size_mb"], ""),
     ]
-    printer.table(rows, header=("", "teacher", "student", "student vs teacher"), divider=True)
+    # scores: the student graded against the teacher's own predictions
+    printer.table(
+        rows, header=("", "teacher", "student", "agreement with teacher; speed ratio"), divider=True
+    )
