@@ -7,7 +7,8 @@ padded forward passes and their assembly into per-Doc outputs in :mod:`.passes`.
 For other tools (masked-LM pretraining, export): :func:`get_hf_model`,
 :func:`get_tokenizer`, :func:`set_hf_model` and :func:`save_hf_model` reach the
 underlying ``PreTrainedModel`` and tokenizer from a TransformerModel, any model that
-contains one (``Tok2VecTransformer``) or a ``transformer`` component.
+contains one (``Tok2VecTransformer``) or a ``transformer`` component; code written for
+spacy-transformers reaches them as ``model.transformer`` / ``model.tokenizer``.
 """
 
 from __future__ import annotations
