@@ -36,6 +36,7 @@ def debug_config(path):
         ("accuracy", "shared", "tagger,morphologizer,parser,ner,textcat"),
         ("efficiency", "independent", "ner,spancat,textcat_multilabel"),
         ("accuracy", "independent", "tagger,trainable_lemmatizer,senter"),
+        ("efficiency", "shared", "span_finder,spancat_singlelabel"),
     ],
 )
 def test_written_config_passes_spacy_debug_config(tmp_path, optimize, embedding, pipeline):

@@ -114,8 +114,10 @@ def component_blocks(name: str, req: ConfigRequest) -> Blocks:
         blocks = _tagger_blocks(name, c)
     elif name in ("parser", "ner"):
         blocks = _parser_blocks(name, c, use_upper=not req.use_transformer)
-    elif name == "spancat":
-        blocks = _spancat_blocks(c)
+    elif name in ("spancat", "spancat_singlelabel"):
+        blocks = _spancat_blocks(name, c)
+    elif name == "span_finder":
+        blocks = _span_finder_blocks(c)
     elif name in ("textcat", "textcat_multilabel"):
         if req.optimize == "efficiency" and not req.use_transformer:
             # Bag-of-words: the fast baseline, it needs no tok2vec.
@@ -157,13 +159,40 @@ def _parser_blocks(name: str, c: str, use_upper: bool) -> Blocks:
     }
 
 
-def _spancat_blocks(c: str) -> Blocks:
+def _spancat_blocks(name: str, c: str) -> Blocks:
+    """spancat (independent labels, logistic) or spancat_singlelabel (one label per span, softmax)."""
+    if name == "spancat":
+        head: Section = {
+            "factory": q(name),
+            "max_positive": "null",
+            "spans_key": q("sc"),
+            "threshold": q(0.5),
+        }
+        scorer: Section = {"@layers": q("spacy.LinearLogistic.v1"), "nO": "null", "nI": "null"}
+    else:
+        head = {"factory": q(name), "negative_weight": q(1.0), "allow_overlap": q(True), "spans_key": q("sc")}
+        scorer = {"@layers": q("Softmax.v2")}
     return {
-        c: {"factory": q("spancat"), "max_positive": "null", "spans_key": q("sc"), "threshold": q(0.5)},
+        c: head,
         f"{c}.model": {"@architectures": q("spacy.SpanCategorizer.v1")},
         f"{c}.model.reducer": {"@layers": q("spacy.mean_max_reducer.v1"), "hidden_size": q(128)},
-        f"{c}.model.scorer": {"@layers": q("spacy.LinearLogistic.v1"), "nO": "null", "nI": "null"},
+        f"{c}.model.scorer": scorer,
         f"{c}.suggester": {"@misc": q("spacy.ngram_suggester.v1"), "sizes": q([1, 2, 3])},
+    }
+
+
+def _span_finder_blocks(c: str) -> Blocks:
+    """Span boundaries (start/end per token) written to doc.spans["sc"], as spaCy's quickstart."""
+    return {
+        c: {
+            "factory": q("span_finder"),
+            "max_length": q(25),
+            "min_length": "null",
+            "spans_key": q("sc"),
+            "threshold": q(0.5),
+        },
+        f"{c}.model": {"@architectures": q("spacy.SpanFinder.v1")},
+        f"{c}.model.scorer": {"@layers": q("spacy.LinearLogistic.v1"), "nO": q(2)},
     }
 
 
