@@ -181,80 +181,76 @@ def _gold(proc: Any, examples: List[Example]) -> Optional[tuple]:
 
 
 def check_labels(
-    nlp: Any, examples: List[Example], frozen: Sequence[str], given_labels: Sequence[str] = ()
+    nlp: Any,
+    examples: List[Example],
+    frozen: Sequence[str],
+    given_labels: Sequence[str] = (),
+    sourced: Sequence[str] = (),
 ) -> None:
-    """Every trainable component has annotations in the data, and each label occurs there.
+    """Every trainable component has annotations in the data, and each label occurs there;
+    components with fixed labels (``given_labels``: set in [initialize.components], or
+    ``sourced`` from a trained pipeline) can learn the data's labels.
 
-    Labels found in the data are there by construction, so the (full) label comparison runs
-    only for the components in ``given_labels`` (labels set in [initialize.components]);
-    the others need one annotated example, found quickly.
+    Labels found in the data are there by construction, so the (full) comparisons run only
+    for components with fixed labels; the others need one annotated example, found quickly.
     """
-    rows = []
+    missing, beyond = [], []
     for name, proc in nlp.pipeline:
         if name in frozen or not getattr(proc, "is_trainable", False):
             continue
-        sample = examples if name in given_labels else _first_annotated(proc, examples)
-        gold = _gold(proc, sample)
+        fixed = name in given_labels or name in sourced
+        gold = _gold(proc, examples if fixed else _first_annotated(proc, examples))
         if gold is None:
             continue
         attr, present, compare = gold
         if not present:
-            rows.append((name, f"the training data has no {attr} annotation"))
+            missing.append((name, f"the training data has no {attr} annotation"))
             continue
         labels: Set[str] = set(getattr(proc, "labels", ()) or ())
-        # labels found in the data are there by construction: compare only labels given in the config
         unseen = sorted(labels - present) if compare and name in given_labels else []
         if unseen:
-            shown = ", ".join(unseen[:10]) + (f" (+{len(unseen) - 10} more)" if len(unseen) > 10 else "")
-            rows.append((name, f"labels not in the training data: {shown}"))
+            missing.append((name, f"labels not in the training data: {_shown(unseen)}"))
+        if fixed and compare and labels:
+            beyond += _labels_beyond_fixed(name, proc, sorted(present - labels))
     fail_if_any(
-        rows,
+        missing,
         "The training data does not have the annotations the pipeline needs",
         ("component", "problem"),
         "Train on data annotated for these components, remove them from [nlp] pipeline, "
         "or fix the label list in [initialize.components.NAME.labels].",
     )
-
-
-def sourced_components(config: Dict[str, Any]) -> List[str]:
-    """Components the config copies from a trained pipeline (``source = ...``)."""
-    return [n for n, c in (config.get("components") or {}).items() if isinstance(c, dict) and c.get("source")]
-
-
-def check_fixed_labels(
-    nlp: Any, examples: List[Example], frozen: Sequence[str], fixed: Sequence[str]
-) -> None:
-    """Components whose labels are fixed (sourced, or listed in [initialize.components]) and
-    labels the data has beyond them: a tagger cannot learn them (spaCy stops with a
-    KeyError mid-step), an entity recognizer or text classifier ignores them (a warning)."""
-    from spacy.pipeline import Tagger
-
-    rows = []
-    for name in fixed:
-        if name in frozen or name not in nlp.pipe_names:
-            continue
-        proc = nlp.get_pipe(name)
-        gold = _gold(proc, examples)
-        if gold is None or not gold[2] or not getattr(proc, "labels", None):
-            continue
-        extra = sorted(gold[1] - set(proc.labels))
-        if not extra:
-            continue
-        shown = ", ".join(extra[:10]) + (f" (+{len(extra) - 10} more)" if len(extra) > 10 else "")
-        if isinstance(proc, Tagger):
-            rows.append((name, f"labels it does not have: {shown}"))
-        else:
-            warnings.warn(
-                f"'{name}' has fixed labels; the training data's {shown} are not learned", stacklevel=2
-            )
     fail_if_any(
-        rows,
+        beyond,
         "The training data has labels that a component with fixed labels cannot learn",
         ("component", "problem"),
         "A sourced tagger keeps the labels it was trained with: remove its 'source' to train it "
         "from scratch, add it to [training] frozen_components to keep it as it is, or map the "
         "data's tags onto its labels.",
     )
+
+
+def _labels_beyond_fixed(name: str, proc: Any, extra: List[str]) -> List[Tuple[str, str]]:
+    """A tagger cannot learn labels it lacks (spaCy stops with a KeyError mid-step): a row;
+    an entity recognizer or text classifier ignores them: a warning."""
+    from spacy.pipeline import Tagger
+
+    if not extra:
+        return []
+    if isinstance(proc, Tagger):
+        return [(name, f"labels it does not have: {_shown(extra)}")]
+    warnings.warn(
+        f"'{name}' has fixed labels; the training data's {_shown(extra)} are not learned", stacklevel=3
+    )
+    return []
+
+
+def _shown(labels: List[str]) -> str:
+    return ", ".join(labels[:10]) + (f" (+{len(labels) - 10} more)" if len(labels) > 10 else "")
+
+
+def sourced_components(config: Dict[str, Any]) -> List[str]:
+    """Components the config copies from a trained pipeline (``source = ...``)."""
+    return [n for n, c in (config.get("components") or {}).items() if isinstance(c, dict) and c.get("source")]
 
 
 @contextlib.contextmanager

@@ -148,8 +148,7 @@ class Trainer:
         if T["max_epochs"] >= 0:
             examples = self.batches.load()
             if self.label_check:
-                checks.check_labels(nlp, examples, self.frozen, checks.labels_given(nlp))
-                checks.check_fixed_labels(nlp, examples, self.frozen, self.sourced + checks.labels_given(nlp))
+                checks.check_labels(nlp, examples, self.frozen, checks.labels_given(nlp), self.sourced)
         self._check_dev()
         self.evaluate = make_evaluator(nlp, self.dev_corpus, self.score_weights)
         self.before_to_disk = make_before_to_disk(T["before_to_disk"])
