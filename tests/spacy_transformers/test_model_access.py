@@ -130,8 +130,10 @@ def test_set_logger_reports_each_forward_pass(tiny_model):
     nlp = _nlp(tiny_model("bert"))
     log = io.StringIO()
     set_logger(nlp.get_pipe("transformer").model, log)
+    set_logger(nlp.get_pipe("transformer").model, log)  # a second call adds no second handler
     list(nlp.pipe([CORPUS[0], CORPUS[1]]))
     assert "predict batch: 2 rows, longest" in log.getvalue()
+    assert log.getvalue().count("predict batch") == 1
 
 
 def test_flush_cache_chance_draws_only_when_set(tiny_model):

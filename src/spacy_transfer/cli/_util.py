@@ -67,7 +67,6 @@ def overrides_from(ctx: typer.Context) -> Dict[str, Any]:
 
 def write_or_print(text: str, output: str, force: bool, what: str = "config") -> None:
     """Write ``text`` to ``output`` atomically, or to stdout for ``-``."""
-
     from ..core.io import atomic_write_text
 
     if output == "-":

@@ -20,9 +20,10 @@ def maybe_flush_pytorch_cache(chance: float = 1.0) -> None:
 def set_logger(model: Any, out_file: TextIO) -> None:
     """Log, on each forward pass of ``model``, the GPU memory in use and the batch's shape."""
     logger = logging.getLogger("spacy_transfer.transformer")
-    handler = logging.StreamHandler(out_file)
-    handler.setFormatter(logging.Formatter("%(asctime)s:%(levelname)s: %(message)s"))
-    logger.addHandler(handler)
+    if not any(getattr(h, "stream", None) is out_file for h in logger.handlers):  # one line per message
+        handler = logging.StreamHandler(out_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s:%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     model.attrs["logger"] = logger
 
