@@ -5,7 +5,7 @@ two packages import each other (also through lazy imports inside functions).
     core.config
     core.training, core.pretraining, core.vectors, core.distill
     core.transformer, core.distributed, core.state
-    core.validation, core.upstream, core.devices, core.precision, core.corpora, core.io, core.memory, core.info, errors, registry, templates
+    core.validation, core.upstream, core.devices, core.precision, core.cpu, core.corpora, core.io, core.memory, core.info, errors, registry, templates
 
 Packages of one layer may import each other as long as that makes no cycle.
 """
@@ -29,6 +29,7 @@ LAYERS: List[List[str]] = [
         "core.upstream",
         "core.devices",
         "core.precision",
+        "core.cpu",
         "core.corpora",
         "core.io",
         "core.memory",

@@ -54,3 +54,37 @@ def test_tiny_transformer_pipeline_trains_and_resumes_exactly(tiny_model, traini
     assert a.keys() == b.keys() and any("/shim" in k for k in a)
     for key in a:
         assert numpy.allclose(a[key], b[key], atol=1e-6, rtol=0), key
+
+
+def test_mixed_precision_on_a_cpu_without_bf16_trains_in_float32_with_one_warning(
+    tiny_model,  # noqa: F811
+    training_corpora,
+    tmp_path,
+):
+    """`init config --gpu` writes mixed_precision = true; on an AVX2-only CPU (torch's kernels
+    capped to AVX2 here) bf16 would be several times slower, so train says so once and runs fp32."""
+    from tests.conftest import run_cli_subprocess
+    from tests.core.test_cpu import AVX2_ONLY
+
+    config = tmp_path / "config.cfg"
+    made = run_cli(
+        "init",
+        "config",
+        str(config),
+        "--pipeline",
+        "tagger",
+        "--gpu",
+        "--transformer",
+        str(tiny_model("bert")),
+    )
+    assert made.exit_code == 0 and "mixed_precision = true" in config.read_text()
+    args = overrides_args(
+        {"paths.train": str(training_corpora.tiny_train), "paths.dev": str(training_corpora.tiny_dev)}
+    )
+    out = run_cli_subprocess(
+        ["train", str(config), "-o", str(tmp_path / "out"), *args, "--training.max_steps", "2"], env=AVX2_ONLY
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert text.count("runs float32 on this CPU") == 1, text
+    assert "⚠" in text and "SPACY_TRANSFER_FORCE_BF16=1" in text

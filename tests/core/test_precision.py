@@ -17,7 +17,8 @@ def test_float32_unless_mixed_precision_is_set():
     assert precision.describe("cpu", False) == "float32"
 
 
-def test_cpu_mixed_precision_is_bf16_without_a_scaler():
+def test_cpu_mixed_precision_is_bf16_without_a_scaler(monkeypatch):
+    monkeypatch.setenv(precision.FORCE_BF16_ENV, "1")
     assert precision.autocast_dtype("cpu", True) == torch.bfloat16
     assert not precision.needs_grad_scaler(torch.bfloat16)
     with precision.autocast("cpu", True):
@@ -35,3 +36,46 @@ def test_the_grad_scaler_is_on_for_fp16_only():
 
     assert not scaler_enabled(precision.grad_scaler("cpu", True, {}))  # bf16: no scaling
     assert not scaler_enabled(precision.grad_scaler("cpu", False, {"enabled": True}))
+
+
+def test_cpu_mixed_precision_follows_the_cpus_bf16_units():
+    from spacy_transfer.core import cpu
+
+    expected = torch.bfloat16 if cpu.features().native_bf16 else None
+    assert precision.autocast_dtype("cpu", True) == expected
+
+
+CHECK_CAPPED = """
+import warnings, torch
+from spacy_transfer.core import precision
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    first = precision.autocast_dtype("cpu", True)
+    second = precision.autocast_dtype("cpu", True)
+    with precision.autocast("cpu", True):
+        out = torch.nn.Linear(4, 4)(torch.ones(2, 4))
+print("dtypes", first, second, out.dtype)
+print("warnings", len(seen))
+for w in seen:
+    print("warning", w.message)
+print("describe", precision.describe("cpu", True))
+print("gpu", precision.autocast_dtype("cuda", True) is not None)
+"""
+
+
+def test_without_native_bf16_the_cpu_runs_float32_and_warns_once():
+    from .test_cpu import AVX2_ONLY, run_python
+
+    out = run_python(CHECK_CAPPED, AVX2_ONLY)
+    assert "dtypes None None torch.float32" in out
+    assert "warnings 1" in out
+    assert "no native bf16" in out and "SPACY_TRANSFER_FORCE_BF16=1" in out
+    assert "describe float32 (this CPU has no native bf16" in out
+
+
+def test_forcing_bf16_runs_it_on_any_cpu():
+    from .test_cpu import AVX2_ONLY, run_python
+
+    out = run_python(CHECK_CAPPED, {**AVX2_ONLY, precision.FORCE_BF16_ENV: "1"})
+    assert "dtypes torch.bfloat16 torch.bfloat16 torch.bfloat16" in out
+    assert "warnings 0" in out

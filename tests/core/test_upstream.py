@@ -69,3 +69,11 @@ def test_a_hugging_face_models_attention_is_read_and_switchable(tmp_path):
     assert upstream.hf_attention_implementation(model) == "sdpa"
     assert upstream.hf_attention_implementation(torch.nn.Linear(2, 2)) is None
     assert not upstream.hf_can_set_attention(torch.nn.Linear(2, 2))
+
+
+def test_torch_reports_its_cpu_features():
+    # Each helper exists in this torch and answers a bool; an unknown one is False, not an error.
+    for name in ("avx512_bf16", "amx_tile", "vnni", "mkldnn_bf16"):
+        assert isinstance(upstream.torch_cpu_feature(name), bool)
+    assert upstream.torch_cpu_feature("mkldnn_bf16") == torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert upstream.torch_cpu_feature("avx512_bf16") == torch.cpu._is_avx512_bf16_supported()

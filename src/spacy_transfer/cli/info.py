@@ -21,11 +21,18 @@ def info_cli(
     as_json: bool = typer.Option(False, "--json", help="Print the information as JSON."),
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Print versions, the device, and the registered embedding names by registry."""
+    """Print versions, the device, the CPU's features (what bf16 and int8 do on it), and the
+    registered embedding names by registry."""
+    from ..core import cpu
     from ..core.info import device_rows, registered_names, versions
 
     with handle_errors(verbose):
-        data = {"versions": dict(versions()), "device": dict(device_rows()), "registries": registered_names()}
+        data = {
+            "versions": dict(versions()),
+            "device": dict(device_rows()),
+            "cpu": cpu.features().as_dict(),
+            "registries": registered_names(),
+        }
         if as_json:
             import srsly
 
@@ -35,6 +42,8 @@ def info_cli(
         msg.table(list(data["versions"].items()))
         msg.divider("Device")
         msg.table(list(data["device"].items()))
+        msg.divider("CPU")
+        msg.table(cpu.rows())
         for reg_name, names in data["registries"].items():
             msg.divider(f"@{reg_name} ({len(names)})")
             for name in names:

@@ -82,3 +82,24 @@ def hf_can_set_attention(model: Any) -> bool:
         return bool(check()) if callable(check) else False
     except (OSError, TypeError):  # a class whose source cannot be read keeps its attention
         return False
+
+
+# torch reports what its CPU kernels can use only through private helpers.
+_TORCH_CPU_FEATURES = {
+    "avx512_bf16": lambda torch: torch.cpu._is_avx512_bf16_supported(),
+    "amx_tile": lambda torch: torch.cpu._is_amx_tile_supported(),
+    "vnni": lambda torch: torch.cpu._is_vnni_supported(),
+    # oneDNN's own answer, which honours ONEDNN_MAX_CPU_ISA.
+    "mkldnn_bf16": lambda torch: torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+}
+
+
+def torch_cpu_feature(name: str) -> bool:
+    """Whether torch's CPU kernels can use a feature (``torch.cpu._is_*_supported``,
+    ``torch.ops.mkldnn._is_mkldnn_bf16_supported``); False where this torch lacks the helper."""
+    import torch
+
+    try:
+        return bool(_TORCH_CPU_FEATURES[name](torch))
+    except (AttributeError, RuntimeError):
+        return False

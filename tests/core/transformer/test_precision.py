@@ -32,6 +32,14 @@ def rows(nlp, texts):
     return [d._.trf_data.tensors[0][0] for d in nlp.pipe(texts)]
 
 
+@pytest.fixture(autouse=True)
+def bf16_on_any_cpu(monkeypatch):
+    """These tests check what bf16 computes, so they force it where the CPU has no bf16 units."""
+    from spacy_transfer.core import precision
+
+    monkeypatch.setenv(precision.FORCE_BF16_ENV, "1")
+
+
 def test_bf16_on_the_cpu_is_close_to_fp32_and_returns_float32(minilm_path):
     fp32 = rows(pipeline(minilm_path), CORPUS[:6])
     bf16 = rows(pipeline(minilm_path, model={"mixed_precision": True}), CORPUS[:6])

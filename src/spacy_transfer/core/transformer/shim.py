@@ -165,6 +165,7 @@ class HFShim(Shim):
         if self.quantize != "int8" or self.device.type != "cpu":
             return self._model
         if self._quantized is None:
+            precision.int8_note()
             import copy
             import warnings
 
