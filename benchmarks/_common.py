@@ -54,10 +54,9 @@ def child_env(python: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, 
     """The environment of a benchmark child. The anchor's Python never sees our ``src`` on
     PYTHONPATH: it would import our ``spacy_transformers`` package instead of the real one."""
     env = {**os.environ, **(extra or {})}
-    from ._anchor import VENV
+    from ._anchor import is_anchor
 
-    # abspath, not resolve: the venv's python is a symlink to the base interpreter
-    if Path(os.path.abspath(python)).is_relative_to(os.path.abspath(VENV)) and env.get("PYTHONPATH"):
+    if is_anchor(python) and env.get("PYTHONPATH"):
         src = (ROOT / "src").resolve()
         keep = [p for p in env["PYTHONPATH"].split(os.pathsep) if p and Path(p).resolve() != src]
         env["PYTHONPATH"] = os.pathsep.join(keep)

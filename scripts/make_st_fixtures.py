@@ -1,7 +1,9 @@
-"""Build pipelines with the real spacy-transformers 1.4.0 and record what it outputs.
+"""Build pipelines with the real spacy-transformers (1.4.0 or 2.0) and record what it outputs.
 
-Runs inside the spacy-transformers venv (``scripts/make_st_fixtures.sh`` creates it with
-``benchmarks/_anchor.py``: spacy 3.8, spacy-transformers 1.4.0, transformers 4.53.2).
+Runs inside a spacy-transformers venv (``scripts/make_st_fixtures.sh`` creates both with
+``benchmarks/_anchor.py``: ``st14`` is spacy 3.8, spacy-transformers 1.4.0, transformers
+4.53.2; ``st20`` is spacy-transformers 2.0 from ``../shared/anchors`` on our transformers).
+``python scripts/make_st_fixtures.py st20`` writes ``tests/fixtures/st20``.
 For random-init BERT and RoBERTa encoders (hidden size 32, tokenizers trained on a few
 sentences) it trains transformer + tagger + ner through listeners, and a tagger with its
 own ``Tok2VecTransformer``, for a few steps; saves each pipeline under
@@ -32,7 +34,8 @@ from thinc.api import Adam  # noqa: E402
 import spacy_transformers  # noqa: E402, F401
 from tests.core.transformer.tiny import make_tiny_model_dir  # noqa: E402
 
-OUT = ROOT / "tests" / "fixtures" / "st14"
+ANCHOR = sys.argv[1] if len(sys.argv) > 1 else "st14"
+OUT = ROOT / "tests" / "fixtures" / ANCHOR
 TRAIN = [
     ("Apple is looking at buying a U.K. startup.", [(0, 5, "ORG"), (27, 31, "GPE")]),
     ("San Francisco considers banning delivery robots.", [(0, 13, "GPE")]),
@@ -221,6 +224,12 @@ def doc_snippets() -> dict:
     return out
 
 
+def spacy_transformers_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("spacy-transformers")
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
@@ -246,8 +255,11 @@ def main() -> None:
             print(
                 f"{name}: saved, {sum(f.stat().st_size for f in (OUT / name).rglob('*') if f.is_file()) // 1024} KiB"
             )
+    import transformers
+
     (OUT / "README.md").write_text(
-        "Pipelines saved by spacy-transformers 1.4.0 (transformers 4.53.2) and the outputs it gave for them.\n"
+        f"Pipelines saved by spacy-transformers {spacy_transformers_version()} (transformers "
+        f"{transformers.__version__}) and the outputs it gave for them.\n"
         "Made by `scripts/make_st_fixtures.sh`; read by `tests/spacy_transformers/test_saved_pipelines.py`.\n"
         "Random-init tiny encoders (hidden size 32) with tokenizers trained on a few sentences; no real weights.\n"
     )

@@ -1,8 +1,11 @@
-"""Pipelines saved by the real spacy-transformers 1.4.0 load with plain ``spacy.load`` (from
-disk and from bytes) and ``spacy-transfer migrate``, and give what spacy-transformers gave.
+"""Pipelines saved by the real spacy-transformers 1.4.0 and 2.0 load with plain
+``spacy.load`` (from disk and from bytes) and ``spacy-transfer migrate``, and give what
+spacy-transformers gave.
 
-The fixtures (``tests/fixtures/st14``) were made by ``scripts/make_st_fixtures.sh`` in a
-venv with spacy-transformers 1.4.0 and transformers 4.53.2.
+The fixtures were made by ``scripts/make_st_fixtures.sh``: ``tests/fixtures/st14`` in a venv
+with spacy-transformers 1.4.0 and transformers 4.53.2 (weights as a torch state dict),
+``tests/fixtures/st20`` with spacy-transformers 2.0 on our transformers version (weights
+as safetensors inside the component's msgpack).
 """
 
 from __future__ import annotations
@@ -20,12 +23,31 @@ from scripts.make_st_fixtures import doc_vector_setter  # the setter the fixture
 
 import spacy_transfer  # noqa: F401
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "st14"
+ROOT = Path(__file__).resolve().parents[1] / "fixtures"
+ANCHORS = ["st14", "st20"]
+FIXTURES = ROOT / "st14"
 NAMES = ["bert", "roberta", "bert-tok2vec"]
+SAVED = [pytest.param(ROOT / anchor / name, id=f"{anchor}-{name}") for anchor in ANCHORS for name in NAMES]
 
 
-def expected(name: str) -> dict:
-    return json.loads((FIXTURES / name / "outputs.json").read_text())
+def expected(path: Path) -> dict:
+    return json.loads((path / "outputs.json").read_text())
+
+
+def shim_messages(path: Path) -> list:
+    import srsly
+
+    msg = srsly.msgpack_loads(path.read_bytes())
+    return [srsly.msgpack_loads(b) for node_shims in msg["shims"] for b in node_shims]
+
+
+def test_the_fixtures_hold_each_versions_weight_format():
+    from spacy_transfer.core.transformer.serialization import is_safetensors
+
+    for anchor, safetensors in (("st14", False), ("st20", True)):
+        (state,) = [m["state"] for m in shim_messages(ROOT / anchor / "bert" / "transformer" / "model")]
+        assert is_safetensors(state) is safetensors, anchor
+        assert state[:2] != b"PK" if safetensors else state[:2] == b"PK"
 
 
 def check_same_outputs(nlp, want: dict) -> None:
@@ -63,41 +85,42 @@ def check_same_outputs(nlp, want: dict) -> None:
         numpy.testing.assert_allclose(doc.user_data["trf_vector"], ref["trf_vector"], atol=1e-4)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_spacy_load_reads_a_spacy_transformers_pipeline(name):
-    nlp = spacy.load(FIXTURES / name)
-    check_same_outputs(nlp, expected(name))
+@pytest.mark.parametrize("path", SAVED)
+def test_spacy_load_reads_a_spacy_transformers_pipeline(path):
+    nlp = spacy.load(path)
+    check_same_outputs(nlp, expected(path))
 
 
-def test_from_bytes_reads_spacy_transformers_nlp_to_bytes():
-    config = spacy.util.load_config(FIXTURES / "bert" / "config.cfg")
-    nlp = spacy.util.load_model_from_config(config).from_bytes((FIXTURES / "bert.bytes").read_bytes())
-    check_same_outputs(nlp, expected("bert"))
+@pytest.mark.parametrize("anchor", ANCHORS)
+def test_from_bytes_reads_spacy_transformers_nlp_to_bytes(anchor):
+    config = spacy.util.load_config(ROOT / anchor / "bert" / "config.cfg")
+    nlp = spacy.util.load_model_from_config(config).from_bytes((ROOT / anchor / "bert.bytes").read_bytes())
+    check_same_outputs(nlp, expected(ROOT / anchor / "bert"))
 
 
-@pytest.mark.parametrize("name", ["bert", "bert-tok2vec"])
-def test_our_bytes_of_a_loaded_pipeline_round_trip(name):
-    nlp = spacy.load(FIXTURES / name)
+@pytest.mark.parametrize("path", [p for p in SAVED if "roberta" not in p.id])
+def test_our_bytes_of_a_loaded_pipeline_round_trip(path):
+    nlp = spacy.load(path)
     again = spacy.blank("en").from_config(nlp.config).from_bytes(nlp.to_bytes())  # our format now
-    check_same_outputs(again, expected(name))
+    check_same_outputs(again, expected(path))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_migrate_writes_our_format_with_the_same_outputs(name, tmp_path):
+@pytest.mark.parametrize("path", SAVED)
+def test_migrate_writes_our_format_with_the_same_outputs(path, tmp_path):
     out = tmp_path / "migrated"
     proc = subprocess.run(
-        [sys.executable, "-m", "spacy_transfer", "migrate", str(FIXTURES / name), str(out)],
+        [sys.executable, "-m", "spacy_transfer", "migrate", str(path), str(out)],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     from spacy_transfer.core.transformer.migrate import st_components
 
-    assert st_components(FIXTURES / name), "the fixture is in spacy-transformers' format"
-    assert st_components(out) == [], "no torch pickles remain"
-    if name != "bert-tok2vec":  # a shared transformer is a plain Hugging Face folder
+    assert st_components(path), "the fixture is in spacy-transformers' format"
+    assert st_components(out) == [], "no spacy-transformers shims remain"
+    if path.name != "bert-tok2vec":  # a shared transformer is a plain Hugging Face folder
         assert (out / "transformer" / "model" / "hf0" / "model.safetensors").is_file()
-    check_same_outputs(spacy.load(out), expected(name))
+    check_same_outputs(spacy.load(out), expected(path))
 
 
 def test_migrate_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
@@ -114,9 +137,16 @@ def test_migrate_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_a_corrupt_weights_blob_names_the_file(tmp_path):
+@pytest.mark.parametrize(
+    "anchor,corrupt",
+    [
+        ("st14", lambda state: b"not a torch file"),
+        ("st20", lambda state: state[: len(state) // 2]),  # safetensors cut short
+    ],
+)
+def test_a_corrupt_weights_blob_names_the_file(anchor, corrupt, tmp_path):
     broken = tmp_path / "broken"
-    shutil.copytree(FIXTURES / "bert", broken)
+    shutil.copytree(ROOT / anchor / "bert", broken)
     import srsly
 
     model_file = broken / "transformer" / "model"
@@ -124,7 +154,7 @@ def test_a_corrupt_weights_blob_names_the_file(tmp_path):
     for node_shims in msg["shims"]:
         for i, shim_bytes in enumerate(node_shims):
             shim = srsly.msgpack_loads(shim_bytes)
-            shim["state"] = b"not a torch file"
+            shim["state"] = corrupt(shim["state"])
             node_shims[i] = srsly.msgpack_dumps(shim)
     model_file.write_bytes(srsly.msgpack_dumps(msg))
     proc = subprocess.run(
@@ -134,7 +164,9 @@ def test_a_corrupt_weights_blob_names_the_file(tmp_path):
     )
     assert proc.returncode == 1
     text = proc.stdout + proc.stderr
-    assert "Traceback" not in text and "state dict" in text and "transformer/model" in text
+    assert "Traceback" not in text
+    assert "neither safetensors nor a readable torch state dict" in " ".join(text.split())
+    assert "transformer/model" in text
     assert not (tmp_path / "out").exists()
 
 

@@ -1,4 +1,4 @@
-"""``spacy-transfer migrate``: a spacy-transformers 1.x pipeline rewritten in our format."""
+"""``spacy-transfer migrate``: a spacy-transformers 1.x or 2.x pipeline rewritten in our format."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ EPILOG = """Examples:
 
 @app.command("migrate", epilog=EPILOG)
 def migrate_cli(
-    source: Path = typer.Argument(..., help="A pipeline folder saved by spacy-transformers 1.x (or by us)."),
+    source: Path = typer.Argument(
+        ..., help="A pipeline folder saved by spacy-transformers 1.x or 2.x (or by us)."
+    ),
     output: Path = typer.Argument(..., help="The folder to write (safetensors weights, no pickles)."),
     force: bool = typer.Option(False, "--force", "-F", help="Replace OUTPUT if it exists."),
     verbose: bool = VerboseOpt,

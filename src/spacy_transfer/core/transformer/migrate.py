@@ -1,8 +1,9 @@
-"""``migrate``: rewrite a pipeline saved by spacy-transformers 1.x in our format.
+"""``migrate``: rewrite a pipeline saved by spacy-transformers 1.x or 2.x in our format.
 
-Loading such a pipeline already works (``spacy.load`` reads its model files with
-``torch.load(weights_only=True)``); migrating writes it once more as plain Hugging Face
-folders with safetensors weights, so later loads need no pickle reader at all.
+Loading such a pipeline already works (``spacy.load`` reads its model files: 2.x's
+safetensors, or 1.x's torch state dict with ``torch.load(weights_only=True)``); migrating
+writes it once more as plain Hugging Face folders with safetensors weights, so later loads
+need no pickle reader and the encoder opens with ``AutoModel.from_pretrained``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A transformer component's model on disk: the encoders as Hugging Face folders
 (``hf<i>/``, safetensors) beside ``thinc.bin`` for the rest of the thinc model; and
-spacy-transformers 1.x's one-file layout, read as well."""
+spacy-transformers' one-file layout (1.x and 2.x), read as well."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def save_model_dir(model: Model, path: Union[str, Path]) -> None:
 
 
 def load_model_bytes(model: Model, data: bytes, source: str = "the pipeline") -> None:
-    """``model.from_bytes`` (our format or spacy-transformers 1.x's, which has the same thinc
+    """``model.from_bytes`` (our format or spacy-transformers', which has the same thinc
     structure), naming ``source`` in errors."""
     try:
         model.from_bytes(data)
@@ -45,7 +45,7 @@ def load_model_bytes(model: Model, data: bytes, source: str = "the pipeline") ->
     except ValueError as err:  # thinc's "mismatched structure", or msgpack's on bytes that are not a model
         raise UserError(
             f"{source} does not fit this pipeline's transformer model",
-            hint="It was saved with another architecture or an unknown spacy-transformers version (1.x is read), "
+            hint="It was saved with another architecture or an unknown spacy-transformers version (1.x and 2.x are read), "
             "by spacy-transfer 0.1, or it is corrupt; retrain, or re-save it with the version that wrote it.",
             rows=[("error", str(err).splitlines()[0][:200] if str(err) else type(err).__name__)],
         ) from err
@@ -53,14 +53,14 @@ def load_model_bytes(model: Model, data: bytes, source: str = "the pipeline") ->
 
 def load_model_dir(model: Model, path: Union[str, Path]) -> None:
     path = Path(path)
-    if path.is_file():  # spacy-transformers 1.x writes the model as one file
+    if path.is_file():  # spacy-transformers 1.x or 2.x writes the model as one file
         load_model_bytes(model, path.read_bytes(), str(path))
         return
     if not (path / "thinc.bin").exists():
         raise UserError(
             f"{path} is not a saved transformer model",
             hint="It should hold thinc.bin and hf0/ (config.json, model.safetensors, tokenizer files), "
-            "or be the model file of a pipeline saved by spacy-transformers 1.x.",
+            "or be the model file of a pipeline saved by spacy-transformers 1.x or 2.x.",
         )
     model.from_bytes((path / "thinc.bin").read_bytes())
     for i, shim in enumerate(hf_shims(model)):

@@ -209,12 +209,42 @@ def is_st_shim_message(msg: Any) -> bool:
     return isinstance(msg, dict) and {"config", "state", "tokenizer"} <= set(msg)
 
 
-def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[Any, Any]:
-    """Encoder and tokenizer from a spacy-transformers 1.x shim message, without unpickling
-    objects: the weights are read with ``torch.load(weights_only=True)`` (tensors only),
-    the tokenizer from the files the message carries."""
+def is_safetensors(data: bytes) -> bool:
+    """Whether ``data`` is a safetensors buffer: an 8-byte little-endian header size, then
+    that many bytes of JSON header (``torch.save`` writes a zip, which starts with ``PK``)."""
+    if len(data) < 10:
+        return False
+    size = int.from_bytes(data[:8], "little")
+    return 0 < size <= len(data) - 8 and data[8:9] == b"{"
+
+
+def read_st_weights(data: bytes, source: str) -> Dict[str, Any]:
+    """The encoder's state dict from a spacy-transformers shim message: safetensors (2.x)
+    or a torch state dict (1.x), read with ``weights_only=True`` (tensors only, never
+    arbitrary objects)."""
     import io
 
+    import torch
+
+    try:
+        if isinstance(data, (bytes, bytearray)) and is_safetensors(bytes(data)):
+            from safetensors.torch import load as load_safetensors
+
+            return load_safetensors(bytes(data))
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError; safetensors its own
+        raise UserError(
+            f"The transformer weights in {source} are neither safetensors nor a readable torch state dict",
+            hint="The file is corrupt or was not written by spacy-transformers (2.x writes safetensors, 1.x "
+            "torch.save of a state_dict); nothing but tensors is accepted (weights_only=True).",
+            rows=[("error", f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")],
+        ) from err
+
+
+def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[Any, Any]:
+    """Encoder and tokenizer from a spacy-transformers 1.x or 2.x shim message, without
+    unpickling objects (:func:`read_st_weights`); the tokenizer from the files the message
+    carries."""
     import torch
 
     AutoConfig, AutoModel, AutoTokenizer = _auto_classes()
@@ -235,15 +265,7 @@ def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[
                 "re-save it with spacy-transformers 1.4, or retrain.",
                 rows=[("error", str(err).splitlines()[0][:200])],
             ) from err
-    try:
-        state = torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError...
-        raise UserError(
-            f"The transformer weights in {source} are not a readable torch state dict",
-            hint="The file is corrupt or was not written by spacy-transformers 1.x (torch.save of a state_dict); "
-            "nothing but tensors is accepted (weights_only=True).",
-            rows=[("error", f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")],
-        ) from err
+    state = read_st_weights(msg["state"], source)
     _load_state(model, state, source)
     return model, check_tokenizer(tokenizer, source)
 
