@@ -1,7 +1,7 @@
 """The package's import graph has layers: imports run down the layers, never up, and no
 two packages import each other (also through lazy imports inside functions).
 
-    cli, spacy_transfer (the root registers names on import)
+    cli, compat (spacy-transformers' names and surface), spacy_transfer (the root registers names on import)
     core.config
     core.training, core.pretraining, core.vectors, core.distill
     core.transformer, core.distributed, core.state
@@ -20,7 +20,7 @@ from typing import Dict, List, Set
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "spacy_transfer"
 LAYERS: List[List[str]] = [
-    ["cli", "__main__", ""],
+    ["cli", "compat", "__main__", ""],
     ["core.config"],
     ["core.training", "core.pretraining", "core.vectors", "core.distill"],
     ["core.transformer", "core.distributed", "core.state"],
@@ -130,3 +130,26 @@ def test_the_checks_catch_what_they_look_for():
     assert upward_edges({"core.training": {"core.config", "core.io"}}) == [("core.training", "core.config")]
     assert cycles({"core.training": {"core.pretraining"}, "core.pretraining": {"core.training"}})
     assert "core.transformer" in unit_graph()["core.training"]  # the graph is read from the sources
+
+
+def _external_imports(path: Path) -> Set[str]:
+    names: Set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_compat_knows_spacy_transformers():
+    """The core never imports the compatibility layer, nor whichever spacy_transformers serves."""
+    offenders = [
+        str(path.relative_to(SRC))
+        for path in (SRC / PACKAGE).rglob("*.py")
+        if not _module_name(path).startswith((f"{PACKAGE}.compat", f"{PACKAGE}.cli"))
+        and _module_name(path) != PACKAGE
+        and _external_imports(path) & {"spacy_transformers", "_spacy_transfer_st"}
+    ]
+    assert not offenders, offenders
+    assert "_spacy_transfer_st" in _external_imports(SRC / PACKAGE / "compat" / "__init__.py")  # not vacuous

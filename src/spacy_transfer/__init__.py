@@ -5,7 +5,13 @@ annotation setters with spaCy's registry (entry points do the same lazily for
 ``spacy.load``).
 """
 
+import _spacy_transfer_st
+
 from .registry import registry
+
+# Where the .pth file did not run (e.g. a source tree on PYTHONPATH), `import
+# spacy_transformers` still finds our surface once spacy_transfer is imported.
+_spacy_transfer_st.install()
 
 __version__ = "0.1.0"
 

@@ -15,4 +15,11 @@ for _name in ("span_getters", "annotation_setters"):
 
 registry = util.registry
 
-__all__ = ["registry"]
+# The factory of spacy-transfer's transformer component. spacy-transformers' ``transformer``
+# builds the same component where spacy-transfer serves that name (``spacy_transfer.compat``);
+# this one is ours alone, so pipelines that use it load beside an installed spacy-transformers.
+TRANSFORMER_FACTORY = "transfer_transformer"
+# Both names, for code that looks for "the transformer component" of a config or pipeline.
+TRANSFORMER_FACTORIES = (TRANSFORMER_FACTORY, "transformer")
+
+__all__ = ["registry", "TRANSFORMER_FACTORY", "TRANSFORMER_FACTORIES"]

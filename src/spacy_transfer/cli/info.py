@@ -23,6 +23,7 @@ def info_cli(
 ) -> None:
     """Print versions, the device, the CPU's features (what bf16 and int8 do on it), and the
     registered embedding names by registry."""
+    from .. import compat
     from ..core import cpu
     from ..core.info import device_rows, registered_names, versions
 
@@ -31,6 +32,7 @@ def info_cli(
             "versions": dict(versions()),
             "device": dict(device_rows()),
             "cpu": cpu.features().as_dict(),
+            "spacy_transformers": {"serving": compat.serving(), "real_version": compat.real_version()},
             "registries": registered_names(),
         }
         if as_json:
@@ -42,6 +44,8 @@ def info_cli(
         msg.table(list(data["versions"].items()))
         msg.divider("Device")
         msg.table(list(data["device"].items()))
+        msg.divider("spacy-transformers' names")
+        msg.text(compat.describe())
         msg.divider("CPU")
         msg.table(cpu.rows())
         for reg_name, names in data["registries"].items():

@@ -7,6 +7,8 @@ from typing import Dict, List, Tuple
 
 from spacy import util
 
+from ..registry import TRANSFORMER_FACTORIES
+
 PACKAGES = (
     "spacy-transfer",
     "spacy",
@@ -17,6 +19,7 @@ PACKAGES = (
     "numpy",
     "cupy-cuda12x",
     "gensim",
+    "spacy-transformers",
 )
 # Which registries to list, and which names in them belong to this toolchain's topic.
 REGISTRIES = ("factories", "architectures", "layers", "span_getters", "annotation_setters", "readers")
@@ -67,7 +70,7 @@ def _is_ours(registry_name: str, name: str) -> bool:
     if registry_name in ("span_getters", "annotation_setters"):
         return True
     if registry_name == "factories":
-        return name in ("transformer", "tok2vec")
+        return name in (*TRANSFORMER_FACTORIES, "tok2vec")
     if registry_name == "layers":
         return name.startswith(OUR_PREFIXES) or name.startswith(("reduce_", "spacy.StaticVectors"))
     return name.startswith(OUR_PREFIXES) or name.startswith(SPACY_TOPIC)

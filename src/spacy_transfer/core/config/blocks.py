@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 from ...errors import UserError
+from ...registry import TRANSFORMER_FACTORY
 from .request import Blocks, ConfigRequest, Section, q
 
 
@@ -84,7 +85,7 @@ def embedding_for(prefix: str, req: ConfigRequest) -> Blocks:
 def shared_component(req: ConfigRequest) -> Blocks:
     if req.use_transformer:
         return {
-            "components.transformer": {"factory": q("transformer"), "max_batch_items": q(4096)},
+            "components.transformer": {"factory": q(TRANSFORMER_FACTORY), "max_batch_items": q(4096)},
             "components.transformer.model": {
                 "@architectures": q("spacy-transfer.TransformerModel.v1"),
                 "name": q(req.transformer_name),

@@ -9,6 +9,7 @@ from spacy import util
 from thinc.api import Config
 
 from ...errors import UserError
+from ...registry import TRANSFORMER_FACTORIES
 from ...templates import template_path
 from ..validation import check_registered_names, config_errors
 
@@ -31,7 +32,7 @@ def _transformer_component(config: Config) -> Optional[str]:
     factories = {name: (components.get(name) or {}).get("factory") for name in pipeline}
     if "tok2vec" in factories.values():
         return None
-    return next((name for name, factory in factories.items() if factory == "transformer"), None)
+    return next((name for name, factory in factories.items() if factory in TRANSFORMER_FACTORIES), None)
 
 
 def check_pretraining_target(config: Config, where: str) -> None:

@@ -10,6 +10,7 @@ from spacy.language import Language
 from thinc.api import Model
 
 from ...errors import UserError
+from ...registry import TRANSFORMER_FACTORIES
 
 SAMPLE_TEXT = "Give it a doc to infer shapes"
 
@@ -89,8 +90,8 @@ def _upstream_of(nlp: Language, listener: Model) -> str:
         candidates = [wanted]
     else:
         # '*' means "whichever upstream component is in the pipeline" (spaCy: tok2vec).
-        kind = "transformer" if "Transformer" in type(listener).__name__ else "tok2vec"
-        candidates = [n for n, p in nlp.components if _factory(nlp, n) == kind] or [kind]
+        kinds = TRANSFORMER_FACTORIES if "Transformer" in type(listener).__name__ else ("tok2vec",)
+        candidates = [n for n, p in nlp.components if _factory(nlp, n) in kinds] or [kinds[-1]]
     for name in candidates:
         if name in nlp.component_names:
             return name
@@ -106,7 +107,7 @@ def _factory(nlp: Language, name: str) -> str:
 
 
 def _is_transformer(nlp: Language, component: str, model: Model) -> bool:
-    if _factory(nlp, component) == "transformer":
+    if _factory(nlp, component) in TRANSFORMER_FACTORIES:
         return True
     return any(type(shim).__name__ == "HFShim" for node in model.walk() for shim in node.shims)
 

@@ -22,9 +22,8 @@ def configure_null_annotation_setter() -> AnnotationSetter:
     return null_annotation_setter
 
 
-for _prefix in ("spacy-transfer", "spacy-transformers"):
-    registry.annotation_setters.register(
-        f"{_prefix}.null_annotation_setter.v1", func=configure_null_annotation_setter
-    )
+registry.annotation_setters.register(
+    "spacy-transfer.null_annotation_setter.v1", func=configure_null_annotation_setter
+)
 
 __all__ = ["AnnotationSetter", "null_annotation_setter", "configure_null_annotation_setter"]

@@ -1,5 +1,5 @@
-"""Registered architectures: ours (``spacy-transfer.*``) and every name spacy-transformers
-1.4 registered, with the same arguments, mapped onto ours.
+"""Registered architectures (``spacy-transfer.*``); spacy-transformers' names, mapped onto
+these, are registered by ``spacy_transfer.compat``.
 
 Nothing here loads weights: resolving a config only records the model name; weights
 arrive in ``initialize`` or ``from_disk``.
@@ -7,7 +7,6 @@ arrive in ``initialize`` or ``from_disk``.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Dict, List
 
 from spacy.tokens import Doc
@@ -99,78 +98,16 @@ def tok2vec_transformer(
     return chain(chain(trf, split_trf_batch()), pool_transformer_data(pooling, grad_factor))
 
 
-# ---------------------------------------------------------------------------- spacy-transformers 1.4 names
-# Same models; the old names align tokens by spacy-transformers' rule (whitespace tokens
-# get no wordpieces), so pipelines trained with it predict exactly what it predicted.
-
-
-def _st_alignment(model: Model) -> Model:
+def with_alignment(model: Model, rule: str) -> Model:
+    """Set the token-to-wordpiece alignment rule of every transformer in ``model``:
+    ``"spacy-transfer"`` (a whitespace token takes its neighbour's wordpiece) or
+    ``"spacy-transformers"`` (it gets none, as spacy-transformers aligns; ``spacy_transfer.compat``
+    sets it for pipelines built with spacy-transformers' names, so they predict what they
+    predicted there)."""
     for node in model.walk():
         if node.attrs.get("is_transformer_model"):
-            node.attrs["alignment"] = "spacy-transformers"
+            node.attrs["alignment"] = rule
     return model
-
-
-@registry.architectures("spacy-transformers.TransformerModel.v1")
-def transformer_model_st_v1(
-    name: str, get_spans: Callable, tokenizer_config: dict = {}
-) -> Model[List[Doc], FullTransformerBatch]:
-    return _st_alignment(transformer_model(name, get_spans, tokenizer_config))
-
-
-@registry.architectures("spacy-transformers.TransformerModel.v2")
-def transformer_model_st_v2(
-    name: str, get_spans: Callable, tokenizer_config: dict = {}, transformer_config: dict = {}
-) -> Model[List[Doc], FullTransformerBatch]:
-    return _st_alignment(transformer_model(name, get_spans, tokenizer_config, transformer_config))
-
-
-@registry.architectures("spacy-transformers.Tok2VecTransformer.v1")
-def tok2vec_transformer_st_v1(
-    name: str,
-    get_spans: Callable,
-    tokenizer_config: dict,
-    pooling: Model[Ragged, Floats2d],
-    grad_factor: float = 1.0,
-) -> Model[List[Doc], List[Floats2d]]:
-    return _st_alignment(tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor))
-
-
-@registry.architectures("spacy-transformers.Tok2VecTransformer.v2")
-def tok2vec_transformer_st_v2(
-    name: str,
-    get_spans: Callable,
-    tokenizer_config: dict,
-    pooling: Model[Ragged, Floats2d],
-    grad_factor: float = 1.0,
-    transformer_config: dict = {},
-) -> Model[List[Doc], List[Floats2d]]:
-    return _st_alignment(
-        tok2vec_transformer(name, get_spans, tokenizer_config, pooling, grad_factor, transformer_config)
-    )
-
-
-def _st_variant(func: Callable[..., Model]) -> Callable[..., Model]:
-    """``func`` with spacy-transformers' alignment rule; same signature, so the config
-    validates exactly as for ours."""
-
-    @functools.wraps(func)
-    def variant(*args: Any, **kwargs: Any) -> Model:
-        return _st_alignment(func(*args, **kwargs))
-
-    return variant
-
-
-# The v3 names take exactly our arguments; the listener is the same layer under its old name.
-transformer_model_st_v3 = registry.architectures.register(
-    "spacy-transformers.TransformerModel.v3", func=_st_variant(transformer_model)
-)
-tok2vec_transformer_st_v3 = registry.architectures.register(
-    "spacy-transformers.Tok2VecTransformer.v3", func=_st_variant(tok2vec_transformer)
-)
-transformer_listener_st_v1 = registry.architectures.register(
-    "spacy-transformers.TransformerListener.v1", func=transformer_listener
-)
 
 
 __all__ = [
@@ -179,4 +116,5 @@ __all__ = [
     "tok2vec_transformer",
     "replace_listener",
     "replace_listener_cfg",
+    "with_alignment",
 ]

@@ -1,4 +1,5 @@
-"""The ``transformer`` pipeline component (factory ``transformer``).
+"""The transformer pipeline component (factory ``transfer_transformer``; spacy-transformers'
+``transformer`` builds the same component where spacy-transfer serves that name).
 
 It runs its model (usually ``spacy-transfer.TransformerModel.v1``) over batches of
 Docs, sets ``doc._.trf_data`` (a :class:`~.data.TransformerData`) and calls
@@ -29,6 +30,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
 from ...errors import UserError
+from ...registry import TRANSFORMER_FACTORY
 from . import annotation_setters as _annotation_setters  # noqa: F401
 from . import (
     architectures,  # noqa: F401  (registers the default config's names)
@@ -39,12 +41,6 @@ from .data import DOC_EXT_ATTR, FullTransformerBatch, doc_gradients, install_ext
 from .listener import DocGrads, TransformerListener
 from .model_files import hf_shims, load_model_bytes, load_model_dir, save_model_dir
 
-# spacy-transformers 1.4's default, name for name: spaCy merges a factory's defaults into
-# a model block only when the block names the same architecture, so with this default a
-# config or add_pipe call that gives "spacy-transformers.TransformerModel.v3" and only a
-# `name` is filled exactly as spacy-transformers fills it (strided spans 128/96, use_fast).
-# Both names build the same model; blocks naming "spacy-transfer.TransformerModel.v1"
-# spell out get_spans, as `init config` writes them.
 DEFAULT_CONFIG_STR = """
 [transformer]
 max_batch_items = 4096
@@ -52,10 +48,10 @@ frozen = false
 quantize = null
 
 [transformer.set_extra_annotations]
-@annotation_setters = "spacy-transformers.null_annotation_setter.v1"
+@annotation_setters = "spacy-transfer.null_annotation_setter.v1"
 
 [transformer.model]
-@architectures = "spacy-transformers.TransformerModel.v3"
+@architectures = "spacy-transfer.TransformerModel.v1"
 name = "roberta-base"
 tokenizer_config = {"use_fast": true}
 transformer_config = {}
@@ -63,16 +59,15 @@ mixed_precision = false
 grad_scaler_config = {}
 
 [transformer.model.get_spans]
-@span_getters = "spacy-transformers.strided_spans.v1"
+@span_getters = "spacy-transfer.strided_spans.v1"
 window = 128
 stride = 96
 """
 DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
+ASSIGNS = [f"doc._.{DOC_EXT_ATTR}"]
 
 
-@Language.factory(
-    "transformer", assigns=[f"doc._.{DOC_EXT_ATTR}"], default_config=DEFAULT_CONFIG["transformer"]
-)
+@Language.factory(TRANSFORMER_FACTORY, assigns=ASSIGNS, default_config=DEFAULT_CONFIG["transformer"])
 def make_transformer(
     nlp: Language,
     name: str,

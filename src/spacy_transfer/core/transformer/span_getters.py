@@ -77,15 +77,9 @@ def sent_spans() -> SpanGetter:
     return get_sent_spans
 
 
-for _prefix in ("spacy-transfer", "spacy-transformers"):
-    registry.span_getters.register(f"{_prefix}.doc_spans.v1", func=doc_spans)
-    registry.span_getters.register(f"{_prefix}.sent_spans.v1", func=sent_spans)
-    registry.span_getters.register(f"{_prefix}.strided_spans.v1", func=strided_spans)
-
-# spacy-transformers' module exposed these names; the compatibility package re-exports them.
-configure_get_doc_spans = doc_spans
-configure_get_sent_spans = sent_spans
-configure_strided_spans = strided_spans
+registry.span_getters.register("spacy-transfer.doc_spans.v1", func=doc_spans)
+registry.span_getters.register("spacy-transfer.sent_spans.v1", func=sent_spans)
+registry.span_getters.register("spacy-transfer.strided_spans.v1", func=strided_spans)
 
 __all__ = [
     "SpanGetter",

@@ -1,11 +1,22 @@
-"""Compatibility package: code written for spacy-transformers 1.4 runs unchanged on
-spacy-transfer (spacy-transformers itself cannot be installed beside transformers 5).
+"""spacy-transformers' import surface, backed by spacy-transfer: code written for
+spacy-transformers 1.4 or 2.0 runs unchanged.
 
-Every module a user imports from spacy-transformers 1.4 is here (``util``, ``layers``,
+This package is imported as ``spacy_transformers`` only, found by ``_spacy_transfer_st``'s
+finder where the real spacy-transformers is not installed (or where
+``SPACY_TRANSFORMERS_IMPL=spacy-transfer`` asks for it); it is not a top-level folder of
+ours, so it never overwrites the real package's files.
+
+Every module a user imports from spacy-transformers is here (``util``, ``layers``,
 ``pipeline_component``, ``data_classes``, ``span_getters``, ``annotation_setters``,
 ``align``, ``truncate``, ``architectures``) and resolves to spacy-transfer's
-implementation; ``doc._.trf_data`` has spacy-transformers' layout.
+implementation; ``doc._.trf_data`` has spacy-transformers' layout. Importing it registers
+the ``transformer`` factory and the ``spacy-transformers.*`` names.
 """
+
+if __name__ != "spacy_transformers":  # one module object per name: registrations happen once
+    raise ImportError(
+        f"{__name__} is spacy-transfer's spacy-transformers surface: import it as spacy_transformers"
+    )
 
 from spacy_transfer.core.transformer import (  # noqa: F401
     FullTransformerBatch,
