@@ -119,7 +119,7 @@ def describe() -> str:
     version = real_version()
     who = serving()
     if version is None:
-        return f"spacy-transfer serves 'transformer' and 'spacy-transformers.*' (spacy-transformers is not installed)"
+        return "spacy-transfer serves 'transformer' and 'spacy-transformers.*' (spacy-transformers is not installed)"
     if who == OURS:
         return (
             f"spacy-transfer serves the 'transformer' factory, 'spacy-transformers.*' names and 'import "
