@@ -260,7 +260,7 @@ def main() -> None:
     (OUT / "README.md").write_text(
         f"Pipelines saved by spacy-transformers {spacy_transformers_version()} (transformers "
         f"{transformers.__version__}) and the outputs it gave for them.\n"
-        "Made by `scripts/make_st_fixtures.sh`; read by `tests/spacy_transformers/test_saved_pipelines.py`.\n"
+        "Made by `scripts/make_st_fixtures.sh`; read by `tests/compat/spacy_transformers/test_saved_pipelines.py`.\n"
         "Random-init tiny encoders (hidden size 32) with tokenizers trained on a few sentences; no real weights.\n"
     )
 

@@ -16,7 +16,7 @@ from thinc.types import Ragged
 import spacy_transformers
 from spacy_transformers.data_classes import FullTransformerBatch, TransformerData, WordpieceBatch
 
-from ..core.transformer.conftest import (
+from tests.core.transformer.conftest import (
     CORPUS,  # noqa: F401  (tiny_model fixture lives there)
     tiny_model,  # noqa: F401
 )
@@ -294,7 +294,7 @@ def test_the_documentations_add_pipe_snippets_fill_as_in_spacy_transformers():
     from scripts.make_st_fixtures import DOC_SNIPPET_CONFIGS  # the snippets, run unchanged
 
     theirs = json.loads(
-        (Path(__file__).resolve().parents[1] / "fixtures" / "st14" / "doc_snippets.json").read_text()
+        (Path(__file__).resolve().parents[2] / "fixtures" / "st14" / "doc_snippets.json").read_text()
     )
     for name, config in DOC_SNIPPET_CONFIGS.items():
         nlp = spacy.blank("en")

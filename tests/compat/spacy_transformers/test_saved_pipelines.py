@@ -23,7 +23,7 @@ from scripts.make_st_fixtures import doc_vector_setter  # the setter the fixture
 
 import spacy_transfer  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[2] / "fixtures"
 ANCHORS = ["st14", "st20"]
 FIXTURES = ROOT / "st14"
 NAMES = ["bert", "roberta", "bert-tok2vec"]

@@ -20,7 +20,7 @@ from spacy_transformers.layers import TransformerListener, TransformerModel
 from spacy_transformers.layers.transformer_model import huggingface_from_pretrained, set_logger
 from spacy_transformers.util import huggingface_tokenize
 
-from ..core.transformer.conftest import (
+from tests.core.transformer.conftest import (
     CORPUS,
     minilm_path,  # noqa: F401  (fixture)
     tiny_model,  # noqa: F401  (fixture)
