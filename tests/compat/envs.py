@@ -39,7 +39,6 @@ def build_our_wheel(out: Path) -> Path:
             "wheel",
             "-q",
             "--no-deps",
-            "--no-build-isolation",
             str(src),
             "-w",
             str(out),
