@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch that lies on our machines; installed before anything can pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo demo-trf test test-fast lint bench accuracy gpu-check clean
+.PHONY: setup demo demo-trf test test-fast lint bench accuracy compat-test gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ bench: setup
 # The README's accuracy table (STEPS training steps per pipeline).
 accuracy: setup
 	$(BIN)/python -m benchmarks.accuracy --steps $(or $(STEPS),2000)
+
+# spacy-transformers 2.0's own test suite against our compatibility package and the real 2.0.
+compat-test: setup
+	$(BIN)/python scripts/compat_test.py
 
 gpu-check:
 	bash scripts/gpu_check.sh

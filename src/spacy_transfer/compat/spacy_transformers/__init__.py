@@ -23,7 +23,6 @@ from spacy_transfer.core.transformer import (  # noqa: F401
     Transformer,
     TransformerData,
     TransformerListener,
-    TransformerModel,
 )
 from spacy_transfer.core.transformer.data import install_extensions  # noqa: F401
 
@@ -39,6 +38,7 @@ from . import (  # noqa: F401
     util,
 )
 from .data_classes import WordpieceBatch, WordpieceData  # noqa: F401
+from .layers import TransformerModel  # noqa: F401
 from .util import registry  # noqa: F401
 
 __all__ = [

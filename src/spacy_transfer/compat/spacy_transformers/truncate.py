@@ -1,8 +1,10 @@
 """spacy-transformers' ``truncate`` module.
 
 spacy-transfer itself never truncates (long spans run as overlapping windows whose
-outputs are averaged); this function is kept for code that calls it on its own data,
-and drops wordpieces from the end of too-long rows as spacy-transformers 1.4 did.
+outputs are averaged); these functions are kept for code that calls them on its own data.
+They drop the wordpieces a boolean ``mask`` (one flag per padded wordpiece, rows of the
+batch one after the other) marks False, and re-index the token alignment to match;
+``truncate_oversize_splits`` drops from the end of too-long rows, as spacy-transformers does.
 """
 
 from __future__ import annotations
@@ -23,28 +25,38 @@ def truncate_oversize_splits(
         return wordpieces, align
     mask = numpy.ones(wordpieces.input_ids.shape, dtype=bool)
     mask[:, max_length:] = False
-    n_seq = len(wordpieces)
-    flat = mask.ravel()
+    return _truncate_tokens(wordpieces, mask), _truncate_alignment(align, mask)
 
-    def cut(array):
+
+def _truncate_tokens(wordpieces: WordpieceBatch, mask: numpy.ndarray) -> WordpieceBatch:
+    """The wordpieces ``mask`` keeps; each row keeps as many columns as the mask gives it."""
+    n_seq = len(wordpieces)
+    rows = numpy.asarray(mask, dtype=bool).reshape((n_seq, -1))
+    flat = rows.ravel()
+
+    def cut(array: numpy.ndarray) -> numpy.ndarray:
         return array.reshape((-1,))[flat].reshape((n_seq, -1))
 
-    strings = [[s for j, s in enumerate(seq) if j < max_length] for seq in wordpieces.strings]
-    new_wp = WordpieceBatch(
+    strings = [[s for s, keep in zip(seq, row) if keep] for seq, row in zip(wordpieces.strings, rows)]
+    return WordpieceBatch(
         strings=strings,
         input_ids=cut(wordpieces.input_ids),
         attention_mask=cut(wordpieces.attention_mask),
-        lengths=[min(n, max_length) for n in wordpieces.lengths],
+        lengths=[len(seq) for seq in strings],
         token_type_ids=cut(wordpieces.token_type_ids) if wordpieces.token_type_ids is not None else None,
     )
-    idx_map = flat.cumsum() - 1
-    idx_map[~flat] = -1
+
+
+def _truncate_alignment(align: Ragged, mask: numpy.ndarray) -> Ragged:
+    """``align`` pointing into the kept wordpieces: dropped ones leave their tokens, and
+    every token keeps its entry (possibly empty)."""
+    flat = numpy.asarray(mask, dtype=bool).ravel()
+    new_index = flat.cumsum() - 1  # where each kept wordpiece lands
     data = numpy.asarray(align.dataXd).ravel()
-    mapped = idx_map[data]
-    kept = mapped >= 0
+    kept = flat[data]
     token_of = numpy.repeat(numpy.arange(align.lengths.shape[0]), numpy.asarray(align.lengths))
     lengths = numpy.bincount(token_of[kept], minlength=align.lengths.shape[0]).astype("i")
-    return new_wp, Ragged(mapped[kept].astype("i"), lengths)
+    return Ragged(new_index[data[kept]].astype("i"), lengths)
 
 
 __all__ = ["truncate_oversize_splits"]

@@ -29,7 +29,7 @@ def huggingface_from_pretrained(source: Union[Path, str], config: Dict[str, Any]
     return tokenizer, model
 
 
-def huggingface_tokenize(tokenizer: Any, texts: List[str]) -> Any:
+def tokenize(tokenizer: Any, texts: List[str]) -> Any:
     """Tokenize ``texts`` as spacy-transformers did: padded NumPy arrays, offsets from a fast
     tokenizer, and ``input_texts`` (the wordpiece strings) and ``pad_token`` added."""
     token_data = tokenizer(
@@ -46,6 +46,18 @@ def huggingface_tokenize(tokenizer: Any, texts: List[str]) -> Any:
     ]
     token_data["pad_token"] = tokenizer.pad_token
     return token_data
+
+
+def huggingface_tokenize(tokenizer: Any, texts: List[str]) -> Any:
+    """:func:`tokenize`, under the name spacy-transformers deprecated here (it moved to
+    ``layers.transformer_model.huggingface_tokenize``)."""
+    warnings.warn(
+        "spacy_transformers.util.huggingface_tokenize has been moved to "
+        "spacy_transformers.layers.transformer_model.huggingface_tokenize",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return tokenize(tokenizer, texts)
 
 
 def transpose_list(nested_list: Sequence[Sequence[Any]]) -> List[List[Any]]:

@@ -165,8 +165,10 @@ class Transformer(TrainablePipe):
                 rows=[("[components.transformer] quantize", repr(quantize))],
                 hint='Use quantize = "int8" for faster CPU prediction, or leave it out.',
             )
-        self.cfg: Dict[str, Any] = {"max_batch_items": int(max_batch_items), "frozen": bool(frozen)}
-        # A load-time choice (spacy.load(..., config={...})), so not in the saved cfg.
+        # spacy-transformers' cfg, key for key; `frozen` is the factory's setting (in the
+        # pipeline's config.cfg), and `quantize` a load-time choice: neither is saved here.
+        self.cfg: Dict[str, Any] = {"max_batch_items": int(max_batch_items)}
+        self._frozen = bool(frozen)
         self.quantize = quantize
         self.listener_map: Dict[str, List[TransformerListener]] = {}
         self._pending: Optional[_PendingUpdate] = None
@@ -174,6 +176,8 @@ class Transformer(TrainablePipe):
         install_extensions()
 
     def _apply_cfg(self) -> None:
+        # Pipelines saved before `frozen` left the cfg keep the setting they were saved with.
+        self._frozen = bool(self.cfg.pop("frozen", self._frozen))
         for node in self.model.walk():
             if "max_batch_items" in node.attrs:
                 node.attrs["max_batch_items"] = self.cfg["max_batch_items"]
@@ -182,7 +186,7 @@ class Transformer(TrainablePipe):
 
     @property
     def frozen(self) -> bool:
-        return bool(self.cfg.get("frozen", False))
+        return self._frozen
 
     # ------------------------------------------------------------------ listeners
     @property

@@ -46,14 +46,12 @@ def install_extensions() -> None:
 
 
 def model_output(**fields: Any) -> Any:
-    """A Hugging Face ``ModelOutput`` holding ``fields`` (None values are left out)."""
-    from transformers.utils import ModelOutput
+    """A Hugging Face ``BaseModelOutputWithPooling`` holding ``fields``: as the encoder's own
+    output, a field it did not return reads as None (``model_output.attentions``) and is
+    left out of its keys and ``to_tuple()`` (so ``tensors`` lists only what is there)."""
+    from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-    out = ModelOutput()
-    for key, value in fields.items():
-        if value is not None:
-            out[key] = value
-    return out
+    return BaseModelOutputWithPooling(**{k: v for k, v in fields.items() if v is not None})
 
 
 def _empty_ragged() -> Ragged:

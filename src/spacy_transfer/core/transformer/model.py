@@ -140,7 +140,9 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
             hint="Call nlp.initialize() (training does this) or load a saved pipeline with spacy.load().",
         )
     docs = list(docs)
-    spans = [list(s) for s in model.attrs["get_spans"](docs)]
+    # A span without tokens has nothing to align: an empty Doc gets no wordpieces at all
+    # (not [CLS] [SEP]), and empty data, as in spacy-transformers.
+    spans = [[span for span in doc_spans if len(span)] for doc_spans in model.attrs["get_spans"](docs)]
     encoded = encode_spans(
         shim.tokenizer.backend_tokenizer,
         docs,
