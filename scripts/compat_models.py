@@ -53,7 +53,16 @@ def _gpt2(out: Path) -> None:
 def _xlnet(out: Path) -> None:
     """SentencePiece-style unigram pieces with ``<sep> <cls>`` at the end and left padding, as XLNet."""
     import torch
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast, XLNetConfig, XLNetModel
 
     specials = ["<unk>", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>"]
@@ -61,10 +70,14 @@ def _xlnet(out: Path) -> None:
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.train_from_iterator(CORPUS, trainers.UnigramTrainer(vocab_size=400, special_tokens=specials, unk_token="<unk>"))
+    tok.train_from_iterator(
+        CORPUS, trainers.UnigramTrainer(vocab_size=400, special_tokens=specials, unk_token="<unk>")
+    )
     sep, cls = tok.token_to_id("<sep>"), tok.token_to_id("<cls>")
     tok.post_processor = processors.TemplateProcessing(
-        single="$A <sep> <cls>", pair="$A <sep> $B <sep> <cls>", special_tokens=[("<sep>", sep), ("<cls>", cls)]
+        single="$A <sep> <cls>",
+        pair="$A <sep> $B <sep> <cls>",
+        special_tokens=[("<sep>", sep), ("<cls>", cls)],
     )
     torch.manual_seed(0)
     config = XLNetConfig(

@@ -49,7 +49,9 @@ def source_tarball() -> Path:
 def absolute_imports(code: str) -> str:
     """``from ..x import y`` / ``from .. import y`` -> ``from spacy_transformers.x import y``;
     the suite's imports of its own modules (``from .util``) stay relative."""
-    code = re.sub(r"^(\s*)from \.\.(\w[\w.]*) import", r"\1from spacy_transformers.\2 import", code, flags=re.M)
+    code = re.sub(
+        r"^(\s*)from \.\.(\w[\w.]*) import", r"\1from spacy_transformers.\2 import", code, flags=re.M
+    )
     return re.sub(r"^(\s*)from \.\. import", r"\1from spacy_transformers import", code, flags=re.M)
 
 
@@ -59,7 +61,11 @@ def unpack_suite(dest: Path) -> Path:
     with tarfile.open(source_tarball()) as tar:
         for member in tar.getmembers():
             parts = Path(member.name).parts
-            if "tests" not in parts or not member.isfile() or parts[parts.index("tests") - 1] != "spacy_transformers":
+            if (
+                "tests" not in parts
+                or not member.isfile()
+                or parts[parts.index("tests") - 1] != "spacy_transformers"
+            ):
                 continue
             rel = Path(*parts[parts.index("tests") + 1 :])
             target = out / rel
@@ -76,10 +82,25 @@ def run_suite(python: Path, label: str) -> Dict[str, str]:
     report = WORK / f"{label}.xml"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SPACY_TRANSFORMERS_IMPL")}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(WORK)})
-    cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--continue-on-collection-errors", f"--junitxml={report}"]
+    cmd = [
+        str(python),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--continue-on-collection-errors",
+        f"--junitxml={report}",
+    ]
     start = time.perf_counter()
-    proc = subprocess.run([*cmd, str(WORK / SUITE)], cwd=WORK / "models", env=env, capture_output=True, text=True)
-    print(f"  {label}: {time.perf_counter() - start:.0f} s, {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]}")
+    proc = subprocess.run(
+        [*cmd, str(WORK / SUITE)], cwd=WORK / "models", env=env, capture_output=True, text=True
+    )
+    print(
+        f"  {label}: {time.perf_counter() - start:.0f} s, {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]}"
+    )
     return outcomes(report)
 
 
@@ -92,7 +113,13 @@ def outcomes(report: Path) -> Dict[str, str]:
         test_id = f"{module}::{name}" if classname else f"{module}::(import)"
         kinds = {child.tag for child in case}
         out[test_id] = (
-            "failed" if "failure" in kinds else "error" if "error" in kinds else "skipped" if "skipped" in kinds else "passed"
+            "failed"
+            if "failure" in kinds
+            else "error"
+            if "error" in kinds
+            else "skipped"
+            if "skipped" in kinds
+            else "passed"
         )
     return out
 
@@ -117,7 +144,9 @@ def listed(test_id: str, table: Dict[str, str]) -> bool:
 
 def ensure_pytest(python: Path) -> None:
     if subprocess.run([str(python), "-c", "import pytest"], capture_output=True).returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "pytest"], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "pytest"], check=True
+        )
 
 
 def main() -> int:
@@ -147,7 +176,9 @@ def main() -> int:
     unlisted = [d for d in differ if d[3] == "UNLISTED"]
     (WORK / "results.json").write_text(json.dumps({"results": results, "differ": differ}, indent=1))
     if unlisted:
-        print(f"\n✘ {len(unlisted)} test(s) pass on the real 2.0 and fail on ours without a row in README.md's table")
+        print(
+            f"\n✘ {len(unlisted)} test(s) pass on the real 2.0 and fail on ours without a row in README.md's table"
+        )
         return 1
     print("\n✔ every test that passes on the real 2.0 passes on ours or is a listed deliberate difference")
     return 0

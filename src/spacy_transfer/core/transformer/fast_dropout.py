@@ -164,7 +164,10 @@ def install(model: nn.Module) -> nn.Module:
                 fast = FastDropout(p=child.p, inplace=child.inplace)
                 fast.train(child.training)
                 setattr(parent, name, fast)
-    if hf_attention_implementation(model) == "sdpa" and hf_can_set_attention(model):
+    # A model asked for its attention weights keeps its own attention (ours returns none,
+    # and transformers refuses to save such a config).
+    wants_weights = bool(getattr(getattr(model, "config", None), "output_attentions", False))
+    if hf_attention_implementation(model) == "sdpa" and hf_can_set_attention(model) and not wants_weights:
         _register()
         model.set_attn_implementation(ATTENTION)
     return model

@@ -59,7 +59,9 @@ def load_pretrained(
     try:
         config = AutoConfig.from_pretrained(source, **kwargs, **transformer_config)
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs, **tok_cfg)
-        model = AutoModel.from_pretrained(source, config=config, dtype=torch.float32, **kwargs)
+        model = AutoModel.from_pretrained(
+            source, config=config, dtype=torch.float32, **attention_for(config), **kwargs
+        )
     except (OSError, ValueError, EnvironmentError) as err:
         raise UserError(
             f"Could not load the transformer '{name}'",
@@ -73,6 +75,12 @@ def load_pretrained(
             ),
         ) from err
     return model, check_tokenizer(tokenizer, name)
+
+
+def attention_for(config: Any) -> Dict[str, Any]:
+    """Eager attention for a model asked for its attention weights (``output_attentions``):
+    the fused implementations return none, and transformers refuses to save such a model."""
+    return {"attn_implementation": "eager"} if getattr(config, "output_attentions", False) else {}
 
 
 @dataclass
@@ -170,7 +178,16 @@ def load_dir(path: Union[str, Path]) -> Tuple[Any, Any]:
             f"No transformer found in {path}",
             hint="The folder should hold config.json, model.safetensors and tokenizer files; re-save the pipeline.",
         )
-    model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    AutoConfig = _auto_classes()[0]
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(
+        path,
+        config=config,
+        local_files_only=True,
+        use_safetensors=True,
+        dtype=torch.float32,
+        **attention_for(config),
+    )
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return model, check_tokenizer(tokenizer, str(path))
 
@@ -256,7 +273,7 @@ def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[
         write_files(tmp, tok_files, f"spacy-transformers data in {source}")
         try:
             config = AutoConfig.from_pretrained(tmp, local_files_only=True)
-            model = AutoModel.from_config(config, dtype=torch.float32)
+            model = AutoModel.from_config(config, dtype=torch.float32, **attention_for(config))
             tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True, **tok_kwargs)
         except (OSError, ValueError, KeyError) as err:
             raise UserError(
