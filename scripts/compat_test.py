@@ -30,8 +30,9 @@ from typing import Dict, List, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._anchor import SHARED, anchor_python  # noqa: E402
 from scripts.compat_models import build_standins  # noqa: E402
+
+from benchmarks._anchor import SHARED, anchor_python  # noqa: E402
 
 WORK = ROOT / ".compat-test"
 SUITE = "st_tests"  # the unpacked test package

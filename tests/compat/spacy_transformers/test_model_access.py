@@ -19,7 +19,6 @@ from spacy_transformers.data_classes import HFObjects, WordpieceBatch
 from spacy_transformers.layers import TransformerListener, TransformerModel
 from spacy_transformers.layers.transformer_model import huggingface_from_pretrained, set_logger
 from spacy_transformers.util import huggingface_tokenize
-
 from tests.core.transformer.conftest import (
     CORPUS,
     minilm_path,  # noqa: F401  (fixture)

@@ -15,7 +15,6 @@ from thinc.types import Ragged
 
 import spacy_transformers
 from spacy_transformers.data_classes import FullTransformerBatch, TransformerData, WordpieceBatch
-
 from tests.core.transformer.conftest import (
     CORPUS,  # noqa: F401  (tiny_model fixture lives there)
     tiny_model,  # noqa: F401

@@ -52,7 +52,8 @@ def listener(grad_factor=1.0):
 def build(model_dir, *, tagger_factor=1.0, ner_factor=1.0, frozen=False, with_ner=True):
     nlp = spacy.blank("en")
     nlp.add_pipe(
-        "transformer",
+        "transfer_transformer",
+        name="transformer",
         config={
             "frozen": frozen,
             "model": {"name": str(model_dir), "get_spans": {"@span_getters": "spacy-transfer.doc_spans.v1"}},

@@ -121,7 +121,10 @@ def test_odd_docs_empty_whitespace_and_single_token(tiny_model):
     for doc, data in zip(docs, model.predict(docs).doc_data):
         assert data.align.lengths.shape[0] == len(doc)
         assert (data.align.lengths >= 1).all()
-        assert numpy.isfinite(data.tensors[0]).all()
+        if len(doc):
+            assert numpy.isfinite(data.tensors[0]).all()
+        else:  # no tokens, no span: no wordpieces (not [CLS] [SEP]) and no tensors, as spacy-transformers
+            assert data.wordpieces.strings == [] and data.tensors == () and len(data.align.data) == 0
 
 
 def test_all_hidden_layers_when_asked(tiny_model):

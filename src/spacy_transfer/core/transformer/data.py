@@ -50,8 +50,15 @@ def model_output(**fields: Any) -> Any:
     output, a field it did not return reads as None (``model_output.attentions``) and is
     left out of its keys and ``to_tuple()`` (so ``tensors`` lists only what is there)."""
     from transformers.modeling_outputs import BaseModelOutputWithPooling
+    from transformers.utils import ModelOutput
 
-    return BaseModelOutputWithPooling(**{k: v for k, v in fields.items() if v is not None})
+    present = {k: v for k, v in fields.items() if v is not None}
+    if set(present) <= set(BaseModelOutputWithPooling.__dataclass_fields__):
+        return BaseModelOutputWithPooling(**present)
+    out = ModelOutput()  # other keys (unsplit_by_doc's output_0, ...): a plain mapping
+    for key, value in present.items():
+        out[key] = value
+    return out
 
 
 def _empty_ragged() -> Ragged:
