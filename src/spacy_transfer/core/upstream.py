@@ -16,6 +16,12 @@ def shim_module(shim: Any) -> Optional[Any]:
     return module if hasattr(module, "named_parameters") else None
 
 
+def set_shim_module(shim: Any, module: Any) -> None:
+    """Put ``module`` behind a thinc ``PyTorchShim`` (which keeps it in ``_model``; thinc
+    has no setter): spacy-transformers' ``set_pytorch_transformer`` swaps encoders so."""
+    shim._model = module
+
+
 def shim_parameters(shim: Any) -> Iterator[Tuple[str, Any]]:
     """``(name, tensor)`` of a shim's torch parameters (none for other shims)."""
     module = shim_module(shim)

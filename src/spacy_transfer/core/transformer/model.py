@@ -120,7 +120,7 @@ def init(model: Model, X: Any = None, Y: Any = None) -> Model:
         hf_model, tokenizer = serialization.load_pretrained(
             model.attrs["name"], model.attrs["tokenizer_config"], model.attrs["transformer_config"]
         )
-        shim.set_transformer(hf_model, tokenizer)
+        shim.set_transformer(hf_model, tokenizer, origin="pretrained")
         _to_model_device(model)
     model.set_dim("nO", shim.width, force=True)
     return model

@@ -258,13 +258,16 @@ def read_st_weights(data: bytes, source: str) -> Dict[str, Any]:
         ) from err
 
 
-def from_st_message(msg: Dict[str, Any], source: str = "the pipeline") -> Tuple[Any, Any]:
+def from_st_message(
+    msg: Dict[str, Any], source: str = "the pipeline", classes: Optional[Tuple[Any, Any, Any]] = None
+) -> Tuple[Any, Any]:
     """Encoder and tokenizer from a spacy-transformers 1.x or 2.x shim message, without
     unpickling objects (:func:`read_st_weights`); the tokenizer from the files the message
-    carries."""
+    carries. ``classes``: (config, model, tokenizer) classes instead of the Auto ones."""
     import torch
 
-    AutoConfig, AutoModel, AutoTokenizer = _auto_classes()
+    auto = _auto_classes()
+    AutoConfig, AutoModel, AutoTokenizer = (c or a for c, a in zip(classes or (None,) * 3, auto))
     tok_files = dict(msg.get("tokenizer") or {})
     tok_kwargs = tok_files.pop("kwargs", {}) or {}
     tok_kwargs.pop("use_fast", None)

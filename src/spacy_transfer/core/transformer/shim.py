@@ -108,6 +108,8 @@ class HFShim(Shim):
             },
         )
         self.tokenizer: Any = None
+        # "pretrained": loaded by name in initialize; "saved": from a pipeline's files (or set by code).
+        self.origin: Optional[str] = None
         self.serialize_weights = True  # False while a component writes the weights as files
         self._grad_scaler: Any = None
         self.quantize: Optional[str] = None  # "int8": CPU prediction through a dynamically quantized copy
@@ -122,9 +124,10 @@ class HFShim(Shim):
     def loaded(self) -> bool:
         return self._model is not None
 
-    def set_transformer(self, hf_model: Any, tokenizer: Any) -> None:
+    def set_transformer(self, hf_model: Any, tokenizer: Any, origin: str = "saved") -> None:
         from .fast_dropout import install  # imports torch, which this module leaves until needed
 
+        self.origin = origin
         self._quantized = None
         device = self.device if self.loaded else None
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged

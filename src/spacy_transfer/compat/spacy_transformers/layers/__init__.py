@@ -1,5 +1,6 @@
 """spacy-transformers' ``layers`` package, backed by spacy-transfer, with 1.4's submodules
-(``transformer_model``, ``listener``, ``split_trf``, ``trfs2arrays``, ``hf_shim``, ``_util``).
+(``transformer_model``, ``listener``, ``split_trf``, ``trfs2arrays``, ``hf_shim``, ``hf_wrapper``,
+``_util``).
 
 ``trfs2arrays(pooling, grad_factor)`` is our ``pool_transformer_data``: the same
 pooling over ``tensors[0]`` rows that ``align`` points to.
