@@ -72,7 +72,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
 
 
 def _layered_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransformerBatch, Callable]:
-    tokenizer = model.tokenizer  # type: ignore[attr-defined]
+    tokenizer = _tokenizer_of(model)
     nested = model.attrs["get_spans"](docs)
     flat = [span for doc_spans in nested for span in doc_spans]
     maybe_flush_pytorch_cache(chance=model.attrs.get("flush_cache_chance", 0))
@@ -96,6 +96,20 @@ def _layered_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Ful
         return docs
 
     return batch, backprop
+
+
+def _tokenizer_of(model: Model) -> Any:
+    """The model's ``.tokenizer``, else its wrapped model's or its ``attrs["hf_model"]``'s."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None and model.layers and model.layers[0].shims:
+        tokenizer = getattr(getattr(model.layers[0].shims[0], "_hfmodel", None), "tokenizer", None)
+    if tokenizer is None and "hf_model" in model.attrs:
+        tokenizer = model.attrs["hf_model"].tokenizer
+    if tokenizer is None:
+        raise ValueError(
+            f"The model '{model.name}' has no tokenizer: initialize it or set its transformer first"
+        )
+    return tokenizer
 
 
 def _convert_transformer_inputs(
