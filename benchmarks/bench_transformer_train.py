@@ -1,4 +1,4 @@
-"""Transformer training: ours vs spacy-transformers 1.4.0 on the same config, data and seed.
+"""Transformer training: ours vs spacy-transformers 1.4.0 and 2.0 on the same config, data and seed.
 
 The config (spacy-transformers' names, so both libraries read it unchanged): a
 ``transformer`` (all-MiniLM-L6-v2, strided spans 128/96) and a ``tagger`` listening
@@ -8,8 +8,8 @@ sentences per doc (``spacy-transfer convert``), dev for the accuracy.
 
 Each side runs the same loop in its own process: ``init_nlp`` from the config, then
 ``nlp.update`` for ``STEPS`` batches, timing only the update calls (evaluation excluded),
-then ``nlp.evaluate`` on dev. ``ours`` runs in our venv, ``st`` in the anchor venv
-(``benchmarks/_anchor.py``). ``REPEATS`` passes alternate the sides; medians are
+then ``nlp.evaluate`` on dev. ``ours`` runs in our venv, ``st`` in the 1.4 anchor venv and
+``st20`` in the 2.0 one, on our transformers version (``benchmarks/_anchor.py``). ``REPEATS`` passes alternate the sides; medians are
 reported with the machine's load average.
 
 Run: ``python -m benchmarks.run transformer_train``.
@@ -229,7 +229,11 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     corpora = _corpora()
     config = WORK / "trf-tagger.cfg"
     config.write_text(CONFIG)
-    sides = {"ours": (sys.executable, "spacy_transfer"), "st": (str(anchor_python()), "spacy_transformers")}
+    sides = {
+        "ours": (sys.executable, "spacy_transfer"),
+        "st": (str(anchor_python("st14")), "spacy_transformers"),
+        "st20": (str(anchor_python("st20")), "spacy_transformers"),
+    }
     runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
     for r in range(repeats):
@@ -245,7 +249,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
         k: {m: statistics.median(x[m] for x in v) for m in ("s_per_100", "peak_rss_mib", "tag_acc")}
         for k, v in runs.items()
     }
-    o, s = med["ours"], med["st"]
+    o, s, s20 = med["ours"], med["st"], med["st20"]
     rows = [
         {
             "metric": "training steps/s (update only)",
@@ -269,11 +273,27 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
             "ratio": ratio(o["tag_acc"], s["tag_acc"]),
             "target": "≈1",
         },
+        {
+            "metric": "training steps/s (update only) vs spacy-transformers 2.0 (same transformers)",
+            "ours": round(100 / o["s_per_100"], 4),
+            "baseline": round(100 / s20["s_per_100"], 4),
+            "ratio": ratio(s20["s_per_100"], o["s_per_100"]),
+            "target": ">= 1.5",
+        },
+        row("peak RSS MiB vs spacy-transformers 2.0", o["peak_rss_mib"], s20["peak_rss_mib"], "<= 0.5"),
+        {
+            "metric": f"dev tag_acc after {steps} steps vs spacy-transformers 2.0",
+            "ours": round(o["tag_acc"], 4),
+            "baseline": round(s20["tag_acc"], 4),
+            "ratio": ratio(o["tag_acc"], s20["tag_acc"]),
+            "target": "≈1",
+        },
     ]
     notes = (
         f"transformer (MiniLM-L6, strided spans 128/96) + tagger via TransformerListener, batch_by_words 1000, Adam warmup_linear 2e-4, "
         f"{steps} steps on EWT train (10 sentences per doc), seed 0, {THREADS} torch threads; each side in its own process, "
-        f"medians of {repeats} alternating passes. Baseline: spacy-transformers 1.4.0 + transformers 4.53.2 in its own venv, same torch and loop. "
+        f"medians of {repeats} alternating passes. Baselines: spacy-transformers 1.4.0 + transformers 4.53.2, and 2.0 on our "
+        f"transformers, each in its own venv, same torch and loop. "
         f"Load average before/after: {load_before} / {loadavg()}."
     )
     return report("transformer_train", rows, notes, runs)
