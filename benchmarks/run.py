@@ -28,7 +28,9 @@ def summarise() -> str:
         data = json.loads(path.read_text())
         lines.append(f"### {data['name']}  ({data.get('time', '')})")
         m = data.get("machine", {})
-        lines.append(f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}; versions {m.get('versions')}")
+        cpu = m.get("cpu") or {}
+        cpu_text = f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'})" if cpu else ""
+        lines.append(f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}{cpu_text}; versions {m.get('versions')}")
         lines.append("")
         if data.get("rows"):
             lines.append("| metric | ours | baseline | ratio | target |")
