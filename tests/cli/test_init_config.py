@@ -7,6 +7,7 @@ import pytest
 from spacy import util
 
 from ..conftest import run_cli
+from ..core.transformer.conftest import minilm_path  # noqa: F401  (fixture)
 
 
 def debug_config(path):
@@ -84,3 +85,55 @@ def test_an_option_that_needs_a_name_refuses_the_next_flag(tmp_path, option):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{option} needs a name or folder, got '--force'" in result.output
     assert not out.exists()
+
+
+def test_doc_vectors_write_an_embedding_pipeline_that_spacy_assembles(tmp_path, minilm_path):  # noqa: F811
+    """--doc-vectors alone: a transformer and nothing else, with the sentence-transformers pooling;
+    `spacy assemble` builds it and `spacy.load` gives normalized Doc vectors."""
+    import numpy
+    import spacy
+
+    config = tmp_path / "embed.cfg"
+    made = run_cli("init", "config", str(config), "--doc-vectors", "--transformer", str(minilm_path))
+    assert made.exit_code == 0, made.output
+    assert "spacy assemble" in made.output
+    cfg = util.load_config(config)
+    assert cfg["nlp"]["pipeline"] == ["transformer"]
+    trf = cfg["components"]["transformer"]
+    assert trf["factory"] == "transfer_transformer"
+    assert (trf["doc_vectors"], trf["vector_pooling"], trf["normalize_vectors"]) == (True, "mean", True)
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy", "assemble", str(config), str(tmp_path / "embedder")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    nlp = spacy.load(tmp_path / "embedder")
+    a, b = nlp("A cat sat on the mat."), nlp("A kitten rested on the rug.")
+    assert abs(numpy.linalg.norm(a.vector) - 1.0) < 1e-5 and a.similarity(b) > nlp(
+        "Stock prices fell."
+    ).similarity(a)
+
+
+def test_doc_vectors_beside_components_and_refused_with_independent_embedding(tmp_path):
+    made = run_cli("init", "config", str(tmp_path / "a.cfg"), "--doc-vectors", "--pipeline", "tagger")
+    assert made.exit_code == 0, made.output
+    cfg = util.load_config(tmp_path / "a.cfg")
+    assert (
+        cfg["nlp"]["pipeline"] == ["transformer", "tagger"]
+        and cfg["components"]["transformer"]["doc_vectors"]
+    )
+    refused = run_cli(
+        "init",
+        "config",
+        str(tmp_path / "b.cfg"),
+        "--doc-vectors",
+        "--pipeline",
+        "tagger",
+        "--embedding",
+        "independent",
+    )
+    assert refused.exit_code == 1 and "--doc-vectors needs the shared transformer" in " ".join(
+        refused.output.split()
+    )
+    assert not (tmp_path / "b.cfg").exists()

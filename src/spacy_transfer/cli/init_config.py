@@ -19,6 +19,9 @@ EPILOG = """Examples:
   spacy-transfer init config trf.cfg --pipeline tagger,ner --transformer ./my-encoder
 
   spacy-transfer init config - --pipeline ner --vectors ./vectors --pretraining > config.cfg
+
+  spacy-transfer init config embed.cfg --doc-vectors --transformer ./all-MiniLM-L6-v2
+  python -m spacy assemble embed.cfg ./embedder   # then spacy.load("./embedder")(text).vector
 """
 
 
@@ -27,7 +30,11 @@ def init_config_cli(
     output: str = typer.Argument(..., help="File to write the config to, or '-' for stdout."),
     lang: str = typer.Option("en", "--lang", "-l", help="Two-letter language code, e.g. 'en'."),
     pipeline: str = typer.Option(
-        "tagger,parser,ner", "--pipeline", "-p", help=f"Comma-separated components: {', '.join(PIPES)}."
+        None,
+        "--pipeline",
+        "-p",
+        help=f"Comma-separated components: {', '.join(PIPES)}. Default: tagger,parser,ner (none with --doc-vectors).",
+        show_default=False,
     ),
     optimize: str = typer.Option("efficiency", "--optimize", "-o", help=f"One of: {', '.join(OPTIMIZE)}."),
     gpu: bool = typer.Option(
@@ -49,6 +56,13 @@ def init_config_cli(
         help=f"One of: {', '.join(EMBEDDING)}: one tok2vec/transformer with listeners, or one per component.",
     ),
     pretraining: bool = typer.Option(False, "--pretraining", "-pt", help="Add the [pretraining] block."),
+    doc_vectors: bool = typer.Option(
+        False,
+        "--doc-vectors",
+        "-dv",
+        help="Contextual Doc/Span/Token vectors and similarity from the transformer (mean pooling, normalized); "
+        "without --pipeline, a transformer alone: an embedding pipeline.",
+    ),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite an existing output file."),
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -56,17 +70,23 @@ def init_config_cli(
     with handle_errors(verbose):
         req = ConfigRequest(
             lang=lang,
-            pipeline=listify(pipeline),
+            pipeline=listify(
+                pipeline if pipeline is not None else ("" if doc_vectors else "tagger,parser,ner")
+            ),
             optimize=optimize,
             gpu=gpu,
             transformer=transformer,
             vectors=vectors,
             embedding=embedding,
+            doc_vectors=doc_vectors,
         )
         text = generate_config(req, pretraining=pretraining)
         write_or_print(text, output, force)
         if output != "-":
             msg.good(f"Saved config to {output}")
-            msg.text(
-                f"Train with: spacy-transfer train {output} --paths.train ./train.spacy --paths.dev ./dev.spacy"
-            )
+            if not req.pipeline:  # an embedding pipeline: nothing to train
+                msg.text(f"Build it with: python -m spacy assemble {output} ./embedder")
+            else:
+                msg.text(
+                    f"Train with: spacy-transfer train {output} --paths.train ./train.spacy --paths.dev ./dev.spacy"
+                )

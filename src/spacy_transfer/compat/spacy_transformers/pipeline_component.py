@@ -33,6 +33,9 @@ DEFAULT_CONFIG_STR = """
 max_batch_items = 4096
 frozen = false
 quantize = null
+doc_vectors = false
+vector_pooling = "mean"
+normalize_vectors = false
 
 [transformer.set_extra_annotations]
 @annotation_setters = "spacy-transformers.null_annotation_setter.v1"
@@ -62,6 +65,9 @@ def make_transformer(
     max_batch_items: int,
     frozen: bool = False,
     quantize: Optional[str] = None,
+    doc_vectors: bool = False,
+    vector_pooling: str = "mean",
+    normalize_vectors: bool = False,
 ) -> Transformer:
     """spacy-transformers' ``transformer`` factory: spacy-transfer's component."""
     return Transformer(
@@ -72,6 +78,9 @@ def make_transformer(
         max_batch_items=max_batch_items,
         frozen=frozen,
         quantize=quantize,
+        doc_vectors=doc_vectors,
+        vector_pooling=vector_pooling,
+        normalize_vectors=normalize_vectors,
     )
 
 

@@ -85,7 +85,16 @@ def embedding_for(prefix: str, req: ConfigRequest) -> Blocks:
 def shared_component(req: ConfigRequest) -> Blocks:
     if req.use_transformer:
         return {
-            "components.transformer": {"factory": q(TRANSFORMER_FACTORY), "max_batch_items": q(4096)},
+            "components.transformer": {
+                "factory": q(TRANSFORMER_FACTORY),
+                "max_batch_items": q(4096),
+                # The encoder's own sentence embedding, as sentence-transformers computes it.
+                **(
+                    {"doc_vectors": q(True), "vector_pooling": q("mean"), "normalize_vectors": q(True)}
+                    if req.doc_vectors
+                    else {}
+                ),
+            },
             "components.transformer.model": {
                 "@architectures": q("spacy-transfer.TransformerModel.v1"),
                 "name": q(req.transformer_name),
@@ -216,7 +225,7 @@ def needs_shared_layer(req: ConfigRequest) -> bool:
         if (req.optimize == "efficiency" and not req.use_transformer)
         else set()
     )
-    return any(p not in no_tok2vec for p in req.pipeline)
+    return req.doc_vectors or any(p not in no_tok2vec for p in req.pipeline)
 
 
 # ---------------------------------------------------------------------------- training

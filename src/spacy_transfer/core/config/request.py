@@ -50,10 +50,12 @@ class ConfigRequest:
     transformer: Optional[str] = None
     vectors: Optional[str] = None
     embedding: str = "shared"
+    # Contextual doc/span/token vectors from the shared transformer (``--doc-vectors``).
+    doc_vectors: bool = False
 
     @property
     def use_transformer(self) -> bool:
-        return self.gpu or self.transformer is not None
+        return self.gpu or self.transformer is not None or self.doc_vectors
 
     @property
     def transformer_name(self) -> str:
@@ -70,7 +72,7 @@ def validate_request(req: ConfigRequest) -> None:
 
     check_language(req.lang, "--lang")
     bad = [p for p in req.pipeline if p not in PIPES]
-    if bad or not req.pipeline:
+    if bad or not (req.pipeline or req.doc_vectors):
         raise UserError(
             f"Unknown component(s) in --pipeline: {', '.join(bad) or '(empty)'}",
             hint=f"Choose from: {', '.join(PIPES)} (comma-separated, e.g. --pipeline tagger,parser,ner).",
@@ -81,6 +83,12 @@ def validate_request(req: ConfigRequest) -> None:
         raise UserError(f"Unknown --optimize value '{req.optimize}'", hint="Use 'efficiency' or 'accuracy'.")
     if req.embedding not in EMBEDDING:
         raise UserError(f"Unknown --embedding value '{req.embedding}'", hint="Use 'shared' or 'independent'.")
+    if req.doc_vectors and req.embedding != "shared":
+        raise UserError(
+            "--doc-vectors needs the shared transformer component, but --embedding independent gives each "
+            "component its own encoder",
+            hint="Leave out --embedding independent (or --doc-vectors).",
+        )
     examples = {
         "--transformer": "--transformer bert-base-cased (or a local folder); --gpu alone picks the language's default",
         "--vectors": "--vectors ./vectors (a folder made by spacy-transfer init vectors)",

@@ -40,12 +40,16 @@ from .annotation_setters import null_annotation_setter
 from .data import DOC_EXT_ATTR, FullTransformerBatch, doc_gradients, install_extensions
 from .listener import DocGrads, TransformerListener
 from .model_files import hf_shims, load_model_bytes, load_model_dir, save_model_dir
+from .vectors import set_vectors, vector_settings
 
 DEFAULT_CONFIG_STR = """
 [transformer]
 max_batch_items = 4096
 frozen = false
 quantize = null
+doc_vectors = false
+vector_pooling = "mean"
+normalize_vectors = false
 
 [transformer.set_extra_annotations]
 @annotation_setters = "spacy-transfer.null_annotation_setter.v1"
@@ -76,9 +80,15 @@ def make_transformer(
     max_batch_items: int,
     frozen: bool = False,
     quantize: Optional[str] = None,
+    doc_vectors: bool = False,
+    vector_pooling: str = "mean",
+    normalize_vectors: bool = False,
 ) -> "Transformer":
     """A Hugging Face transformer shared by downstream components through listeners.
-    ``quantize = "int8"``: CPU prediction with int8 dynamic quantization (training stays fp32)."""
+    ``quantize = "int8"``: CPU prediction with int8 dynamic quantization (training stays fp32).
+    ``doc_vectors = true``: ``doc.tensor`` and contextual ``.vector`` / ``.similarity()`` on Doc,
+    Span and Token, pooled by ``vector_pooling`` ("mean", "cls", "max"), unit length with
+    ``normalize_vectors`` (:mod:`.vectors`)."""
     return Transformer(
         nlp.vocab,
         model,
@@ -87,6 +97,9 @@ def make_transformer(
         max_batch_items=max_batch_items,
         frozen=frozen,
         quantize=quantize,
+        doc_vectors=doc_vectors,
+        vector_pooling=vector_pooling,
+        normalize_vectors=normalize_vectors,
     )
 
 
@@ -147,6 +160,9 @@ class Transformer(TrainablePipe):
         max_batch_items: int = 4096,
         frozen: bool = False,
         quantize: Optional[str] = None,
+        doc_vectors: bool = False,
+        vector_pooling: str = "mean",
+        normalize_vectors: bool = False,
     ) -> None:
         if not isinstance(model, Model):
             raise UserError(f"The transformer component needs a thinc Model, got {type(model).__name__}")
@@ -170,6 +186,7 @@ class Transformer(TrainablePipe):
         self.cfg: Dict[str, Any] = {"max_batch_items": int(max_batch_items)}
         self._frozen = bool(frozen)
         self.quantize = quantize
+        self.vectors = vector_settings(doc_vectors, vector_pooling, normalize_vectors, f"[components.{name}]")
         self.listener_map: Dict[str, List[TransformerListener]] = {}
         self._pending: Optional[_PendingUpdate] = None
         self._apply_cfg()
@@ -242,6 +259,8 @@ class Transformer(TrainablePipe):
         docs = list(docs)
         for doc, data in zip(docs, predictions.doc_data):
             doc._.set(DOC_EXT_ATTR, data)
+            if self.vectors is not None:
+                set_vectors(doc, data, self.vectors)
         self.set_extra_annotations(docs, predictions)
 
     # ------------------------------------------------------------------ training
