@@ -30,7 +30,9 @@ def summarise() -> str:
         m = data.get("machine", {})
         cpu = m.get("cpu") or {}
         cpu_text = f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'})" if cpu else ""
-        lines.append(f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}{cpu_text}; versions {m.get('versions')}")
+        lines.append(
+            f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}{cpu_text}; versions {m.get('versions')}"
+        )
         lines.append("")
         if data.get("rows"):
             lines.append("| metric | ours | baseline | ratio | target |")
