@@ -211,3 +211,18 @@ def test_an_unknown_pooling_is_refused_with_the_choices(tiny_model):
 def test_doc_vectors_must_be_a_boolean(tiny_model):
     with pytest.raises(Exception, match="doc_vectors"):  # spaCy's config validation names the setting
         embedder(tiny_model("bert"), doc_vectors="mean")
+
+
+def test_a_model_without_hidden_states_is_refused_clearly(tiny_model):
+    """doc_vectors on a component whose model is no encoder (a classifier head's logits only)."""
+    from spacy_transformers.pipeline_component import Transformer
+
+    from tests.compat.spacy_transformers.test_custom_models import classifier
+
+    model = classifier(str(tiny_model("distilbert")))
+    model.initialize()
+    nlp = spacy.blank("en")
+    trf = Transformer(nlp.vocab, model, doc_vectors=True)
+    with pytest.raises(UserError, match="no last hidden state") as err:
+        trf(nlp.make_doc("Some text here."))
+    assert "logits" in str(err.value.rows)

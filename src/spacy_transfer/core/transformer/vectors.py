@@ -147,6 +147,13 @@ def set_vectors(doc: Doc, data: Any, settings: VectorSettings) -> None:
     """``doc.tensor``, the pooled vector and the hooks that serve them."""
     if not data.tensors:
         return  # an empty Doc: nothing to pool
+    if "last_hidden_state" not in data.model_output:
+        raise UserError(
+            "doc_vectors = true, but this component's model gives no last hidden state to pool",
+            rows=[("model outputs", ", ".join(data.model_output.keys()) or "none")],
+            hint="doc_vectors needs a transformer encoder (spacy-transfer.TransformerModel.v1 or "
+            "spacy-transformers.TransformerModel.v3); turn it off for this component.",
+        )
     doc.tensor = token_vectors(data, len(doc))
     doc.user_data[USER_DATA_KEY] = {
         "vector": doc_vector(data, len(doc), settings),
