@@ -216,7 +216,6 @@ def test_doc_vectors_must_be_a_boolean(tiny_model):
 def test_a_model_without_hidden_states_is_refused_clearly(tiny_model):
     """doc_vectors on a component whose model is no encoder (a classifier head's logits only)."""
     from spacy_transformers.pipeline_component import Transformer
-
     from tests.compat.spacy_transformers.test_custom_models import classifier
 
     model = classifier(str(tiny_model("distilbert")))
