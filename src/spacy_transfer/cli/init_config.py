@@ -84,9 +84,10 @@ def init_config_cli(
         write_or_print(text, output, force)
         if output != "-":
             msg.good(f"Saved config to {output}")
-            if not req.pipeline:  # an embedding pipeline: nothing to train
-                msg.text(f"Build it with: python -m spacy assemble {output} ./embedder")
-            else:
-                msg.text(
-                    f"Train with: spacy-transfer train {output} --paths.train ./train.spacy --paths.dev ./dev.spacy"
-                )
+            msg.text(_next_step(output, embedding_only=not req.pipeline))
+
+
+def _next_step(output: str, embedding_only: bool) -> str:
+    if embedding_only:  # an embedding pipeline: nothing to train
+        return f"Build it with: python -m spacy assemble {output} ./embedder"
+    return f"Train with: spacy-transfer train {output} --paths.train ./train.spacy --paths.dev ./dev.spacy"
