@@ -15,6 +15,7 @@ from spacy.tokens import Doc
 from thinc.api import Config, Model
 
 from spacy_transfer.core.transformer.annotation_setters import null_annotation_setter  # noqa: F401
+from spacy_transfer.core.transformer import component as core
 from spacy_transfer.core.transformer.component import ASSIGNS, Transformer
 from spacy_transfer.core.transformer.data import (  # noqa: F401
     DOC_EXT_ATTR,
@@ -28,32 +29,20 @@ from . import annotation_setters, architectures, span_getters  # noqa: F401  (th
 from .layers.transformer_model import huggingface_from_pretrained  # noqa: F401
 from .util import batch_by_length  # noqa: F401
 
-DEFAULT_CONFIG_STR = """
-[transformer]
-max_batch_items = 4096
-frozen = false
-quantize = null
-doc_vectors = false
-vector_pooling = "mean"
-normalize_vectors = false
 
-[transformer.set_extra_annotations]
-@annotation_setters = "spacy-transformers.null_annotation_setter.v1"
+def _with_spacy_transformers_names(config: Config) -> Config:
+    """spacy-transfer's defaults under spacy-transformers' registered names."""
+    config = config.copy()
+    config["transformer"]["model"]["@architectures"] = "spacy-transformers.TransformerModel.v3"
+    config["transformer"]["model"]["get_spans"]["@span_getters"] = "spacy-transformers.strided_spans.v1"
+    config["transformer"]["set_extra_annotations"]["@annotation_setters"] = (
+        "spacy-transformers.null_annotation_setter.v1"
+    )
+    return config
 
-[transformer.model]
-@architectures = "spacy-transformers.TransformerModel.v3"
-name = "roberta-base"
-tokenizer_config = {"use_fast": true}
-transformer_config = {}
-mixed_precision = false
-grad_scaler_config = {}
 
-[transformer.model.get_spans]
-@span_getters = "spacy-transformers.strided_spans.v1"
-window = 128
-stride = 96
-"""
-DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
+DEFAULT_CONFIG = _with_spacy_transformers_names(core.DEFAULT_CONFIG)
+DEFAULT_CONFIG_STR = DEFAULT_CONFIG.to_str()
 
 
 @Language.factory("transformer", assigns=ASSIGNS, default_config=DEFAULT_CONFIG["transformer"])
@@ -69,18 +58,19 @@ def make_transformer(
     vector_pooling: str = "mean",
     normalize_vectors: bool = False,
 ) -> Transformer:
-    """spacy-transformers' ``transformer`` factory: spacy-transfer's component."""
-    return Transformer(
-        nlp.vocab,
+    """spacy-transformers' ``transformer`` factory: spacy-transfer's component (the same
+    settings as ``transfer_transformer``; spaCy reads each factory's settings from its signature)."""
+    return core.make_transformer(
+        nlp,
+        name,
         model,
         set_extra_annotations,
-        name=name,
-        max_batch_items=max_batch_items,
-        frozen=frozen,
-        quantize=quantize,
-        doc_vectors=doc_vectors,
-        vector_pooling=vector_pooling,
-        normalize_vectors=normalize_vectors,
+        max_batch_items,
+        frozen,
+        quantize,
+        doc_vectors,
+        vector_pooling,
+        normalize_vectors,
     )
 
 
