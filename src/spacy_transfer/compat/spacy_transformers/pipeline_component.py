@@ -14,8 +14,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import Config, Model
 
-from spacy_transfer.core.transformer.annotation_setters import null_annotation_setter  # noqa: F401
 from spacy_transfer.core.transformer import component as core
+from spacy_transfer.core.transformer.annotation_setters import null_annotation_setter  # noqa: F401
 from spacy_transfer.core.transformer.component import ASSIGNS, Transformer
 from spacy_transfer.core.transformer.data import (  # noqa: F401
     DOC_EXT_ATTR,
