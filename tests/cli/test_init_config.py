@@ -137,3 +137,25 @@ def test_doc_vectors_beside_components_and_refused_with_independent_embedding(tm
         refused.output.split()
     )
     assert not (tmp_path / "b.cfg").exists()
+
+
+def test_freeze_layers_is_written_into_the_transformer_model_and_refused_without_one(tmp_path):
+    made = run_cli(
+        "init",
+        "config",
+        str(tmp_path / "a.cfg"),
+        "--pipeline",
+        "ner",
+        "--transformer",
+        "bert-base-cased",
+        "--freeze-layers",
+        "6",
+    )
+    assert made.exit_code == 0, made.output
+    assert util.load_config(tmp_path / "a.cfg")["components"]["transformer"]["model"]["freeze_layers"] == 6
+    refused = run_cli("init", "config", str(tmp_path / "b.cfg"), "--pipeline", "ner", "--freeze-layers", "2")
+    assert (
+        refused.exit_code == 1
+        and "needs a transformer" in refused.output
+        and not (tmp_path / "b.cfg").exists()
+    )

@@ -18,6 +18,8 @@ EPILOG = """Examples:
 
   spacy-transfer init config trf.cfg --pipeline tagger,ner --transformer ./my-encoder
 
+  spacy-transfer init config trf.cfg --pipeline ner --transformer roberta-base --freeze-layers 6
+
   spacy-transfer init config - --pipeline ner --vectors ./vectors --pretraining > config.cfg
 
   spacy-transfer init config embed.cfg --doc-vectors --transformer ./all-MiniLM-L6-v2
@@ -56,6 +58,12 @@ def init_config_cli(
         help=f"One of: {', '.join(EMBEDDING)}: one tok2vec/transformer with listeners, or one per component.",
     ),
     pretraining: bool = typer.Option(False, "--pretraining", "-pt", help="Add the [pretraining] block."),
+    freeze_layers: int = typer.Option(
+        0,
+        "--freeze-layers",
+        "-fl",
+        help="Keep the transformer's embeddings and its bottom N layers as loaded (0: train them all).",
+    ),
     doc_vectors: bool = typer.Option(
         False,
         "--doc-vectors",
@@ -79,6 +87,7 @@ def init_config_cli(
             vectors=vectors,
             embedding=embedding,
             doc_vectors=doc_vectors,
+            freeze_layers=freeze_layers,
         )
         text = generate_config(req, pretraining=pretraining)
         write_or_print(text, output, force)

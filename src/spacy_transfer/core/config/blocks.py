@@ -47,6 +47,7 @@ def transformer_tok2vec(prefix: str, req: ConfigRequest) -> Blocks:
             "grad_factor": q(1.0),
             "tokenizer_config": q({"use_fast": True}),
             "mixed_precision": q(req.gpu),
+            "freeze_layers": q(req.freeze_layers),
         },
         f"{prefix}.get_spans": {
             "@span_getters": q("spacy-transfer.strided_spans.v1"),
@@ -100,6 +101,7 @@ def shared_component(req: ConfigRequest) -> Blocks:
                 "name": q(req.transformer_name),
                 "tokenizer_config": q({"use_fast": True}),
                 "mixed_precision": q(req.gpu),
+                "freeze_layers": q(req.freeze_layers),
             },
             "components.transformer.model.get_spans": {
                 "@span_getters": q("spacy-transfer.strided_spans.v1"),

@@ -52,6 +52,8 @@ class ConfigRequest:
     embedding: str = "shared"
     # Contextual doc/span/token vectors from the shared transformer (``--doc-vectors``).
     doc_vectors: bool = False
+    # The transformer's embeddings and bottom N layers keep their weights (``--freeze-layers``).
+    freeze_layers: int = 0
 
     @property
     def use_transformer(self) -> bool:
@@ -83,6 +85,11 @@ def validate_request(req: ConfigRequest) -> None:
         raise UserError(f"Unknown --optimize value '{req.optimize}'", hint="Use 'efficiency' or 'accuracy'.")
     if req.embedding not in EMBEDDING:
         raise UserError(f"Unknown --embedding value '{req.embedding}'", hint="Use 'shared' or 'independent'.")
+    if req.freeze_layers < 0 or (req.freeze_layers and not req.use_transformer):
+        raise UserError(
+            f"--freeze-layers {req.freeze_layers} needs a transformer and a number of layers >= 0",
+            hint="Add --transformer NAME (or --gpu), and give how many bottom layers to keep, e.g. --freeze-layers 3.",
+        )
     if req.doc_vectors and req.embedding != "shared":
         raise UserError(
             "--doc-vectors needs the shared transformer component, but --embedding independent gives each "

@@ -43,6 +43,7 @@ def replace_listener_cfg(trf_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]) 
         "transformer_config",
         "mixed_precision",
         "grad_scaler_config",
+        "freeze_layers",
     ):
         if key in trf_cfg:
             out[key] = trf_cfg[key]
@@ -59,11 +60,19 @@ def transformer_model(
     transformer_config: Dict[str, Any] = {},
     mixed_precision: bool = False,
     grad_scaler_config: Dict[str, Any] = {},
+    freeze_layers: int = 0,
 ) -> Model[List[Doc], FullTransformerBatch]:
-    """Any encoder ``AutoModel`` loads (hub name or local folder), for the ``transformer`` component."""
+    """Any encoder ``AutoModel`` loads (hub name or local folder), for the ``transformer`` component.
+    ``freeze_layers = N``: the embeddings and the bottom N layers keep their loaded weights."""
     return _with_listener_replacement(
         TransformerModel(
-            name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
+            name,
+            get_spans,
+            tokenizer_config,
+            transformer_config,
+            mixed_precision,
+            grad_scaler_config,
+            freeze_layers=freeze_layers,
         )
     )
 
@@ -89,10 +98,17 @@ def tok2vec_transformer(
     transformer_config: Dict[str, Any] = {},
     mixed_precision: bool = False,
     grad_scaler_config: Dict[str, Any] = {},
+    freeze_layers: int = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """A component's own transformer (independent setup): no sharing, no ``doc._.trf_data``."""
     trf = TransformerModel(
-        name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
+        name,
+        get_spans,
+        tokenizer_config,
+        transformer_config,
+        mixed_precision,
+        grad_scaler_config,
+        freeze_layers=freeze_layers,
     )
     # chain of chain: the same structure as a listener after nlp.replace_listeners.
     return chain(chain(trf, split_trf_batch()), pool_transformer_data(pooling, grad_factor))

@@ -48,8 +48,10 @@ class TransformerModel(Model):
         transformer_config: Optional[Dict[str, Any]] = None,
         mixed_precision: bool = False,
         grad_scaler_config: Optional[Dict[str, Any]] = None,
+        freeze_layers: int = 0,
     ) -> None:
         shim = HFShim(mixed_precision, grad_scaler_config)
+        shim.freeze_layers = int(freeze_layers)
         # The encoder sits in a child layer, as in spacy-transformers (TransformerModel >
         # "hf-pytorch"): the same thinc structure, so its saved pipelines load node for node.
         holder: Model = Model("hf-pytorch", _holder_forward, shims=[shim])

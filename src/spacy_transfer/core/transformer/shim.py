@@ -114,6 +114,7 @@ class HFShim(Shim):
         self._grad_scaler: Any = None
         self.quantize: Optional[str] = None  # "int8": CPU prediction through a dynamically quantized copy
         self._quantized: Any = None
+        self.freeze_layers = 0  # the embeddings and this many bottom layers keep their weights (.layers)
 
     # ------------------------------------------------------------------ state
     @property
@@ -130,7 +131,10 @@ class HFShim(Shim):
         self.origin = origin
         self._quantized = None
         device = self.device if self.loaded else None
+        from .layers import freeze_bottom
+
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
+        freeze_bottom(hf_model, self.freeze_layers)
         self._model = hf_model if device is None else hf_model.to(device)
         self.tokenizer = serialization.check_tokenizer(
             tokenizer, getattr(hf_model.config, "name_or_path", "model")
@@ -228,8 +232,11 @@ class HFShim(Shim):
 
         def backward(d_docs: Sequence[Optional[Any]]) -> None:
             tensors, grads = group_gradients(batch, results, where, counts, d_docs)
-            if not tensors:
-                return  # no listener wants to train the transformer: leave .grad untouched
+            # Outputs of an encoder frozen throughout (freeze_layers = its depth) carry no graph.
+            kept = [(t, g) for t, g in zip(tensors, grads) if t.requires_grad]
+            if not kept:
+                return  # nothing to train in the transformer: leave .grad untouched
+            tensors, grads = [t for t, _ in kept], [g for _, g in kept]
             if scaler_enabled(self.grad_scaler):
                 grads = self.grad_scaler.scale(grads)
             torch.autograd.backward(tensors, grads)
