@@ -23,8 +23,24 @@ EPILOG = """Examples:
   spacy-transfer init config - --pipeline ner --vectors ./vectors --pretraining > config.cfg
 
   spacy-transfer init config embed.cfg --doc-vectors --transformer ./all-MiniLM-L6-v2
-  python -m spacy assemble embed.cfg ./embedder   # then spacy.load("./embedder")(text).vector
+
+  python -m spacy assemble embed.cfg ./embedder   (then spacy.load("./embedder")(text).vector)
 """
+
+
+FreezeLayersOpt = typer.Option(
+    0,
+    "--freeze-layers",
+    "-fl",
+    help="Keep the transformer's embeddings and its bottom N layers as loaded (0: train them all).",
+)
+DocVectorsOpt = typer.Option(
+    False,
+    "--doc-vectors",
+    "-dv",
+    help="Contextual Doc/Span/Token vectors and similarity from the transformer (mean pooling, normalized); "
+    "without --pipeline, a transformer alone: an embedding pipeline.",
+)
 
 
 @init_app.command("config", epilog=EPILOG)
@@ -58,19 +74,8 @@ def init_config_cli(
         help=f"One of: {', '.join(EMBEDDING)}: one tok2vec/transformer with listeners, or one per component.",
     ),
     pretraining: bool = typer.Option(False, "--pretraining", "-pt", help="Add the [pretraining] block."),
-    freeze_layers: int = typer.Option(
-        0,
-        "--freeze-layers",
-        "-fl",
-        help="Keep the transformer's embeddings and its bottom N layers as loaded (0: train them all).",
-    ),
-    doc_vectors: bool = typer.Option(
-        False,
-        "--doc-vectors",
-        "-dv",
-        help="Contextual Doc/Span/Token vectors and similarity from the transformer (mean pooling, normalized); "
-        "without --pipeline, a transformer alone: an embedding pipeline.",
-    ),
+    freeze_layers: int = FreezeLayersOpt,
+    doc_vectors: bool = DocVectorsOpt,
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite an existing output file."),
     verbose: bool = VerboseOpt,
 ) -> None:
