@@ -1,7 +1,8 @@
 """Transformer embeddings on Hugging Face transformers 5.x: the ``transformer`` component,
 ``TransformerModel``, listeners, span getters and annotation setters, ``Doc._.trf_data``.
 
-Importing this package registers every name (ours and spacy-transformers 1.4's).
+Importing this package registers our names (``spacy-transfer.*``, the factory
+``transfer_transformer``); spacy-transformers' names are registered by ``spacy_transfer.compat``.
 
 - :mod:`.component`: the ``transformer`` pipe; :mod:`.listener`: listeners and pooling;
 - :mod:`.model`: ``TransformerModel`` (the thinc layer) and access for other tools;
@@ -10,7 +11,8 @@ Importing this package registers every name (ours and spacy-transformers 1.4's).
 - :mod:`.data` and :mod:`.wordpieces`: ``doc._.trf_data`` in spacy-transformers' layout;
 - :mod:`.architectures`, :mod:`.span_getters`, :mod:`.annotation_setters`: registered names;
 - :mod:`.serialization` (Hugging Face files, spacy-transformers' format),
-  :mod:`.model_files` (a component's model folder), :mod:`.migrate`, :mod:`.torch_adam`
+  :mod:`.model_files` (a component's model folder), :mod:`.migrate`, :mod:`.vectors`
+  (contextual Doc/Span/Token vectors), :mod:`.layers` (``freeze_layers``), :mod:`.torch_adam`
   (thinc's Adam as fused torch kernels), :mod:`.fast_dropout` (CPU training dropout with
   fast masks, and the attention that uses it).
 """
