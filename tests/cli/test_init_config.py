@@ -159,3 +159,12 @@ def test_freeze_layers_is_written_into_the_transformer_model_and_refused_without
         and "needs a transformer" in refused.output
         and not (tmp_path / "b.cfg").exists()
     )
+
+
+def test_an_embedding_pipeline_defaults_to_a_sentence_embedding_encoder(tmp_path):
+    assert run_cli("init", "config", str(tmp_path / "en.cfg"), "--doc-vectors").exit_code == 0
+    name = util.load_config(tmp_path / "en.cfg")["components"]["transformer"]["model"]["name"]
+    assert name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert run_cli("init", "config", str(tmp_path / "de.cfg"), "--doc-vectors", "--lang", "de").exit_code == 0
+    name = util.load_config(tmp_path / "de.cfg")["components"]["transformer"]["model"]["name"]
+    assert name == "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"

@@ -39,6 +39,9 @@ DEFAULT_TRANSFORMERS = {
     "ja": "cl-tohoku/bert-base-japanese-char-v2",
 }
 MULTILINGUAL_TRANSFORMER = "xlm-roberta-base"
+# --doc-vectors without --transformer: encoders trained for sentence embeddings (mean pooling).
+EMBEDDING_TRANSFORMERS = {"en": "sentence-transformers/all-MiniLM-L6-v2"}
+MULTILINGUAL_EMBEDDING_TRANSFORMER = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
 
 
 @dataclass
@@ -61,7 +64,11 @@ class ConfigRequest:
 
     @property
     def transformer_name(self) -> str:
-        return self.transformer or DEFAULT_TRANSFORMERS.get(self.lang, MULTILINGUAL_TRANSFORMER)
+        if self.transformer:
+            return self.transformer
+        if self.doc_vectors and not self.pipeline:
+            return EMBEDDING_TRANSFORMERS.get(self.lang, MULTILINGUAL_EMBEDDING_TRANSFORMER)
+        return DEFAULT_TRANSFORMERS.get(self.lang, MULTILINGUAL_TRANSFORMER)
 
 
 def q(value: object) -> str:
