@@ -88,3 +88,63 @@ def test_mixed_precision_on_a_cpu_without_bf16_trains_in_float32_with_one_warnin
     text = out.stdout + out.stderr
     assert text.count("runs float32 on this CPU") == 1, text
     assert "⚠" in text and "SPACY_TRANSFER_FORCE_BF16=1" in text
+
+
+def test_frozen_bottom_layers_survive_training_and_an_exact_resume(
+    tiny_model,  # noqa: F811
+    training_corpora,
+    tmp_path,
+):
+    """init config --freeze-layers 1: after train (and after a kill-free split + --resume), the
+    embeddings and layer 0 equal the loaded encoder's bit for bit, and the split run equals the whole one."""
+    from safetensors.numpy import load_file
+
+    model_dir = tiny_model("bert")
+    config = tmp_path / "config.cfg"
+    made = run_cli(
+        "init",
+        "config",
+        str(config),
+        "--pipeline",
+        "tagger",
+        "--transformer",
+        str(model_dir),
+        "--freeze-layers",
+        "1",
+    )
+    assert made.exit_code == 0, made.output
+    base = overrides_args(
+        {"paths.train": str(training_corpora.tiny_train), "paths.dev": str(training_corpora.tiny_dev)}
+    )
+    args = [*base, "--training.eval_frequency", "1"]
+    assert (
+        run_cli(
+            "train", str(config), "-o", str(tmp_path / "full"), *args, "--training.max_steps", "2"
+        ).exit_code
+        == 0
+    )
+    assert (
+        run_cli(
+            "train", str(config), "-o", str(tmp_path / "split"), *args, "--training.max_steps", "1"
+        ).exit_code
+        == 0
+    )
+    resumed = run_cli(
+        "train", str(config), "-o", str(tmp_path / "split"), *args, "--training.max_steps", "2", "--resume"
+    )
+    assert resumed.exit_code == 0, resumed.output
+    loaded = load_file(str(model_dir / "model.safetensors"))
+    trained = load_file(
+        str(tmp_path / "full" / "model-last" / "transformer" / "model" / "hf0" / "model.safetensors")
+    )
+    frozen = [k for k in loaded if k.startswith(("embeddings.", "encoder.layer.0."))]
+    assert frozen and all(numpy.array_equal(loaded[k], trained[k]) for k in frozen)
+    assert any(
+        not numpy.array_equal(loaded[k], trained[k]) for k in loaded if k.startswith("encoder.layer.1.")
+    )
+    a, b = (
+        pipeline_params(tmp_path / "full" / "model-last"),
+        pipeline_params(tmp_path / "split" / "model-last"),
+    )
+    for key in a:
+        assert numpy.allclose(a[key], b[key], atol=1e-6, rtol=0), key
