@@ -22,7 +22,9 @@ from ...errors import UserError
 WEIGHTS_FILE = "model.safetensors"
 
 
-def _auto_classes():
+def auto_classes(classes: Optional[Tuple[Any, Any, Any]] = None) -> Tuple[Any, Any, Any]:
+    """transformers' (config, model, tokenizer) Auto classes, each replaced by the one in
+    ``classes`` that is not None (e.g. ``AutoModelForSequenceClassification``)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -30,7 +32,8 @@ def _auto_classes():
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
 
-    return AutoConfig, AutoModel, AutoTokenizer
+    auto = (AutoConfig, AutoModel, AutoTokenizer)
+    return tuple(c or a for c, a in zip(classes or (None,) * 3, auto))  # type: ignore[return-value]
 
 
 def load_pretrained(
@@ -43,8 +46,7 @@ def load_pretrained(
     ``classes``: (config, model, tokenizer) classes instead of the Auto ones."""
     import torch
 
-    auto = _auto_classes()
-    AutoConfig, AutoModel, AutoTokenizer = (c or a for c, a in zip(classes or (None,) * 3, auto))
+    AutoConfig, AutoModel, AutoTokenizer = auto_classes(classes)
     name = str(name)
     local = Path(name).expanduser()
     kwargs: Dict[str, Any] = {"local_files_only": True} if local.is_dir() else {}
@@ -171,14 +173,13 @@ def load_dir(path: Union[str, Path]) -> Tuple[Any, Any]:
     """Read a folder written by :func:`save_dir`: local files only, safetensors only."""
     import torch
 
-    _, AutoModel, AutoTokenizer = _auto_classes()
+    AutoConfig, AutoModel, AutoTokenizer = auto_classes()
     path = Path(path)
     if not (path / "config.json").exists():
         raise UserError(
             f"No transformer found in {path}",
             hint="The folder should hold config.json, model.safetensors and tokenizer files; re-save the pipeline.",
         )
-    AutoConfig = _auto_classes()[0]
     config = AutoConfig.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(
         path,
@@ -266,8 +267,7 @@ def from_st_message(
     carries. ``classes``: (config, model, tokenizer) classes instead of the Auto ones."""
     import torch
 
-    auto = _auto_classes()
-    AutoConfig, AutoModel, AutoTokenizer = (c or a for c, a in zip(classes or (None,) * 3, auto))
+    AutoConfig, AutoModel, AutoTokenizer = auto_classes(classes)
     tok_files = dict(msg.get("tokenizer") or {})
     tok_kwargs = tok_files.pop("kwargs", {}) or {}
     tok_kwargs.pop("use_fast", None)

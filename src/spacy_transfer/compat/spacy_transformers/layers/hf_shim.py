@@ -20,14 +20,8 @@ import srsly
 from spacy.util import make_tempdir  # noqa: F401
 from thinc.api import PyTorchGradScaler, PyTorchShim, get_torch_default_device
 
-from spacy_transfer.core.transformer.serialization import HFObjects, from_st_message
+from spacy_transfer.core.transformer.serialization import HFObjects, auto_classes, from_st_message
 from spacy_transfer.core.upstream import set_shim_module
-
-
-def _auto(config_cls: Any, model_cls: Any, tokenizer_cls: Any) -> tuple:
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    return config_cls or AutoConfig, model_cls or AutoModel, tokenizer_cls or AutoTokenizer
 
 
 class HFShim(PyTorchShim):
@@ -45,7 +39,9 @@ class HFShim(PyTorchShim):
         tokenizer_cls: Any = None,
     ) -> None:
         self._hfmodel = model
-        self.config_cls, self.model_cls, self.tokenizer_cls = _auto(config_cls, model_cls, tokenizer_cls)
+        self.config_cls, self.model_cls, self.tokenizer_cls = auto_classes(
+            (config_cls, model_cls, tokenizer_cls)
+        )
         # Gradient scaling follows mixed precision unless the config says otherwise.
         scaler = {"enabled": mixed_precision, **(grad_scaler_config or {})}
         super().__init__(
