@@ -62,14 +62,14 @@ def vector_settings(enabled: bool, pooling: str, normalize: bool, where: str) ->
 # ---------------------------------------------------------------------------- pooling
 
 
-def _rows(data: Any) -> numpy.ndarray:
-    lhs = data.model_output.last_hidden_state
-    lhs = lhs.get() if hasattr(lhs, "get") else numpy.asarray(lhs)
-    return lhs.reshape((-1, lhs.shape[-1])).astype("float32", copy=False)
-
-
 def _host(array: Any) -> numpy.ndarray:
     return array.get() if hasattr(array, "get") else numpy.asarray(array)
+
+
+def _rows(data: Any) -> numpy.ndarray:
+    """The last hidden state as ``(spans * padded length, width)`` host rows, what ``align`` indexes."""
+    lhs = _host(data.model_output.last_hidden_state)
+    return lhs.reshape((-1, lhs.shape[-1])).astype("float32", copy=False)
 
 
 def row_weights(data: Any, n_tokens: int) -> numpy.ndarray:
@@ -109,9 +109,8 @@ def _finish(vector: numpy.ndarray, settings: VectorSettings) -> numpy.ndarray:
     return vector.astype("float32", copy=False)
 
 
-def token_vectors(data: Any, n_tokens: int) -> numpy.ndarray:
-    """``(n_tokens, width)``: each token's aligned wordpiece rows averaged (zeros where none)."""
-    rows = _rows(data)
+def token_vectors(data: Any, rows: numpy.ndarray, n_tokens: int) -> numpy.ndarray:
+    """``(n_tokens, width)``: each token's aligned wordpiece ``rows`` averaged (zeros where none)."""
     out = numpy.zeros((n_tokens, rows.shape[1]), dtype="float32")
     index, lengths = _host(data.align.dataXd).ravel(), _host(data.align.lengths)
     if index.size:
@@ -121,12 +120,6 @@ def token_vectors(data: Any, n_tokens: int) -> numpy.ndarray:
     return out
 
 
-def doc_vector(data: Any, n_tokens: int, settings: VectorSettings) -> numpy.ndarray:
-    if not data.tensors:
-        return numpy.zeros((0,), dtype="float32")
-    return _finish(pool(_rows(data), row_weights(data, n_tokens), settings.pooling), settings)
-
-
 def span_vector(data: Any, n_tokens: int, start: int, end: int, settings: VectorSettings) -> numpy.ndarray:
     """The span's own wordpieces (those aligned to its tokens) pooled; ``cls`` pools as mean."""
     if not data.tensors:
@@ -134,8 +127,9 @@ def span_vector(data: Any, n_tokens: int, start: int, end: int, settings: Vector
     rows, lengths = _host(data.align.dataXd).ravel(), _host(data.align.lengths)
     offsets = numpy.concatenate([[0], numpy.cumsum(lengths)])
     mine = numpy.unique(rows[offsets[start] : offsets[end]])
-    weights = numpy.zeros_like(row_weights(data, n_tokens))
-    weights[mine] = row_weights(data, n_tokens)[mine]
+    every = row_weights(data, n_tokens)
+    weights = numpy.zeros_like(every)
+    weights[mine] = every[mine]
     pooling = "mean" if settings.pooling == "cls" else settings.pooling
     return _finish(pool(_rows(data), weights, pooling), settings)
 
@@ -154,9 +148,10 @@ def set_vectors(doc: Doc, data: Any, settings: VectorSettings) -> None:
             hint="doc_vectors needs a transformer encoder (spacy-transfer.TransformerModel.v1 or "
             "spacy-transformers.TransformerModel.v3); turn it off for this component.",
         )
-    doc.tensor = token_vectors(data, len(doc))
+    rows = _rows(data)
+    doc.tensor = token_vectors(data, rows, len(doc))
     doc.user_data[USER_DATA_KEY] = {
-        "vector": doc_vector(data, len(doc), settings),
+        "vector": _finish(pool(rows, row_weights(data, len(doc)), settings.pooling), settings),
         "pooling": settings.pooling,
         "normalize": settings.normalize,
     }
@@ -208,7 +203,6 @@ __all__ = [
     "VectorSettings",
     "vector_settings",
     "token_vectors",
-    "doc_vector",
     "span_vector",
     "set_vectors",
     "restore_hooks",
