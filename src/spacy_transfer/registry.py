@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from spacy import util
 
-for _name in ("span_getters", "annotation_setters"):
+# ``adapters``: parameter-efficient fine-tuning blocks (``@adapters = "spacy-transfer.LoRA.v1"``).
+for _name in ("span_getters", "annotation_setters", "adapters"):
     if not hasattr(util.registry, _name):
         util.registry.create(_name, entry_points=True)
 

@@ -19,10 +19,19 @@ PACKAGES = (
     "numpy",
     "cupy-cuda12x",
     "gensim",
+    "peft",
     "spacy-transformers",
 )
 # Which registries to list, and which names in them belong to this toolchain's topic.
-REGISTRIES = ("factories", "architectures", "layers", "span_getters", "annotation_setters", "readers")
+REGISTRIES = (
+    "factories",
+    "architectures",
+    "layers",
+    "span_getters",
+    "annotation_setters",
+    "adapters",
+    "readers",
+)
 OUR_PREFIXES = ("spacy-transfer.", "spacy-transformers.")
 SPACY_TOPIC = (
     "spacy.Tok2Vec",
@@ -67,7 +76,7 @@ def device_rows() -> List[Tuple[str, str]]:
 
 
 def _is_ours(registry_name: str, name: str) -> bool:
-    if registry_name in ("span_getters", "annotation_setters"):
+    if registry_name in ("span_getters", "annotation_setters", "adapters"):
         return True
     if registry_name == "factories":
         return name in (*TRANSFORMER_FACTORIES, "tok2vec")

@@ -13,7 +13,8 @@ with ``mask_prob``; all its wordpieces become the mask token (80%), random wordp
 cut into windows of at most ``max_length`` wordpieces (special tokens included).
 
 ``model{N}.bin`` holds the encoder's weights as safetensors (averaged parameters when
-the optimizer averages). ``train`` starts from them through ``paths.init_tok2vec``, as
+the optimizer averages); with a LoRA ``adapter`` on the transformer, only the adapters
+train and the file holds them alone (a few MB: cheap domain adaptation). ``train`` starts from them through ``paths.init_tok2vec``, as
 for tok2vec layers: :func:`~.weights.load_init_tok2vec` checks every tensor's name and
 shape against the config's transformer before loading.
 """
@@ -291,9 +292,14 @@ class MaskedLMObjective:
             "format": "spacy-transfer.encoder-weights.v1",
             "model_type": str(self.encoder.config.model_type),
         }
+        from ..transformer import adapters
+
         with self.shim.use_params(optimizer.averages or {}):  # serialized inside: no copy of the weights
-            tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
-            data = save(tensors, metadata=metadata)
+            if adapters.has_adapters(self.encoder):  # domain adaptation with LoRA: the adapters alone
+                data = adapters.adapter_file_bytes(self.encoder, metadata)
+            else:
+                tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
+                data = save(tensors, metadata=metadata)
         return canonical_safetensors(data)  # same weights, same bytes (resume equality)
 
     def load_weights(self, data: bytes, *, where: str) -> None:

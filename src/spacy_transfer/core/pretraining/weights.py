@@ -8,7 +8,9 @@ of the differences otherwise.
 
 Two file formats: a tok2vec layer's thinc bytes (``model{N}.bin`` from
 ``spacy-transfer pretrain`` or ``spacy pretrain``), and for transformers the encoder's
-weights as safetensors (what masked-LM pretraining writes).
+weights as safetensors (what masked-LM pretraining writes), or its LoRA adapters alone
+(pretraining with an adapter): loaded into the config's adapters when it has the same,
+merged into the encoder's weights when it has none.
 """
 
 from __future__ import annotations
@@ -141,11 +143,17 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
     import torch
     from safetensors.torch import load
 
+    from ..transformer import adapters
     from ..transformer.model import get_hf_model
 
     encoder = get_hf_model(target.model)
     tensors = load(data)
-    expected = encoder.state_dict()
+    metadata = safetensors_metadata(data)
+    if metadata.get("format") == adapters.ADAPTER_FILE_FORMAT:
+        adapters.load_adapter_file(encoder, tensors, metadata, where)
+        return
+    # Under adapters, the base weights have a plain model's names here (the same tensors).
+    expected = adapters.plain_state_dict(encoder, merged=False)
     rows: Rows = [(k, "in the file, not in the model") for k in sorted(set(tensors) - set(expected))]
     rows += [
         (k, "in the model, not in the file")
@@ -168,6 +176,15 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
         for name, tensor in expected.items():
             if name in tensors:
                 tensor.copy_(tensors[name].to(tensor.device, tensor.dtype))
+
+
+def safetensors_metadata(data: bytes) -> Dict[str, str]:
+    """The ``__metadata__`` map of safetensors bytes (empty if none)."""
+    import json
+
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(bytes(data[8 : 8 + n]))
+    return dict(header.get("__metadata__") or {})
 
 
 def _optional_buffer(key: str) -> bool:

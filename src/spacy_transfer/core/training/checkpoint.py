@@ -4,7 +4,7 @@ Layout (written with :func:`~spacy_transfer.core.io.atomic_dir`, so a reader onl
 sees a complete checkpoint)::
 
     checkpoint/
-      model/                 the pipeline with its current (not averaged) weights
+      model/                 the pipeline with its current (not averaged) weights, LoRA adapters unmerged
       optimizer.safetensors  Adam moments, parameter averages and fp16 grad scalers, by stable key
       rng.safetensors        NumPy's key and torch's generator states
       state.json             step, epoch, results, losses, history, optimizer counters,
@@ -36,6 +36,7 @@ from ..state import (
     stable_keys,
     to_numpy,
 )
+from ..transformer.adapters import unmerged_saves
 from ..upstream import scaler_state, set_scaler_state, shim_grad_scaler
 from .state import TrainState
 
@@ -87,7 +88,8 @@ def save_checkpoint(
         "optimizer": optimizer_counters(optimizer, keys),
         "rng": rng_meta,
     }
-    with atomic_dir(path) as tmp:
+    # Unmerged: a resumed run must go on training the same adapters (core.transformer.adapters).
+    with atomic_dir(path) as tmp, unmerged_saves():
         nlp.to_disk(tmp / "model")
         save_file(arrays or {"empty": numpy.zeros(0, dtype="f")}, str(tmp / "optimizer.safetensors"))
         save_file(rng_arrays, str(tmp / "rng.safetensors"))

@@ -286,6 +286,26 @@ def check_frozen_in_pipeline(nlp: Language, frozen: List[str], annotating: List[
     )
 
 
+def check_frozen_adapters(nlp: Language, frozen: List[str]) -> None:
+    """Adapters on a transformer frozen as a whole would never train: a contradiction."""
+    from ..transformer.model_files import hf_shims
+
+    rows = []
+    for name, proc in nlp.pipeline:
+        model = getattr(proc, "model", None)
+        whole = name in frozen or bool(getattr(proc, "frozen", False))
+        if whole and isinstance(model, Model) and any(s.adapter is not None for s in hf_shims(model)):
+            setting = "[training] frozen_components" if name in frozen else f"[components.{name}] frozen"
+            rows.append((name, f"has an adapter block and is frozen ({setting})"))
+    fail_if_any(
+        rows,
+        "An adapter is set on a transformer that is frozen as a whole, so it would never train",
+        ("component", "problem"),
+        "Remove the component from [training] frozen_components (with an adapter only the adapters and the "
+        "heads train), or set its model's adapter = null to keep the whole transformer as it is.",
+    )
+
+
 def _listeners(model: Model) -> List[Model]:
     from spacy.pipeline.tok2vec import Tok2VecListener
 

@@ -63,6 +63,7 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
     train_corpus, _ = resolve_dot_names(filled, [T["train_corpus"], T["dev_corpus"]])
     frozen: List[str] = list(T["frozen_components"])
     checks.check_frozen_in_pipeline(nlp, frozen, list(T["annotating_components"]))
+    checks.check_frozen_adapters(nlp, frozen)
     resumed = [name for name in sourced if name not in frozen]
     if resumed:
         with nlp.select_pipes(enable=resumed):

@@ -7,15 +7,17 @@ arrive in ``initialize`` or ``from_disk``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from spacy.tokens import Doc
 from thinc.api import Model, chain
 from thinc.types import Floats2d, Ragged
 
 from ...registry import registry
+from .adapters import AdapterSpec
 from .data import FullTransformerBatch
 from .listener import TransformerListener, pool_transformer_data, split_trf_batch
+from .mixing import scalar_mix
 from .model import TransformerModel
 
 GradFactorT = Any  # float, list of floats, or a schedule (thinc 8 schedules are generators)
@@ -44,6 +46,9 @@ def replace_listener_cfg(trf_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]) 
         "mixed_precision",
         "grad_scaler_config",
         "freeze_layers",
+        "layer_lr_decay",
+        "unfreeze_every",
+        "adapter",
     ):
         if key in trf_cfg:
             out[key] = trf_cfg[key]
@@ -61,9 +66,18 @@ def transformer_model(
     mixed_precision: bool = False,
     grad_scaler_config: Dict[str, Any] = {},
     freeze_layers: int = 0,
+    layer_lr_decay: float = 1.0,
+    unfreeze_every: int = 0,
+    adapter: Optional[AdapterSpec] = None,
 ) -> Model[List[Doc], FullTransformerBatch]:
     """Any encoder ``AutoModel`` loads (hub name or local folder), for the ``transformer`` component.
-    ``freeze_layers = N``: the embeddings and the bottom N layers keep their loaded weights."""
+
+    Layer control and parameter-efficient fine-tuning (:mod:`.layers`, :mod:`.adapters`):
+    ``freeze_layers = N`` keeps the embeddings and the bottom N layers as loaded;
+    ``layer_lr_decay`` multiplies each lower layer's learning rate; ``unfreeze_every = K``
+    unfreezes one more layer, top-down, every K updates; ``adapter`` (a
+    ``[...model.adapter]`` block such as ``spacy-transfer.LoRA.v1``) trains LoRA adapters
+    instead of the encoder's weights."""
     return _with_listener_replacement(
         TransformerModel(
             name,
@@ -73,6 +87,9 @@ def transformer_model(
             mixed_precision,
             grad_scaler_config,
             freeze_layers=freeze_layers,
+            layer_lr_decay=layer_lr_decay,
+            unfreeze_every=unfreeze_every,
+            adapter=adapter,
         )
     )
 
@@ -88,6 +105,19 @@ def transformer_listener(
     return model
 
 
+@registry.architectures("spacy-transfer.AllLayersListener.v1")
+def all_layers_listener(
+    pooling: Model[Ragged, Floats2d], grad_factor: GradFactorT = 1.0, upstream: str = "*"
+) -> Model[List[Doc], List[Floats2d]]:
+    """Token vectors from a learned mix of all the upstream transformer's hidden states
+    (softmax weights and a scale, :mod:`.mixing`), pooled over aligned wordpieces. The
+    transformer must return them: ``output_hidden_states = true`` in its transformer_config."""
+    listener = TransformerListener(upstream_name=upstream)
+    model: Model = chain(listener, scalar_mix(), pool_transformer_data(pooling, grad_factor))
+    model.set_ref("listener", listener)
+    return model
+
+
 @registry.architectures("spacy-transfer.Tok2VecTransformer.v1")
 def tok2vec_transformer(
     name: str,
@@ -99,8 +129,12 @@ def tok2vec_transformer(
     mixed_precision: bool = False,
     grad_scaler_config: Dict[str, Any] = {},
     freeze_layers: int = 0,
+    layer_lr_decay: float = 1.0,
+    unfreeze_every: int = 0,
+    adapter: Optional[AdapterSpec] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """A component's own transformer (independent setup): no sharing, no ``doc._.trf_data``."""
+    """A component's own transformer (independent setup): no sharing, no ``doc._.trf_data``.
+    Layer control and adapters as in ``spacy-transfer.TransformerModel.v1``."""
     trf = TransformerModel(
         name,
         get_spans,
@@ -109,6 +143,9 @@ def tok2vec_transformer(
         mixed_precision,
         grad_scaler_config,
         freeze_layers=freeze_layers,
+        layer_lr_decay=layer_lr_decay,
+        unfreeze_every=unfreeze_every,
+        adapter=adapter,
     )
     # chain of chain: the same structure as a listener after nlp.replace_listeners.
     return chain(chain(trf, split_trf_batch()), pool_transformer_data(pooling, grad_factor))
@@ -129,6 +166,7 @@ def with_alignment(model: Model, rule: str) -> Model:
 __all__ = [
     "transformer_model",
     "transformer_listener",
+    "all_layers_listener",
     "tok2vec_transformer",
     "replace_listener",
     "replace_listener_cfg",

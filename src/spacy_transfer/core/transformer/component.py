@@ -39,6 +39,7 @@ from . import span_getters as _span_getters  # noqa: F401
 from .annotation_setters import null_annotation_setter
 from .data import DOC_EXT_ATTR, FullTransformerBatch, doc_gradients, install_extensions
 from .listener import DocGrads, TransformerListener
+from .mixing import squared_norm
 from .model_files import hf_shims, load_model_bytes, load_model_dir, save_model_dir
 from .vectors import set_vectors, vector_settings
 
@@ -129,7 +130,7 @@ class _PendingUpdate:
             self.grads = grads
         else:
             self.grads = [g if a is None else (a if g is None else a + g) for a, g in zip(self.grads, grads)]
-        loss = sum(float((g**2).sum()) for g in grads if g is not None)
+        loss = sum(squared_norm(g) for g in grads if g is not None)
         self.losses[self.component.name] = self.losses.get(self.component.name, 0.0) + loss
         self.received += 1
         if self.received >= self.n_expected:

@@ -23,8 +23,10 @@ from thinc.util import torch2xp
 
 from ...errors import UserError
 from . import debug, serialization
+from .adapters import AdapterSpec
 from .alignment import encode_spans
 from .data import FullTransformerBatch, TransformerData, doc_gradients, model_output
+from .layers import check_control
 from .passes import assemble, length_buckets
 from .shim import HFShim, max_positions, use_torch_params
 
@@ -49,9 +51,19 @@ class TransformerModel(Model):
         mixed_precision: bool = False,
         grad_scaler_config: Optional[Dict[str, Any]] = None,
         freeze_layers: int = 0,
+        layer_lr_decay: float = 1.0,
+        unfreeze_every: int = 0,
+        adapter: Optional[AdapterSpec] = None,
     ) -> None:
         shim = HFShim(mixed_precision, grad_scaler_config)
+        shim.control = check_control(freeze_layers, layer_lr_decay, unfreeze_every)
         shim.freeze_layers = int(freeze_layers)
+        if adapter is not None and not isinstance(adapter, AdapterSpec):
+            raise UserError(
+                f"The transformer's adapter must be an adapter block, got {type(adapter).__name__}",
+                hint='Use [components.transformer.model.adapter] with @adapters = "spacy-transfer.LoRA.v1", or adapter = null.',
+            )
+        shim.adapter = adapter
         # The encoder sits in a child layer, as in spacy-transformers (TransformerModel >
         # "hf-pytorch"): the same thinc structure, so its saved pipelines load node for node.
         holder: Model = Model("hf-pytorch", _holder_forward, shims=[shim])
@@ -220,7 +232,7 @@ def set_hf_model(obj: Any, hf_model: Any, tokenizer: Any = None) -> None:
 def save_hf_model(obj: Any, path: Union[str, Path]) -> None:
     """Write the encoder and tokenizer as a Hugging Face folder (safetensors)."""
     shim = _loaded_shim(obj)
-    serialization.save_dir(shim.hf_model, shim.tokenizer, path)
+    shim.save_dir(path)
 
 
 def _loaded_shim(obj: Any) -> HFShim:

@@ -25,7 +25,7 @@ def save_model_dir(model: Model, path: Union[str, Path]) -> None:
     shims = hf_shims(model)
     for i, shim in enumerate(shims):
         if shim.loaded:
-            serialization.save_dir(shim.hf_model, shim.tokenizer, path / f"hf{i}")
+            shim.save_dir(path / f"hf{i}")
     try:
         for shim in shims:
             shim.serialize_weights = False

@@ -142,6 +142,32 @@ def _divide(value: Any, cnt: Any, pool_cnt: Any, pair_cnt: Any = None) -> Any:
     return value / cnt.clamp(min=1).unsqueeze(-1)
 
 
+def backward_pairs(
+    batch: EncodedBatch,
+    results: List[Dict[str, Any]],
+    where: List[Tuple[int, int]],
+    counts: Dict[int, Any],
+    d_docs: Sequence[Optional[Any]],
+) -> Tuple[List[Any], List[Any]]:
+    """The (tensor, gradient) pairs that carry per-Doc gradients into the passes' graph:
+    each pass's ``last_hidden_state``, and for each all-layers mix (:mod:`.mixing`) the
+    pass's ``sum_l c_l * hidden_states[l]``, built here so autograd spreads it over the layers."""
+    from .mixing import split_grads
+
+    plain, mixes = split_grads(d_docs)
+    tensors, grads = group_gradients(batch, results, where, counts, plain)
+    for coefs, per_doc in mixes:
+        by_pass = pass_gradients(batch, results, where, counts, per_doc)
+        for g in sorted(by_pass):
+            states = results[g]["hidden_states"]
+            mixed = states[0] * coefs[0]
+            for c, h in zip(coefs[1:], states[1:]):
+                mixed = mixed + h * c
+            tensors.append(mixed)
+            grads.append(by_pass[g])
+    return tensors, grads
+
+
 def group_gradients(
     batch: EncodedBatch,
     results: List[Dict[str, Any]],
@@ -150,6 +176,20 @@ def group_gradients(
     d_docs: Sequence[Optional[Any]],
 ) -> Tuple[List[Any], List[Any]]:
     """Per forward pass, the gradient of its ``last_hidden_state`` from the per-Doc ones."""
+    grads = pass_gradients(batch, results, where, counts, d_docs)
+    order = sorted(grads)
+    return [results[g]["last_hidden_state"] for g in order], [grads[g] for g in order]
+
+
+def pass_gradients(
+    batch: EncodedBatch,
+    results: List[Dict[str, Any]],
+    where: List[Tuple[int, int]],
+    counts: Dict[int, Any],
+    d_docs: Sequence[Optional[Any]],
+) -> Dict[int, Any]:
+    """Per forward pass (by index), a gradient shaped like its hidden states, from per-Doc
+    gradients (rows seen by several windows get their share)."""
     import torch
 
     grads: Dict[int, Any] = {}
@@ -170,5 +210,4 @@ def group_gradients(
         else:
             targets = torch.from_numpy(row.targets).to(out.device)
             grads[g][j, :n] = src[targets] / counts[row.doc][row.span][targets].clamp(min=1).unsqueeze(-1)
-    order = sorted(grads)
-    return [results[g]["last_hidden_state"] for g in order], [grads[g] for g in order]
+    return grads

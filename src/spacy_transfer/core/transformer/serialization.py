@@ -20,6 +20,7 @@ import srsly
 from ...errors import UserError
 
 WEIGHTS_FILE = "model.safetensors"
+ADAPTER_DIR = "adapter"  # peft's adapter files of an encoder saved with unmerged adapters
 
 
 def auto_classes(classes: Optional[Tuple[Any, Any, Any]] = None) -> Tuple[Any, Any, Any]:
@@ -161,11 +162,18 @@ def check_tokenizer(tokenizer: Any, name: str) -> Any:
     return tokenizer
 
 
-def save_dir(model: Any, tokenizer: Any, path: Union[str, Path]) -> None:
-    """Write ``model`` and ``tokenizer`` as a Hugging Face folder (safetensors weights)."""
+def save_dir(model: Any, tokenizer: Any, path: Union[str, Path], merge_adapters: bool = True) -> None:
+    """Write ``model`` and ``tokenizer`` as a Hugging Face folder (safetensors weights). An
+    encoder with LoRA adapters is written merged, or unmerged with peft's adapter files in
+    ``adapter/`` (not beside config.json, where transformers would take the folder for an adapter)."""
+    from . import adapters
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path, safe_serialization=True)
+    if adapters.has_adapters(model):
+        adapters.save(model, path, ADAPTER_DIR, merged=merge_adapters)
+    else:
+        model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
 
 
@@ -190,14 +198,24 @@ def load_dir(path: Union[str, Path]) -> Tuple[Any, Any]:
         **attention_for(config),
     )
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if (path / ADAPTER_DIR).is_dir():
+        from . import adapters
+
+        adapters.load(model, path / ADAPTER_DIR)
     return model, check_tokenizer(tokenizer, str(path))
 
 
-def to_bytes(model: Any, tokenizer: Any) -> bytes:
+def to_bytes(model: Any, tokenizer: Any, merge_adapters: bool = True) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        save_dir(model, tokenizer, tmp)
-        files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
-    return srsly.msgpack_dumps({"hf_files": files})
+        save_dir(model, tokenizer, tmp, merge_adapters=merge_adapters)
+        msg = {"hf_files": _files(Path(tmp))}
+        if (Path(tmp) / ADAPTER_DIR).is_dir():
+            msg["adapter_files"] = _files(Path(tmp) / ADAPTER_DIR)
+    return srsly.msgpack_dumps(msg)
+
+
+def _files(folder: Path) -> Dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
 def from_bytes(data: bytes) -> Tuple[Any, Any]:
@@ -208,6 +226,9 @@ def from_message(msg: Dict[str, Any]) -> Tuple[Any, Any]:
     """Encoder and tokenizer from the decoded map :func:`to_bytes` writes."""
     with tempfile.TemporaryDirectory() as tmp:
         write_files(tmp, msg["hf_files"], "transformer data")
+        if msg.get("adapter_files"):
+            (Path(tmp) / ADAPTER_DIR).mkdir()
+            write_files(Path(tmp) / ADAPTER_DIR, msg["adapter_files"], "adapter data")
         return load_dir(tmp)
 
 

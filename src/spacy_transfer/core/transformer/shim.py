@@ -26,9 +26,11 @@ from .. import precision
 from ..devices import torch_threads_after_fork
 from ..memory import release_free_heap
 from ..upstream import scaler_enabled
-from . import serialization
+from . import adapters, serialization
+from .adapters import AdapterSpec
 from .alignment import EncodedBatch
-from .passes import assemble, group_gradients, length_buckets
+from .layers import LayerControl, LayerPlan
+from .passes import assemble, backward_pairs, length_buckets
 
 # CPU inference passes hold at most this many padded wordpieces, whatever max_batch_items
 # says: bigger ones ran no faster on the CPU (EWT dev at nlp.pipe batch 1000, MiniLM, 2
@@ -115,6 +117,10 @@ class HFShim(Shim):
         self.quantize: Optional[str] = None  # "int8": CPU prediction through a dynamically quantized copy
         self._quantized: Any = None
         self.freeze_layers = 0  # the embeddings and this many bottom layers keep their weights (.layers)
+        self.control = LayerControl()  # layer_lr_decay, unfreeze_every (.layers)
+        self.adapter: Optional[AdapterSpec] = None  # LoRA (.adapters)
+        self._adapters_in = False  # whether the encoder holds the adapters now
+        self._plan: Optional[LayerPlan] = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -134,7 +140,13 @@ class HFShim(Shim):
         from .layers import freeze_bottom
 
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
+        self._adapters_in = adapters.has_adapters(hf_model)  # loaded unmerged
+        if self.adapter is not None and origin == "pretrained" and not self._adapters_in:
+            adapters.inject(hf_model, self.adapter)
+            self._adapters_in = True
         freeze_bottom(hf_model, self.freeze_layers)
+        # Built now, so that an encoder the settings cannot apply to is refused at load time.
+        self._plan = self.control.plan(hf_model) if self.control.active else None
         self._model = hf_model if device is None else hf_model.to(device)
         self.tokenizer = serialization.check_tokenizer(
             tokenizer, getattr(hf_model.config, "name_or_path", "model")
@@ -185,7 +197,8 @@ class HFShim(Shim):
                 # feed-forward down-projections (more inputs than outputs) stay fp32: their
                 # inputs are GELU activations whose outliers one int8 scale per pass cannot hold
                 # (measured on a MiniLM tagger + ner: NER F -0.63 with them quantized, -0.22 without).
-                model = copy.deepcopy(self._model).eval()
+                # int8 modules cannot hold LoRA layers: quantize the merged encoder.
+                model = (adapters.merged_copy if self._adapters_in else copy.deepcopy)(self._model).eval()
                 spec = {
                     name: per_channel_dynamic_qconfig
                     for name, module in model.named_modules()
@@ -211,6 +224,8 @@ class HFShim(Shim):
         import torch
 
         torch_threads_after_fork()
+        if is_train and self.adapter is not None and not self._adapters_in:
+            self._start_adapters()  # a merged pipeline trained further: fresh adapters
         model = self._model if is_train else self._predictor()
         model.train(is_train)  # dropout only while training
         rows = batch.rows
@@ -231,7 +246,7 @@ class HFShim(Shim):
             doc_outputs, counts = assemble(batch, results, where, self.width)
 
         def backward(d_docs: Sequence[Optional[Any]]) -> None:
-            tensors, grads = group_gradients(batch, results, where, counts, d_docs)
+            tensors, grads = backward_pairs(batch, results, where, counts, d_docs)
             # Outputs of an encoder frozen throughout (freeze_layers = its depth) carry no graph.
             kept = [(t, g) for t, g in zip(tensors, grads) if t.requires_grad]
             if not kept:
@@ -242,6 +257,25 @@ class HFShim(Shim):
             torch.autograd.backward(tensors, grads)
 
         return doc_outputs, backward
+
+    def _start_adapters(self) -> None:
+        adapters.inject(self._model, self.adapter)  # type: ignore[arg-type]
+        from .layers import freeze_bottom
+
+        freeze_bottom(self._model, self.freeze_layers)
+        self._adapters_in = True
+        self._plan = self.control.plan(self._model) if self.control.active else None
+        self._quantized = None
+
+    def layer_plan(self) -> Optional[LayerPlan]:
+        """How ``layer_lr_decay`` and ``unfreeze_every`` apply to this encoder (None: off)."""
+        return self._plan if self.loaded else None
+
+    def encoder_updates(self, optimizer: Optimizer, plan: LayerPlan) -> int:
+        """How many optimizer steps have updated the top layer: the clock of gradual unfreezing
+        (thinc's optimizer counts updates per weight, and checkpoints keep the counts)."""
+        top = [name for name, layer in plan.layer_of.items() if layer == plan.top]
+        return max((int(optimizer.nr_update.get((self.id, name), 0)) for name in top), default=0)
 
     def _forward_group(self, model: Any, seqs: List[numpy.ndarray]) -> Dict[str, Any]:
         """One padded forward pass; the outputs we keep, by ModelOutput key."""
@@ -275,7 +309,12 @@ class HFShim(Shim):
 
         if any(p.grad is not None for p in self._model.parameters()):
             self._quantized = None  # the weights change: quantize again when predicting
-        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler)
+        plan = self.layer_plan()
+        scales = None
+        if plan is not None:
+            plan.gate(self._model, self.encoder_updates(optimizer, plan))
+            scales = plan.lr_scales()
+        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=scales)
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):
@@ -313,7 +352,14 @@ class HFShim(Shim):
             return srsly.msgpack_dumps({"by_reference": True})
         if not self.loaded:
             return srsly.msgpack_dumps({"empty": True})
-        return serialization.to_bytes(self._model, self.tokenizer)
+        return serialization.to_bytes(self._model, self.tokenizer, merge_adapters=self.merge_on_save())
+
+    def merge_on_save(self) -> bool:
+        """Whether a save now writes the adapters merged into the encoder (.adapters)."""
+        return adapters.merge_on_save(self.adapter)
+
+    def save_dir(self, path: Any) -> None:
+        serialization.save_dir(self._model, self.tokenizer, path, merge_adapters=self.merge_on_save())
 
     def from_bytes(self, data: bytes) -> "HFShim":
         msg = srsly.msgpack_loads(data)

@@ -18,7 +18,7 @@ own per-parameter path: :func:`supports` says which.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Dict, Hashable, List, Sequence, Tuple
+from typing import Any, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy
 import torch
@@ -41,9 +41,16 @@ def supports(optimizer: Any, params: Sequence[torch.Tensor]) -> bool:
     )
 
 
-def step(optimizer: Optimizer, keyed: Sequence[Tuple[Key, torch.nn.Parameter]]) -> None:
-    """One Adam update of every ``(key, parameter)`` with a gradient, as thinc does it."""
-    keyed = [(key, p) for key, p in keyed if p.numel() > 0]  # thinc skips empty gradients
+def step(
+    optimizer: Optimizer,
+    keyed: Sequence[Tuple[Key, torch.nn.Parameter]],
+    lr_scales: Optional[Sequence[float]] = None,
+) -> None:
+    """One Adam update of every ``(key, parameter)`` with a gradient, as thinc does it
+    (``lr_scales``: per parameter, a factor on the learning rate, as thinc's ``lr_scale``)."""
+    scales = list(lr_scales) if lr_scales is not None else [1.0] * len(keyed)
+    kept = [i for i, (_, p) in enumerate(keyed) if p.numel() > 0]  # thinc skips empty gradients
+    keyed, scales = [keyed[i] for i in kept], [scales[i] for i in kept]
     if not keyed:
         return
     params = [p.data for _, p in keyed]
@@ -52,17 +59,19 @@ def step(optimizer: Optimizer, keyed: Sequence[Tuple[Key, torch.nn.Parameter]]) 
         torch._foreach_add_(grads, params, alpha=optimizer.L2)
     if optimizer.grad_clip:
         _clip(grads, float(optimizer.grad_clip))
-    groups: Dict[int, List[int]] = defaultdict(list)
+    groups: Dict[Tuple[int, float], List[int]] = defaultdict(list)
     for i, (key, _) in enumerate(keyed):
         optimizer.nr_update[key] += 1
-        groups[optimizer.nr_update[key]].append(i)
+        groups[(optimizer.nr_update[key], scales[i])].append(i)
     lr = float(optimizer.learn_rate)
-    for nr_upd, idx in groups.items():
-        _adam([keyed[i] for i in idx], [grads[i] for i in idx], optimizer, nr_upd, lr)
+    for (nr_upd, scale), idx in groups.items():
+        _adam([keyed[i] for i in idx], [grads[i] for i in idx], optimizer, nr_upd, lr * scale)
     if optimizer.L2 != 0 and optimizer.L2_is_weight_decay:
-        torch._foreach_mul_(params, 1.0 - lr * optimizer.L2)
+        for scale in sorted(set(scales)):
+            same = [params[i] for i in range(len(params)) if scales[i] == scale]
+            torch._foreach_mul_(same, 1.0 - lr * scale * optimizer.L2)
     if optimizer.averages is not None:
-        for nr_upd, idx in groups.items():
+        for (nr_upd, _), idx in groups.items():
             _average([keyed[i] for i in idx], optimizer, nr_upd)
 
 
@@ -145,11 +154,18 @@ def _zeros(p: torch.Tensor, shape: Tuple[int, ...]) -> Any:
     return cupy.zeros(shape, dtype=cupy.float32)
 
 
-def apply_optimizer(optimizer: Optimizer, shim_id: Any, module: Any, scaler: Any = None) -> None:
+def apply_optimizer(
+    optimizer: Optimizer,
+    shim_id: Any,
+    module: Any,
+    scaler: Any = None,
+    lr_scales: Optional[Mapping[str, float]] = None,
+) -> None:
     """What a torch-backed shim's ``finish_update`` does: unscale fp16 gradients (skipping
     the step when they overflowed), update every parameter that has a gradient (this
     module's fused step when it computes what ``optimizer`` would, else thinc's per
-    parameter), and clear the gradients. Parameters without one are left untouched."""
+    parameter), and clear the gradients. Parameters without one are left untouched.
+    ``lr_scales``: a factor on the learning rate per parameter name (layer-wise decay)."""
     from thinc.util import torch2xp
 
     from ..upstream import scaler_enabled
@@ -160,11 +176,12 @@ def apply_optimizer(optimizer: Optimizer, shim_id: Any, module: Any, scaler: Any
     enabled = scaler is not None and scaler_enabled(scaler)
     found_inf = scaler.unscale([p.grad for _, p in params]) if enabled else False
     if not found_inf:
+        scales = [float(lr_scales.get(name, 1.0)) if lr_scales else 1.0 for name, _ in params]
         if supports(optimizer, [p for _, p in params]):
-            step(optimizer, [((shim_id, name), p) for name, p in params])
+            step(optimizer, [((shim_id, name), p) for name, p in params], scales)
         else:
-            for name, p in params:
-                param, _ = optimizer((shim_id, name), torch2xp(p.data), torch2xp(p.grad))
+            for (name, p), scale in zip(params, scales):
+                param, _ = optimizer((shim_id, name), torch2xp(p.data), torch2xp(p.grad), lr_scale=scale)
                 p.data = xp2torch(param, device=p.device)
     for _, p in params:
         p.grad = None  # untouched next time unless gradients arrive again
