@@ -20,6 +20,8 @@ EPILOG = """Examples:
 
   spacy-transfer init config trf.cfg --pipeline ner --transformer roberta-base --freeze-layers 6
 
+  spacy-transfer init config lora.cfg --pipeline tagger,parser --transformer bert-base-cased --adapter lora
+
   spacy-transfer init config - --pipeline ner --vectors ./vectors --pretraining > config.cfg
 
   spacy-transfer init config embed.cfg --doc-vectors --transformer ./all-MiniLM-L6-v2
@@ -33,6 +35,14 @@ FreezeLayersOpt = typer.Option(
     "--freeze-layers",
     "-fl",
     help="Keep the transformer's embeddings and its bottom N layers as loaded (0: train them all).",
+)
+AdapterOpt = typer.Option(
+    None,
+    "--adapter",
+    "-a",
+    help="Parameter-efficient fine-tuning of the transformer: 'lora' trains LoRA adapters (r=8, needs peft) "
+    "and the heads, not the encoder's weights.",
+    show_default=False,
 )
 DocVectorsOpt = typer.Option(
     False,
@@ -75,6 +85,7 @@ def init_config_cli(
     ),
     pretraining: bool = typer.Option(False, "--pretraining", "-pt", help="Add the [pretraining] block."),
     freeze_layers: int = FreezeLayersOpt,
+    adapter: str = AdapterOpt,
     doc_vectors: bool = DocVectorsOpt,
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite an existing output file."),
     verbose: bool = VerboseOpt,
@@ -93,6 +104,7 @@ def init_config_cli(
             embedding=embedding,
             doc_vectors=doc_vectors,
             freeze_layers=freeze_layers,
+            adapter=adapter,
         )
         text = generate_config(req, pretraining=pretraining)
         write_or_print(text, output, force)

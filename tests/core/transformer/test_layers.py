@@ -7,7 +7,7 @@ import pytest
 import spacy
 import torch
 from spacy.training import Example
-from thinc.api import Adam
+from thinc.api import SGD, Adam
 
 from spacy_transfer.core.transformer import get_hf_model
 from spacy_transfer.core.transformer.layers import encoder_layers
@@ -101,3 +101,94 @@ def test_no_freezing_by_default_trains_every_layer(tiny_model):
     hf = get_hf_model(nlp.get_pipe("transformer"))
     assert all(p.requires_grad for p in hf.parameters())
     assert [t.tag_ for t in nlp("Sara flew to Paris .")] != [""] * 5  # the pipeline predicts
+
+
+# ---------------------------------------------------------------------------- layer_lr_decay
+
+
+def build_with(path, **settings):
+    nlp = build(path, freeze_layers=settings.pop("freeze_layers", 0))
+    model = nlp.get_pipe("transformer").model
+    from spacy_transfer.core.transformer.layers import check_control
+
+    shim = model.layers[0].shims[0]
+    shim.control = check_control(
+        shim.freeze_layers, settings.get("lr_decay", 1.0), settings.get("unfreeze", 0)
+    )
+    return nlp
+
+
+def first_step_moves(path, optimizer, **settings):
+    """Per encoder weight, what the first optimizer step with a gradient changed (no dropout,
+    fixed seed; the tagger's output layer starts at zero, so the first update sends none)."""
+    from thinc.api import fix_random_seed
+
+    fix_random_seed(0)
+    nlp = build_with(path, **settings)
+    examples = [Example.from_dict(nlp.make_doc(t), {"tags": tags}) for t, tags in TRAIN]
+    nlp.initialize(lambda: examples)
+    nlp.update(examples, sgd=optimizer, drop=0.0)
+    before = weights(nlp)
+    nlp.update(examples, sgd=optimizer, drop=0.0)
+    return {k: v - before[k] for k, v in weights(nlp).items()}
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: Adam(0.01, grad_clip=0.0), lambda: SGD(0.1)])
+def test_each_lower_layer_learns_at_the_rate_above_times_the_decay(tiny_model, make_optimizer):
+    """With decay 0.5 on a 2-layer BERT, a step moves layer 1 (the top) as without decay,
+    layer 0 by half, the embeddings by a quarter (Adam's fused path and thinc's SGD alike)."""
+    path = tiny_model("bert")
+    plain = first_step_moves(path, make_optimizer())
+    decayed = first_step_moves(path, make_optimizer(), lr_decay=0.5)
+    for name, scale in (("encoder.layer.1.", 1.0), ("encoder.layer.0.", 0.5), ("embeddings.", 0.25)):
+        keys = [k for k in plain if k.startswith(name) and plain[k].abs().max() > 0]
+        assert keys, name
+        for k in keys:
+            torch.testing.assert_close(decayed[k], plain[k] * scale, rtol=1e-4, atol=1e-7)
+
+
+def test_a_decay_outside_zero_to_one_is_refused(tiny_model):
+    from spacy_transfer.core.transformer.layers import check_control
+
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(UserError, match="layer_lr_decay must be in"):
+            check_control(0, bad, 0)
+    with pytest.raises(UserError, match="unfreeze_every must be a number of steps"):
+        check_control(0, 1.0, -3)
+
+
+# ---------------------------------------------------------------------------- unfreeze_every
+
+
+def test_gradual_unfreezing_opens_one_layer_every_k_updates_top_down(tiny_model):
+    """unfreeze_every = 2 on a 2-layer BERT: updates 1-2 train layer 1 only, 3-4 layer 0 as well,
+    the embeddings from the 5th; anything not yet open keeps its weights bit for bit."""
+    nlp = build_with(tiny_model("bert"), unfreeze=2)
+    examples = [Example.from_dict(nlp.make_doc(t), {"tags": tags}) for t, tags in TRAIN]
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    opened = []
+    for _ in range(6):
+        before = weights(nlp)
+        nlp.update(examples, sgd=optimizer)
+        after = weights(nlp)
+        moved = {_block(k) for k in before if not torch.equal(before[k], after[k])}
+        opened.append(sorted(moved))
+    # The tagger's output layer starts at zero: the first update's gradient is zero everywhere.
+    assert opened[0] == [] and opened[1] == ["encoder.1"]
+    assert opened[2] == opened[3] == ["encoder.0", "encoder.1"]
+    assert opened[4] == opened[5] == ["embeddings", "encoder.0", "encoder.1"]
+
+
+def _block(weight_name):
+    """ "embeddings" or "encoder.<layer>" for a BERT weight name."""
+    parts = weight_name.split(".")
+    return f"encoder.{parts[2]}" if parts[0] == "encoder" else parts[0]
+
+
+def test_unfreezing_respects_frozen_layers(tiny_model):
+    nlp = build_with(tiny_model("bert"), unfreeze=1, freeze_layers=1)
+    train(nlp, steps=4)
+    hf = get_hf_model(nlp.get_pipe("transformer"))
+    frozen = [p for p in [*hf.embeddings.parameters(), *encoder_layers(hf)[0].parameters()]]
+    assert not any(p.requires_grad for p in frozen)

@@ -55,6 +55,23 @@ def transformer_tok2vec(prefix: str, req: ConfigRequest) -> Blocks:
             "stride": q(96),
         },
         f"{prefix}.pooling": {"@layers": q("reduce_mean.v1")},
+        **adapter_block(prefix, req),
+    }
+
+
+def adapter_block(model_prefix: str, req: ConfigRequest) -> Blocks:
+    """``[MODEL.adapter]`` for ``--adapter lora`` (nothing otherwise)."""
+    if req.adapter != "lora":
+        return {}
+    return {
+        f"{model_prefix}.adapter": {
+            "@adapters": q("spacy-transfer.LoRA.v1"),
+            "r": q(8),
+            "alpha": q(16.0),
+            "dropout": q(0.0),
+            "target_modules": q(None),
+            "merge_adapters": q(True),
+        }
     }
 
 
@@ -111,6 +128,7 @@ def shared_component(req: ConfigRequest) -> Blocks:
             "components.transformer.set_extra_annotations": {
                 "@annotation_setters": q("spacy-transfer.null_annotation_setter.v1")
             },
+            **adapter_block("components.transformer.model", req),
         }
     blocks = {"components.tok2vec": {"factory": q("tok2vec")}}
     blocks.update(cnn_tok2vec("components.tok2vec.model", req))

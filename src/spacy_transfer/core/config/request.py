@@ -39,6 +39,7 @@ DEFAULT_TRANSFORMERS = {
     "ja": "cl-tohoku/bert-base-japanese-char-v2",
 }
 MULTILINGUAL_TRANSFORMER = "xlm-roberta-base"
+ADAPTERS = ("lora",)  # --adapter values
 # --doc-vectors without --transformer: encoders trained for sentence embeddings (mean pooling).
 EMBEDDING_TRANSFORMERS = {"en": "sentence-transformers/all-MiniLM-L6-v2"}
 MULTILINGUAL_EMBEDDING_TRANSFORMER = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
@@ -57,6 +58,8 @@ class ConfigRequest:
     doc_vectors: bool = False
     # The transformer's embeddings and bottom N layers keep their weights (``--freeze-layers``).
     freeze_layers: int = 0
+    # Parameter-efficient fine-tuning (``--adapter``): "lora" or None.
+    adapter: Optional[str] = None
 
     @property
     def use_transformer(self) -> bool:
@@ -96,6 +99,11 @@ def validate_request(req: ConfigRequest) -> None:
         raise UserError(
             f"--freeze-layers {req.freeze_layers} needs a transformer and a number of layers >= 0",
             hint="Add --transformer NAME (or --gpu), and give how many bottom layers to keep, e.g. --freeze-layers 3.",
+        )
+    if req.adapter is not None and (req.adapter not in ADAPTERS or not req.use_transformer):
+        raise UserError(
+            f"--adapter {req.adapter} needs a transformer, and one of: {', '.join(ADAPTERS)}",
+            hint="Add --transformer NAME (or --gpu) and use --adapter lora.",
         )
     if req.doc_vectors and req.embedding != "shared":
         raise UserError(

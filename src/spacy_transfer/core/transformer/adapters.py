@@ -32,6 +32,7 @@ from ...registry import registry
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_NAME = "default"
+PEFT_PREFIX = "base_model.model."  # a PeftModel's names for the wrapped model's weights
 INSTALL_HINT = "Install it with: pip install 'spacy-transfer[peft]' (or pip install peft)."
 
 # Every linear map inside the attention and feed-forward blocks (what QLoRA found needed to
@@ -261,7 +262,10 @@ def save(model: Any, path: Path, subdir: str, merged: bool) -> None:
     folder = Path(path) / subdir
     folder.mkdir(parents=True, exist_ok=True)
     weights = peft.get_peft_model_state_dict(model, adapter_name=ADAPTER_NAME)
-    save_file({k: v.detach().contiguous() for k, v in weights.items()}, str(folder / ADAPTER_WEIGHTS))
+    # Named as a PeftModel names them, so PeftModel.from_pretrained(base, folder) reads them.
+    save_file(
+        {PEFT_PREFIX + k: v.detach().contiguous() for k, v in weights.items()}, str(folder / ADAPTER_WEIGHTS)
+    )
     adapter_config(model).save_pretrained(str(folder))
 
 
@@ -272,7 +276,7 @@ def load(model: Any, path: Path) -> None:
 
     try:
         config = peft.LoraConfig.from_pretrained(str(path))
-        weights = load_file(str(path / ADAPTER_WEIGHTS))
+        weights = {k.removeprefix(PEFT_PREFIX): v for k, v in load_file(str(path / ADAPTER_WEIGHTS)).items()}
     except (OSError, ValueError, json.JSONDecodeError) as err:
         raise UserError(
             f"The LoRA adapters saved in {path} cannot be read: {err}",
