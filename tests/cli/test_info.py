@@ -19,6 +19,9 @@ def test_json_lists_versions_device_and_registries():
     assert "reduce_mean.v1" in regs["layers"]
     assert "spacy-transfer.strided_spans.v1" in regs["span_getters"]
     assert "spacy-transfer.null_annotation_setter.v1" in regs["annotation_setters"]
+    # Parameter-efficient fine-tuning and layer control (issue 34).
+    assert "spacy-transfer.LoRA.v1" in regs["adapters"]
+    assert "spacy-transfer.AllLayersListener.v1" in regs["architectures"]
     assert "spacy-transfer.RawTextCorpus.v1" in regs["readers"]
 
 

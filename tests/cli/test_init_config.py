@@ -168,3 +168,31 @@ def test_an_embedding_pipeline_defaults_to_a_sentence_embedding_encoder(tmp_path
     assert run_cli("init", "config", str(tmp_path / "de.cfg"), "--doc-vectors", "--lang", "de").exit_code == 0
     name = util.load_config(tmp_path / "de.cfg")["components"]["transformer"]["model"]["name"]
     assert name == "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+
+@pytest.mark.parametrize("embedding", ["shared", "independent"])
+def test_adapter_lora_writes_an_adapter_block_into_the_transformer_model(tmp_path, embedding):
+    made = run_cli(
+        "init", "config", str(tmp_path / "a.cfg"), "--pipeline", "tagger,ner", "--transformer", "bert-base-cased",
+        "--adapter", "lora", "--freeze-layers", "2", "--embedding", embedding,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    config = util.load_config(tmp_path / "a.cfg")
+    models = (
+        [config["components"]["transformer"]["model"]]
+        if embedding == "shared"
+        else [config["components"][c]["model"]["tok2vec"] for c in ("tagger", "ner")]
+    )
+    for model in models:
+        assert model["adapter"]["@adapters"] == "spacy-transfer.LoRA.v1"
+        assert model["adapter"]["r"] == 8 and model["adapter"]["merge_adapters"] is True
+        assert model["freeze_layers"] == 2
+
+
+def test_adapter_needs_a_transformer_and_a_known_kind_and_shows_in_help(tmp_path):
+    for args in (["--adapter", "lora"], ["--transformer", "bert-base-cased", "--adapter", "prefix"]):
+        refused = run_cli("init", "config", str(tmp_path / "b.cfg"), "--pipeline", "ner", *args)
+        assert refused.exit_code == 1 and "--adapter" in refused.output, refused.output
+        assert not (tmp_path / "b.cfg").exists()
+    help_text = run_cli("init", "config", "--help").output
+    assert "--adapter" in help_text and "--freeze-layers" in help_text

@@ -203,3 +203,74 @@ def test_short_passes_give_the_gradient_of_one_padded_pass(tiny_bert, raw_jsonl)
     assert one.keys() == many.keys()
     for name in one:
         assert torch.allclose(one[name], many[name], atol=1e-6), name
+
+
+# ---------------------------------------------------------------------------- with a LoRA adapter
+
+LORA = {"@adapters": "spacy-transfer.LoRA.v1", "r": 4, "alpha": 8.0}
+
+
+def test_pretraining_with_an_adapter_writes_the_adapters_alone_and_resumes_exactly(
+    tiny_bert, raw_jsonl, tmp_path
+):
+    from safetensors.numpy import load_file
+
+    from spacy_transfer.core.pretraining.weights import safetensors_metadata
+    from spacy_transfer.core.transformer.adapters import ADAPTER_FILE_FORMAT
+
+    adapter = {"components.transformer.model.adapter": LORA}
+    full = tmp_path / "full"
+    pretrain(trf_config(tiny_bert, raw_jsonl, **adapter), full)
+    data = (full / "model-last.bin").read_bytes()
+    assert safetensors_metadata(data)["format"] == ADAPTER_FILE_FORMAT
+    weights = load_file(str(full / "model-last.bin"))
+    assert weights and all(".lora_" in k for k in weights)
+    log = list(srsly.read_jsonl(full / "log.jsonl"))
+    assert log[2]["epoch_loss"] < log[0]["epoch_loss"], log
+    part = tmp_path / "part"
+    pretrain(
+        trf_config(tiny_bert, raw_jsonl, **adapter, **{"pretraining.max_epochs": 1}), part, skip_last=True
+    )
+    pretrain(trf_config(tiny_bert, raw_jsonl, **adapter), part, resume_path=part / "model0.bin")
+    assert (full / "model2.bin").read_bytes() == (part / "model2.bin").read_bytes()
+
+
+def test_train_loads_pretrained_adapters_into_its_own_or_merges_them(
+    tiny_bert, raw_jsonl, ud_slice, tmp_path
+):
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    out = tmp_path / "pre"
+    pretrain(
+        trf_config(
+            tiny_bert,
+            raw_jsonl,
+            **{"components.transformer.model.adapter": LORA, "pretraining.max_epochs": 1},
+        ),
+        out,
+    )
+    pretrained = load_file(str(out / "model-last.bin"))
+    paths = {
+        "paths.init_tok2vec": str(out / "model-last.bin"),
+        "paths.train": str(ud_slice),
+        "paths.dev": str(ud_slice),
+    }
+    # The training config has the same adapters: they start from the pretrained ones.
+    nlp = init_nlp_with_init_tok2vec(
+        trf_config(tiny_bert, raw_jsonl, **paths, **{"components.transformer.model.adapter": LORA})
+    )
+    own = get_peft_model_state_dict(get_hf_model(nlp.get_pipe("transformer")))
+    assert own.keys() == pretrained.keys()
+    assert all(torch.equal(own[k], pretrained[k]) for k in own)
+    # Without an adapter the pretrained adapters are merged into the encoder it fine-tunes.
+    nlp = init_nlp_with_init_tok2vec(trf_config(tiny_bert, raw_jsonl, **paths))
+    state = get_hf_model(nlp.get_pipe("transformer")).state_dict()
+    base = AutoModel.from_pretrained(tiny_bert).state_dict()
+    assert state.keys() == base.keys()
+    a = pretrained["encoder.layer.0.attention.self.query.lora_A.weight"]
+    b = pretrained["encoder.layer.0.attention.self.query.lora_B.weight"]
+    expected = base["encoder.layer.0.attention.self.query.weight"] + (b @ a) * (8.0 / 4)
+    torch.testing.assert_close(state["encoder.layer.0.attention.self.query.weight"], expected)
+    assert all(p.requires_grad for p in get_hf_model(nlp.get_pipe("transformer")).parameters())
