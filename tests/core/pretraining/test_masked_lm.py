@@ -215,8 +215,8 @@ def test_pretraining_with_an_adapter_writes_the_adapters_alone_and_resumes_exact
 ):
     from safetensors.numpy import load_file
 
+    from spacy_transfer.core.pretraining.adapter_weights import ADAPTER_FILE_FORMAT
     from spacy_transfer.core.pretraining.weights import safetensors_metadata
-    from spacy_transfer.core.transformer.adapters import ADAPTER_FILE_FORMAT
 
     adapter = {"components.transformer.model.adapter": LORA}
     full = tmp_path / "full"

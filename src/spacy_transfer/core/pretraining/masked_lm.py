@@ -292,11 +292,12 @@ class MaskedLMObjective:
             "format": "spacy-transfer.encoder-weights.v1",
             "model_type": str(self.encoder.config.model_type),
         }
-        from ..transformer import adapters
+        from ..transformer.adapters import has_adapters
+        from .adapter_weights import adapter_file_bytes
 
         with self.shim.use_params(optimizer.averages or {}):  # serialized inside: no copy of the weights
-            if adapters.has_adapters(self.encoder):  # domain adaptation with LoRA: the adapters alone
-                data = adapters.adapter_file_bytes(self.encoder, metadata)
+            if has_adapters(self.encoder):  # domain adaptation with LoRA: the adapters alone
+                data = adapter_file_bytes(self.encoder, metadata)
             else:
                 tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
                 data = save(tensors, metadata=metadata)

@@ -145,12 +145,13 @@ def _load_encoder_weights(target: PretrainTarget, data: bytes, where: str) -> No
 
     from ..transformer import adapters
     from ..transformer.model import get_hf_model
+    from .adapter_weights import ADAPTER_FILE_FORMAT, load_adapter_file
 
     encoder = get_hf_model(target.model)
     tensors = load(data)
     metadata = safetensors_metadata(data)
-    if metadata.get("format") == adapters.ADAPTER_FILE_FORMAT:
-        adapters.load_adapter_file(encoder, tensors, metadata, where)
+    if metadata.get("format") == ADAPTER_FILE_FORMAT:
+        load_adapter_file(encoder, tensors, metadata, where)
         return
     # Under adapters, the base weights have a plain model's names here (the same tensors).
     expected = adapters.plain_state_dict(encoder, merged=False)

