@@ -182,3 +182,42 @@ def test_a_lora_teacher_teaches_a_cnn_student(cli, lora_config, training_corpora
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert spacy.load(tmp_path / "out" / "model-best").pipe_names == ["tok2vec", "tagger"]
+
+
+def test_layer_decay_and_gradual_unfreezing_resume_exactly(tiny_model, training_corpora, tmp_path):  # noqa: F811
+    """layer_lr_decay and unfreeze_every with spaCy's warmup schedule: a run stopped at step 2 and
+    resumed to step 4 ends with the weights of the run that went straight to step 4."""
+    from tests.conftest import pipeline_params
+
+    config = tmp_path / "config.cfg"
+    made = run_cli(
+        "init", "config", str(config), "--pipeline", "tagger", "--transformer", str(tiny_model("bert"))
+    )
+    assert made.exit_code == 0, made.output
+    args = [
+        *data_args(training_corpora), "--training.eval_frequency", "1",
+        "--components.transformer.model.layer_lr_decay", "0.8", "--components.transformer.model.unfreeze_every", "1",
+    ]  # fmt: skip
+    assert (
+        run_cli(
+            "train", str(config), "-o", str(tmp_path / "full"), *args, "--training.max_steps", "4"
+        ).exit_code
+        == 0
+    )
+    assert (
+        run_cli(
+            "train", str(config), "-o", str(tmp_path / "split"), *args, "--training.max_steps", "2"
+        ).exit_code
+        == 0
+    )
+    resumed = run_cli(
+        "train", str(config), "-o", str(tmp_path / "split"), *args, "--training.max_steps", "4", "--resume"
+    )
+    assert resumed.exit_code == 0, resumed.output
+    a, b = (
+        pipeline_params(tmp_path / "full" / "model-last"),
+        pipeline_params(tmp_path / "split" / "model-last"),
+    )
+    assert a.keys() == b.keys() and any("/shim" in k for k in a)
+    for key in a:
+        assert numpy.allclose(a[key], b[key], atol=1e-6, rtol=0), key

@@ -9,7 +9,8 @@ pretrained weights into a pipeline at the start of training (checked).
   :mod:`.masking` choosing the wordpieces);
 - :mod:`.outputs`: model{N}.bin, resume states, log.jsonl; :mod:`.resume`: continuing
   from them; :mod:`.state`: the state file format; :mod:`.progress`: spaCy's table;
-- :mod:`.corpus`: the raw-text reader; :mod:`.weights`: init_tok2vec loading.
+- :mod:`.corpus`: the raw-text reader; :mod:`.weights`: init_tok2vec loading;
+  :mod:`.adapter_weights`: LoRA adapters alone in a weights file (pretraining with an adapter).
 """
 
 from .corpus import RawTextCorpus, create_raw_text_reader

@@ -12,7 +12,9 @@ Importing this package registers our names (``spacy-transfer.*``, the factory
 - :mod:`.architectures`, :mod:`.span_getters`, :mod:`.annotation_setters`: registered names;
 - :mod:`.serialization` (Hugging Face files, spacy-transformers' format),
   :mod:`.model_files` (a component's model folder), :mod:`.migrate`, :mod:`.vectors`
-  (contextual Doc/Span/Token vectors), :mod:`.layers` (``freeze_layers``), :mod:`.torch_adam`
+  (contextual Doc/Span/Token vectors), :mod:`.layers` (``freeze_layers``, ``layer_lr_decay``,
+  ``unfreeze_every``), :mod:`.adapters` (LoRA with peft), :mod:`.mixing` (the all-layers
+  listener's learned mix), :mod:`.torch_adam`
   (thinc's Adam as fused torch kernels), :mod:`.fast_dropout` (CPU training dropout with
   fast masks, and the attention that uses it).
 """
