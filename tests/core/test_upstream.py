@@ -77,3 +77,62 @@ def test_torch_reports_its_cpu_features():
         assert isinstance(upstream.torch_cpu_feature(name), bool)
     assert upstream.torch_cpu_feature("mkldnn_bf16") == torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert upstream.torch_cpu_feature("avx512_bf16") == torch.cpu._is_avx512_bf16_supported()
+
+
+def test_torchs_multi_tensor_kernels_compute_what_their_names_say():
+    a, b = [torch.ones(3), torch.full((2,), 2.0)], [torch.full((3,), 4.0), torch.ones(2)]
+    upstream.foreach_add_(a, b, alpha=0.5)
+    assert a[0].tolist() == [3.0] * 3 and a[1].tolist() == [2.5] * 2
+    upstream.foreach_mul_(a, [2.0, 4.0])
+    assert a[0].tolist() == [6.0] * 3 and a[1].tolist() == [10.0] * 2
+    assert [float(n) for n in upstream.foreach_norm([torch.tensor([3.0, 4.0])])] == [5.0]
+    ends = [torch.full((3,), 10.0)]
+    start = [torch.zeros(3)]
+    upstream.foreach_lerp_(start, ends, 0.25)
+    assert start[0].tolist() == [2.5] * 3
+
+
+def test_torchs_fused_adam_kernel_matches_torch_optim_adam():
+    torch.manual_seed(0)
+    p1 = torch.nn.Parameter(torch.randn(5))
+    p2 = torch.nn.Parameter(p1.detach().clone())
+    grad = torch.randn(5)
+    reference = torch.optim.Adam([p2], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    p2.grad = grad.clone()
+    reference.step()
+    m, v = torch.zeros(5), torch.zeros(5)
+    upstream.fused_adam_(
+        [p1.data], [grad.clone()], [m], [v], [torch.tensor(1.0)],
+        lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False,
+    )  # fmt: skip
+    torch.testing.assert_close(p1.data, p2.data)
+
+
+def test_a_parsers_private_steps_are_reached(tmp_path):
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    parser = nlp.add_pipe("parser")
+    doc = nlp.make_doc("She sells shells")
+    example = Example.from_dict(doc, {"heads": [1, 1, 1], "deps": ["nsubj", "ROOT", "dobj"]})
+    nlp.initialize(lambda: [example] * 30)  # rarer labels are merged into "dep" (min_action_freq)
+    ner = nlp.add_pipe("ner")
+    ner.initialize(
+        lambda: [Example.from_dict(nlp.make_doc("Anna runs"), {"entities": ["U-PER", "O"]})], nlp=nlp
+    )
+    new = Example.from_dict(nlp.make_doc("Rome sleeps"), {"entities": ["U-LOC", "O"]})
+    assert "LOC" not in ner.labels
+    upstream.parser_add_labels(ner, [new.y])  # the method of every transition-based component
+    assert "LOC" in ner.labels
+    states, golds, max_moves = upstream.parser_gold_batch(parser, [example], max_length=2)
+    assert len(states) == len(golds) >= 1 and max_moves >= 1
+    assert upstream.pipe_multitasks(parser) == []
+    assert upstream.nlp_optimizer(nlp) is not None  # initialize made Language's fallback optimizer
+
+
+def test_a_span_categorizers_negative_label_column_is_read():
+    nlp = spacy.blank("en")
+    spancat = nlp.add_pipe("spancat_singlelabel")
+    for label in ("PER", "LOC"):
+        spancat.add_label(label)
+    assert upstream.negative_label_index(spancat) == 2  # after its labels

@@ -109,3 +109,79 @@ def torch_cpu_feature(name: str) -> bool:
         return bool(_TORCH_CPU_FEATURES[name](torch))
     except (AttributeError, RuntimeError):
         return False
+
+
+# ---------------------------------------------------------------------------- torch's multi-tensor kernels
+# The fused Adam step (core.transformer.torch_adam) runs on torch's multi-tensor kernels, which
+# torch.optim uses internally and exposes under private names only.
+
+
+def foreach_add_(tensors: List[Any], others: List[Any], alpha: float) -> None:
+    """``tensors[i] += alpha * others[i]`` in one kernel launch (``torch._foreach_add_``)."""
+    import torch
+
+    torch._foreach_add_(tensors, others, alpha=alpha)
+
+
+def foreach_mul_(tensors: List[Any], scalars: Any) -> None:
+    """``tensors[i] *= scalars[i]`` (or one scalar for all) (``torch._foreach_mul_``)."""
+    import torch
+
+    torch._foreach_mul_(tensors, scalars)
+
+
+def foreach_norm(tensors: List[Any]) -> List[Any]:
+    """Each tensor's L2 norm (``torch._foreach_norm``)."""
+    import torch
+
+    return list(torch._foreach_norm(tensors))
+
+
+def foreach_lerp_(tensors: List[Any], ends: List[Any], weight: float) -> None:
+    """``tensors[i] += weight * (ends[i] - tensors[i])`` (``torch._foreach_lerp_``)."""
+    import torch
+
+    torch._foreach_lerp_(tensors, ends, weight)
+
+
+def fused_adam_(
+    params: List[Any], grads: List[Any], mom1: List[Any], mom2: List[Any], steps: List[Any], **hyper: Any
+) -> None:
+    """torch's fused Adam kernel (``torch._fused_adam_``, what ``torch.optim.Adam(fused=True)``
+    calls): updates ``params``, ``mom1`` and ``mom2`` in place; no max_exp_avg_sqs (no AMSGrad)."""
+    import torch
+
+    torch._fused_adam_(params, grads, mom1, mom2, [], steps, **hyper)
+
+
+# ---------------------------------------------------------------------------- spaCy's parser and pipes
+# distill's transition update (core.distill.transitions) does what Parser.update does, with the
+# teacher's action probabilities as targets; it needs the parser's own steps, which spaCy keeps
+# private.
+
+
+def parser_add_labels(proc: Any, docs: List[Any]) -> None:
+    """Add the labels ``docs`` carry that the parser lacks (``Parser._ensure_labels_are_added``,
+    which ``Parser.update`` calls first)."""
+    proc._ensure_labels_are_added(docs)
+
+
+def parser_gold_batch(proc: Any, examples: List[Any], max_length: int) -> Tuple[Any, Any, Any]:
+    """States, golds and max moves for a batch cut into pieces of at most ``max_length`` moves
+    (``Parser._init_gold_batch``: spaCy's oracle cut for long documents)."""
+    return proc._init_gold_batch(examples, max_length=max_length)
+
+
+def pipe_multitasks(proc: Any) -> List[Any]:
+    """The auxiliary objectives a parser or tagger updates with it (``_multitasks``)."""
+    return list(getattr(proc, "_multitasks", []))
+
+
+def nlp_optimizer(nlp: Any) -> Any:
+    """The optimizer ``Language.update`` falls back to when given none (``Language._optimizer``)."""
+    return nlp._optimizer
+
+
+def negative_label_index(proc: Any) -> int:
+    """A span categorizer's column for "no label" (``SpanCategorizer._negative_label_i``)."""
+    return int(proc._negative_label_i)

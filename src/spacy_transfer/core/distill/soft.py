@@ -29,6 +29,8 @@ import numpy
 from spacy.language import Language
 from spacy.training import Example
 
+from ..upstream import negative_label_index
+
 SOFT_KEY = "spacy_transfer.distill"
 TOKEN_LEVEL = ("tagger", "morphologizer", "senter")
 DOC_LEVEL = ("textcat", "textcat_multilabel")
@@ -237,7 +239,7 @@ def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], tem
             proc.get_loss = _token_loss(proc, original, mapping, temperature)
         elif factory in SPAN_LEVEL:
             if proc.add_negative_label:  # the teacher's column after its labels is its negative label
-                mapping = numpy.append(mapping, proc._negative_label_i)
+                mapping = numpy.append(mapping, negative_label_index(proc))
             proc.get_loss = _span_loss(proc, original, mapping, temperature)
         else:
             proc.get_loss = _doc_loss(proc, original, mapping, temperature, factory == "textcat_multilabel")

@@ -26,6 +26,7 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from thinc.api import set_dropout_rate
 
+from ..upstream import nlp_optimizer, parser_add_labels, parser_gold_batch, pipe_multitasks
 from .soft import EPS, TRANSITION_LEVEL, soft_gradient, soft_targets_of
 
 TRANSITION_MIN_P = 0.01  # actions the teacher gives less than this are not stored
@@ -77,7 +78,7 @@ def teacher_transitions(proc: Any, docs: List[Doc], k: int) -> List[Dict[str, nu
     states = proc.moves.init_batch(docs)
     steps: List[List[Tuple[int, numpy.ndarray, numpy.ndarray]]] = [[] for _ in docs]
     if any(len(doc) for doc in docs):
-        proc._ensure_labels_are_added(docs)
+        parser_add_labels(proc, docs)
         names = class_names(proc)
         model = proc.model.predict(docs)
         active = [j for j, state in enumerate(states) if not state.is_final()]
@@ -188,7 +189,7 @@ def _gold_states(
 ) -> Tuple[list, list]:
     masked = [Example(eg.x, _blank(eg.x)) if i in silver else eg for i, eg in enumerate(examples)]
     if cut:
-        states, golds, _ = proc._init_gold_batch(masked, max_length=cut)
+        states, golds, _ = parser_gold_batch(proc, masked, cut)
     else:
         states, golds, _ = proc.moves.init_gold_batch(masked)
     return list(states), list(golds)
@@ -212,11 +213,11 @@ def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: flo
             return proc.update(examples, drop=drop, sgd=sgd, losses=losses)  # spaCy's own, gold only
         losses.setdefault(proc.name, 0.0)
         validate_examples(examples, "Parser.update")
-        proc._ensure_labels_are_added([eg.x for eg in examples] + [eg.y for eg in examples])
+        parser_add_labels(proc, [eg.x for eg in examples] + [eg.y for eg in examples])
         silver = _silver_targets(proc, examples, mapping_of(), T)  # the labels above may add moves
         if not silver:
             return proc.update(examples, drop=drop, sgd=sgd, losses=losses)
-        for multitask in proc._multitasks:
+        for multitask in pipe_multitasks(proc):
             multitask.update(examples, drop=drop, sgd=sgd)
         set_dropout_rate(proc.model, drop)
         max_moves = proc.cfg["update_with_oracle_cut_size"]
@@ -303,7 +304,7 @@ def _language_update(nlp: Language, base: Callable, updates: Dict[str, Callable]
             updates[name](
                 examples,
                 drop=cfg.get("drop", drop),
-                sgd=nlp._optimizer if sgd is None else sgd,
+                sgd=nlp_optimizer(nlp) if sgd is None else sgd,
                 losses=losses,
             )
         return {k: float(v) for k, v in losses.items()}

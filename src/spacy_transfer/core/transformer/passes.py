@@ -43,8 +43,6 @@ def assemble(
 ) -> Tuple[List[Dict[str, Any]], Dict[int, Any]]:
     """Per Doc, its outputs shaped (spans, padded length, width) (pooler: (spans, width)).
     Rows seen by several windows of a long span are averaged; returns those counts too."""
-    import torch
-
     by_doc: List[List[int]] = [[] for _ in batch.wordpieces]
     for i, row in enumerate(batch.rows):
         by_doc[row.doc].append(i)
@@ -58,34 +56,52 @@ def assemble(
         n_spans, length = batch.n_spans(d), batch.padded_length(d)
         if not members:  # a Doc without spans: no outputs (spacy-transformers' TransformerData.empty())
             docs.append({})
-            continue
-        if len(members) == 1 and n_spans == 1 and not batch.windowed[d]:
+        elif len(members) == 1 and n_spans == 1 and not batch.windowed[d]:
             g, j = where[members[0]]
             docs.append({k: _row_view(results[g][k], j, length) for k in keys})
-            continue
-        out = {k: _zeros_like_output(results[0][k], n_spans, length, width, device) for k in keys}
-        if batch.windowed[d]:
-            cnt = torch.zeros((n_spans, length), device=device)
-            pool_cnt = torch.zeros((n_spans, 1), device=device)
-            # attentions: per (query, key) pair, the windows that saw both
-            pair_cnt = torch.zeros((n_spans, length, length), device=device) if "attentions" in keys else None
-        for i in members:
-            row, (g, j) = batch.rows[i], where[i]
-            n = row.ids.shape[0]
-            for k in keys:
-                _place(out[k], results[g][k], j, n, row)
-            if row.targets is not None:  # unwindowed spans keep count 0, which divides as 1
-                targets = torch.from_numpy(row.targets).to(device)
-                cnt[row.span].index_add_(0, targets, torch.ones((n,), device=device))
-                pool_cnt[row.span] += 1
-                if pair_cnt is not None:
-                    pair_cnt[row.span][targets[:, None], targets[None, :]] += 1
-        if batch.windowed[d]:
-            for k in keys:
-                out[k] = _divide(out[k], cnt, pool_cnt, pair_cnt)
-            counts[d] = cnt
-        docs.append(out)
+        else:
+            out, cnt = _gather_doc(batch, results, where, members, (n_spans, length, width), keys, device)
+            if batch.windowed[d]:
+                counts[d] = cnt
+            docs.append(out)
     return docs, counts
+
+
+def _gather_doc(
+    batch: EncodedBatch,
+    results: List[Dict[str, Any]],
+    where: List[Tuple[int, int]],
+    members: List[int],
+    shape: Tuple[int, int, int],
+    keys: List[str],
+    device: Any,
+) -> Tuple[Dict[str, Any], Any]:
+    """One Doc's outputs from the rows of several spans or windows; rows seen by several
+    windows averaged (returns the per-row counts too, None when unwindowed)."""
+    import torch
+
+    n_spans, length, width = shape
+    out = {k: _zeros_like_output(results[0][k], n_spans, length, width, device) for k in keys}
+    windowed = batch.windowed[batch.rows[members[0]].doc]
+    if windowed:
+        cnt = torch.zeros((n_spans, length), device=device)
+        pool_cnt = torch.zeros((n_spans, 1), device=device)
+        # attentions: per (query, key) pair, the windows that saw both
+        pair_cnt = torch.zeros((n_spans, length, length), device=device) if "attentions" in keys else None
+    for i in members:
+        row, (g, j) = batch.rows[i], where[i]
+        n = row.ids.shape[0]
+        for k in keys:
+            _place(out[k], results[g][k], j, n, row)
+        if row.targets is not None:  # unwindowed spans keep count 0, which divides as 1
+            targets = torch.from_numpy(row.targets).to(device)
+            cnt[row.span].index_add_(0, targets, torch.ones((n,), device=device))
+            pool_cnt[row.span] += 1
+            if pair_cnt is not None:
+                pair_cnt[row.span][targets[:, None], targets[None, :]] += 1
+    if not windowed:
+        return out, None
+    return {k: _divide(out[k], cnt, pool_cnt, pair_cnt) for k in keys}, cnt
 
 
 def _row_view(value: Any, j: int, length: int) -> Any:

@@ -25,6 +25,8 @@ import torch
 from thinc.api import Optimizer
 from thinc.util import xp2torch
 
+from ..upstream import foreach_add_, foreach_lerp_, foreach_mul_, foreach_norm, fused_adam_
+
 Key = Tuple[Hashable, str]
 
 
@@ -56,7 +58,7 @@ def step(
     params = [p.data for _, p in keyed]
     grads = [p.grad for _, p in keyed]
     if optimizer.L2 != 0 and not optimizer.L2_is_weight_decay:
-        torch._foreach_add_(grads, params, alpha=optimizer.L2)
+        foreach_add_(grads, params, alpha=optimizer.L2)
     if optimizer.grad_clip:
         _clip(grads, float(optimizer.grad_clip))
     groups: Dict[Tuple[int, float], List[int]] = defaultdict(list)
@@ -69,7 +71,7 @@ def step(
     if optimizer.L2 != 0 and optimizer.L2_is_weight_decay:
         for scale in sorted(set(scales)):
             same = [params[i] for i in range(len(params)) if scales[i] == scale]
-            torch._foreach_mul_(same, 1.0 - lr * scale * optimizer.L2)
+            foreach_mul_(same, 1.0 - lr * scale * optimizer.L2)
     if optimizer.averages is not None:
         for (nr_upd, _), idx in groups.items():
             _average([keyed[i] for i in idx], optimizer, nr_upd)
@@ -77,9 +79,9 @@ def step(
 
 def _clip(grads: List[torch.Tensor], threshold: float) -> None:
     """Scale each gradient whose L2 norm is at least ``threshold`` down to it."""
-    norms = torch.stack(torch._foreach_norm(grads)).tolist()
+    norms = torch.stack(foreach_norm(grads)).tolist()
     scales = [threshold / norm if norm >= threshold else 1.0 for norm in norms]
-    torch._foreach_mul_(grads, scales)
+    foreach_mul_(grads, scales)
 
 
 def _adam(
@@ -97,12 +99,11 @@ def _adam(
     b1_32, b2_32 = float(numpy.float32(b1)), float(numpy.float32(b2))
     fix1, fix2 = 1.0 - b1**nr_upd, 1.0 - b2**nr_upd
     fix1_32, fix2_32 = 1.0 - b1_32**nr_upd, 1.0 - b2_32**nr_upd
-    torch._fused_adam_(
+    fused_adam_(
         [p.data for _, p in keyed],
         grads,
         [_moment(optimizer.mom1, key, p) for key, p in keyed],
         [_moment(optimizer.mom2, key, p) for key, p in keyed],
-        [],
         [torch.tensor(float(nr_upd), device=p.device) for _, p in keyed],
         lr=lr * (fix2**0.5 / fix1) * (fix1_32 / fix2_32**0.5),
         beta1=b1_32,
@@ -121,7 +122,7 @@ def _average(keyed: List[Tuple[Key, torch.nn.Parameter]], optimizer: Optimizer, 
         if key not in optimizer.averages:
             optimizer.averages[key] = _zeros(p, tuple(p.shape))  # thinc keeps these shaped
         averages.append(_view(optimizer.averages, key, p))
-    torch._foreach_lerp_(averages, [p.data for _, p in keyed], 1.0 - decay)
+    foreach_lerp_(averages, [p.data for _, p in keyed], 1.0 - decay)
 
 
 def _moment(store: Dict[Key, Any], key: Key, p: torch.Tensor) -> torch.Tensor:

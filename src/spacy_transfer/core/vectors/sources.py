@@ -15,7 +15,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, List, Optional
+from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple
 
 from ...errors import UserError
 
@@ -146,37 +146,9 @@ def open_source(path: Path) -> Source:
     size = path.stat().st_size
     magic = raw.read(512)
     raw.seek(0)
-    compression = _compression_of(magic)
     closers: List[BinaryIO] = [raw]
-    member = None
-    stream: BinaryIO
     try:
-        if compression in ("gzip", "bz2", "xz"):
-            opener = {"gzip": lambda f: gzip.GzipFile(fileobj=f), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[
-                compression
-            ]
-            stream = opener(raw)  # type: ignore[operator]
-            closers.append(stream)
-            # A compressed tarball: read it as a tar stream (one pass, no seeking).
-            inner = stream.peek(512)[:512] if hasattr(stream, "peek") else b""
-            if inner[257:262] == b"ustar":
-                stream, member = _open_tar(stream, path, closers)
-                compression = "tar"
-        elif compression == "tar":
-            stream, member = _open_tar(raw, path, closers)
-        elif compression == "zip":
-            archive = zipfile.ZipFile(raw)
-            names = [i.filename for i in archive.infolist() if not i.is_dir()]
-            if names and all(n.endswith(".npy") for n in names):
-                stream = raw  # an .npz: NumPy reads it by path
-                raw.seek(0)
-                compression = None
-            else:
-                member = _pick_member(names, path)
-                stream = archive.open(member)
-                closers.append(stream)
-        else:
-            stream = raw
+        stream, compression, member = _unpack(raw, _compression_of(magic), path, closers)
         source = Source(path, stream, compression, member, size, raw.tell, _closers=closers)
         source.head = stream.read(BLOCK)
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError) as e:
@@ -191,6 +163,38 @@ def open_source(path: Path) -> Source:
             f.close()
         raise
     return source
+
+
+def _unpack(
+    raw: BinaryIO, compression: Optional[str], path: Path, closers: List[BinaryIO]
+) -> Tuple[BinaryIO, Optional[str], Optional[str]]:
+    """The stream to read vectors from, the compression it undoes and the archive member."""
+    if compression in ("gzip", "bz2", "xz"):
+        opener = {"gzip": lambda f: gzip.GzipFile(fileobj=f), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[
+            compression
+        ]
+        stream = opener(raw)  # type: ignore[operator]
+        closers.append(stream)
+        # A compressed tarball: read it as a tar stream (one pass, no seeking).
+        inner = stream.peek(512)[:512] if hasattr(stream, "peek") else b""
+        if inner[257:262] == b"ustar":
+            tar_stream, member = _open_tar(stream, path, closers)
+            return tar_stream, "tar", member
+        return stream, compression, None
+    if compression == "tar":
+        tar_stream, member = _open_tar(raw, path, closers)
+        return tar_stream, compression, member
+    if compression == "zip":
+        archive = zipfile.ZipFile(raw)
+        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        if names and all(n.endswith(".npy") for n in names):
+            raw.seek(0)
+            return raw, None, None  # an .npz: NumPy reads it by path
+        member = _pick_member(names, path)
+        stream = archive.open(member)
+        closers.append(stream)
+        return stream, compression, member
+    return raw, compression, None
 
 
 def _open_tar(fileobj: BinaryIO, path: Path, closers: List[BinaryIO]):
