@@ -254,3 +254,24 @@ def test_without_peft_the_error_says_how_to_install_it(tiny_model, tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "need the peft library" in done.stdout and "pip install 'spacy-transfer[peft]'" in done.stdout
+
+
+def test_the_adapters_train_at_the_optimizers_rate_times_learn_rate_scale(tiny_model):
+    """With SGD, a step moves each adapter weight by rate x scale x gradient: scale 4 moves the
+    same weights four times as far as scale 1, from the same start."""
+    from thinc.api import fix_random_seed
+
+    moves = {}
+    path = tiny_model("bert")  # built (drawing random numbers) before the seed is fixed
+    for scale in (1.0, 4.0):
+        fix_random_seed(0)
+        nlp = build(path, lora(learn_rate_scale=scale))
+        nlp.initialize(lambda: examples(nlp))
+        optimizer = SGD(0.05, L2=0.0)  # no weight decay: it would move A by another amount per scale
+        nlp.update(examples(nlp), sgd=optimizer, drop=0.0)  # the tagger's zero output layer: no gradient yet
+        before = encoder_state(nlp)
+        nlp.update(examples(nlp), sgd=optimizer, drop=0.0)
+        moves[scale] = {k: v - before[k] for k, v in encoder_state(nlp).items() if ".lora_B" in k}
+    assert any(m.abs().max() > 0 for m in moves[1.0].values())
+    for k, m in moves[1.0].items():
+        torch.testing.assert_close(moves[4.0][k], 4.0 * m, rtol=1e-4, atol=1e-8)

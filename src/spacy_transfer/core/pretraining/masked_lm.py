@@ -96,6 +96,7 @@ class MaskedLMObjectiveFactory:
         )
         settings = hf_shim(trf_model).cfg  # the transformer's own precision settings
         shim = TorchModuleShim(mlm, settings["mixed_precision"], settings["grad_scaler_config"])
+        shim.adapter = hf_shim(trf_model).adapter
         model = Model("masked-lm", _not_callable, shims=[shim])
         return MaskedLMObjective(
             model=model,
@@ -166,6 +167,7 @@ class TorchModuleShim(Shim):
             },
         )
         self._grad_scaler: Any = None
+        self.adapter: Any = None  # the transformer's LoRA settings: its adapters' learning-rate factor
 
     @property
     def grad_scaler(self) -> Any:
@@ -178,9 +180,11 @@ class TorchModuleShim(Shim):
         return self._grad_scaler
 
     def finish_update(self, optimizer: Optimizer) -> None:
+        from ..transformer import adapters
         from ..transformer.torch_adam import apply_optimizer
 
-        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler)
+        scales = adapters.lr_scales(self._model, self.adapter) if self.adapter is not None else None
+        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=scales)
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):

@@ -314,6 +314,8 @@ class HFShim(Shim):
         if plan is not None:
             plan.gate(self._model, self.encoder_updates(optimizer, plan))
             scales = plan.lr_scales()
+        if self._adapters_in and self.adapter is not None and self.adapter.learn_rate_scale != 1.0:
+            scales = adapters.lr_scales(self._model, self.adapter, scales)
         apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=scales)
 
     @contextlib.contextmanager
