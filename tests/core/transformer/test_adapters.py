@@ -266,7 +266,7 @@ def test_the_adapters_train_at_the_optimizers_rate_times_learn_rate_scale(tiny_m
     for scale in (1.0, 4.0):
         fix_random_seed(0)
         nlp = build(path, lora(learn_rate_scale=scale))
-        nlp.initialize(lambda: examples(nlp))
+        nlp.initialize(lambda nlp=nlp: examples(nlp))
         optimizer = SGD(0.05, L2=0.0)  # no weight decay: it would move A by another amount per scale
         nlp.update(examples(nlp), sgd=optimizer, drop=0.0)  # the tagger's zero output layer: no gradient yet
         before = encoder_state(nlp)
