@@ -180,8 +180,8 @@ class TorchModuleShim(Shim):
         return self._grad_scaler
 
     def finish_update(self, optimizer: Optimizer) -> None:
+        from ..state.fused_adam import apply_optimizer
         from ..transformer import adapters
-        from ..transformer.torch_adam import apply_optimizer
 
         scales = adapters.lr_scales(self._model, self.adapter) if self.adapter is not None else None
         apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=scales)

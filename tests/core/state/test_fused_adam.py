@@ -8,7 +8,7 @@ import pytest
 import torch
 from thinc.api import SGD, Adam, Optimizer, RAdam, torch2xp, xp2torch
 
-from spacy_transfer.core.transformer import torch_adam
+from spacy_transfer.core.state import fused_adam as torch_adam
 
 
 def _params(seed: int = 0):
