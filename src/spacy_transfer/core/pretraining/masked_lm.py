@@ -38,7 +38,7 @@ from ..transformer.passes import length_buckets
 from ..upstream import scaler_enabled, shim_module
 from .masking import IGNORE, WordpieceMasker
 from .objectives import ShardGradients
-from .state import canonical_safetensors
+from .state_file import canonical_safetensors
 from .target import PretrainTarget
 
 
