@@ -162,7 +162,20 @@ def child_train(
     while done < steps:
         for batch in batcher(train_corpus(nlp)):
             t0 = time.perf_counter()
-            nlp.update(batch, sgd=optimizer, drop=cfg["dropout"], losses={})
+            if os.environ.get("BENCH_STEP_AFTER_LISTENERS"):
+                # spacy-transfer train's order: every update (listeners' backprop included),
+                # then every optimizer step. spaCy 3.8's Language.update steps each component
+                # right after its own update, i.e. a shared transformer before its listeners.
+                nlp.update(batch, sgd=False, drop=cfg["dropout"], losses={})
+                for _, proc in nlp.pipeline:
+                    if getattr(proc, "is_trainable", False) and getattr(proc, "model", None) not in (
+                        True,
+                        False,
+                        None,
+                    ):
+                        proc.finish_update(optimizer)
+            else:
+                nlp.update(batch, sgd=optimizer, drop=cfg["dropout"], losses={})
             update_s += time.perf_counter() - t0
             optimizer.step_schedules()  # as spaCy's loop does: the warmup advances
             words += sum(len(eg.predicted) for eg in batch)
@@ -196,10 +209,21 @@ def _corpora() -> Dict[str, Path]:
 
 
 def run_child(
-    python: str, package: str, config: Path, corpora: Dict[str, Path], model: str, steps: int, seed: int = 0
+    python: str,
+    package: str,
+    config: Path,
+    corpora: Dict[str, Path],
+    model: str,
+    steps: int,
+    seed: int = 0,
+    step_after_listeners: bool = False,
 ) -> dict:
-    """One training run in its own process (``python`` decides the venv, ``package`` the library)."""
+    """One training run in its own process (``python`` decides the venv, ``package`` the library;
+    ``step_after_listeners``: the optimizer steps after every component's update, as in
+    ``spacy-transfer train``, instead of inside ``Language.update``)."""
     env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    if step_after_listeners:
+        env["BENCH_STEP_AFTER_LISTENERS"] = "1"
     cmd = [
         python,
         str(Path(__file__).resolve()),
