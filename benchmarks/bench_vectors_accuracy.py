@@ -55,7 +55,7 @@ def train_vectors(out: Path) -> dict:
 def analogies(vectors: Path):
     import spacy
 
-    from spacy_transfer.core.vectors.evaluate import vocab_analogy_accuracy
+    from spacy_transfer.core.vectors.analogies import vocab_analogy_accuracy
 
     return vocab_analogy_accuracy(
         spacy.load(vectors).vocab, DATA / "word2vec_analogy" / "questions-words.txt"

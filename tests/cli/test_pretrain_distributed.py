@@ -18,7 +18,7 @@ import numpy
 import pytest
 from safetensors.numpy import load_file
 
-from spacy_transfer.core.pretraining.state import find_state
+from spacy_transfer.core.pretraining.state_file import find_state
 
 from ..conftest import REPO
 from ..core.pretraining.conftest import TINY_CONFIG, wikitext_paragraphs

@@ -16,7 +16,7 @@ from ._util import VerboseOpt, handle_errors
 
 if TYPE_CHECKING:
     from ..core.vectors.build import Report
-    from ..core.vectors.train import TrainSettings
+    from ..core.vectors.trainer import TrainSettings
 
 EPILOG = """Examples:
 
@@ -109,7 +109,7 @@ def init_vectors_cli(
     with handle_errors(verbose):
         show = _progress_enabled(progress)
         if train is not None:
-            from ..core.vectors.train import TrainSettings
+            from ..core.vectors.trainer import TrainSettings
 
             output = _train_output_dir(vectors_file, output_dir)
             settings = TrainSettings(
@@ -148,7 +148,7 @@ def _train_output_dir(first: Optional[Path], second: Optional[Path]) -> Path:
 
 
 def _train(lang: str, text: Path, output: Path, settings: "TrainSettings", **options: object) -> "Report":
-    from ..core.vectors.train import train_and_convert
+    from ..core.vectors.trainer import train_and_convert
 
     msg.info(f"Training {settings.algorithm} vectors on {text}")
     _, report, train_report = train_and_convert(lang, text, output, settings, **options)

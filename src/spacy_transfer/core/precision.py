@@ -8,6 +8,9 @@ setting warns once and runs float32, unless ``SPACY_TRANSFER_FORCE_BF16=1`` forc
 (``init config --gpu`` writes ``mixed_precision = true``, as spaCy's GPU template does,
 and a user who tries that config on a laptop must not pay 11x for it). The weights and
 their gradients stay float32 throughout; without the setting everything is float32.
+
+``quantize = "int8"`` (CPU prediction) runs an int8 dynamically quantized copy of the
+encoder: :func:`int8_dynamic`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,27 @@ def int8_note() -> None:
             "VNNI, so int8 matmuls run about as fast as float32 (1.06x measured on an AVX2-only "
             "EPYC, against 2.2x with VNNI). Accuracy costs the same a quarter point either way.",
         )
+
+
+def int8_dynamic(model: Any) -> Any:
+    """``model`` (a copy the caller gives up) for CPU prediction in int8: dynamic quantization,
+    weights per output channel (closer to fp32 than one scale per matrix, as fast). Linear maps
+    with more inputs than outputs (the feed-forward down-projections) stay fp32: their inputs
+    are GELU activations whose outliers one int8 scale per pass cannot hold (measured on a
+    MiniLM tagger + ner: NER F -0.63 with them quantized, -0.22 without)."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    int8_note()
+    model = model.eval()
+    spec = {
+        name: per_channel_dynamic_qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module.in_features <= module.out_features
+    }
+    with warnings.catch_warnings():  # torch points to torchao; the kernels are still there
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, spec, dtype=torch.qint8)
 
 
 def autocast_dtype(device_type: str, mixed_precision: bool) -> Optional[Any]:

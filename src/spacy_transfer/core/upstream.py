@@ -112,7 +112,7 @@ def torch_cpu_feature(name: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- torch's multi-tensor kernels
-# The fused Adam step (core.transformer.torch_adam) runs on torch's multi-tensor kernels, which
+# The fused Adam step (core.state.fused_adam) runs on torch's multi-tensor kernels, which
 # torch.optim uses internally and exposes under private names only.
 
 

@@ -7,7 +7,7 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 
-from spacy_transfer.core.distill.corpus import DistillCorpus
+from spacy_transfer.core.distill.reader import DistillCorpus
 from spacy_transfer.errors import UserError
 
 
@@ -73,7 +73,7 @@ def test_a_fraction_of_one_or_a_missing_cache_is_a_clear_error(tmp_path):
 def test_a_shard_reads_back_as_docbin_gives_it_user_data_included(tmp_path):
     import numpy
 
-    from spacy_transfer.core.distill.corpus import read_shard
+    from spacy_transfer.core.distill.reader import read_shard
 
     nlp = spacy.blank("en")
     docs = [nlp.make_doc(t) for t in ("A first line .", "And a second one", "")]

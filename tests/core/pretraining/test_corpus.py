@@ -10,7 +10,7 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.util import registry
 
-from spacy_transfer.core.pretraining.corpus import RawTextCorpus, resolve_pretraining_corpus
+from spacy_transfer.core.pretraining.raw_text import RawTextCorpus, resolve_pretraining_corpus
 from spacy_transfer.errors import UserError
 
 

@@ -6,7 +6,7 @@ import srsly
 from thinc.api import Model
 
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
-from spacy_transfer.core.pretraining.state import find_state, read_state
+from spacy_transfer.core.pretraining.state_file import find_state, read_state
 
 from .conftest import tiny_config
 

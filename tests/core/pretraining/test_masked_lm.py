@@ -274,3 +274,16 @@ def test_train_loads_pretrained_adapters_into_its_own_or_merges_them(
     expected = base["encoder.layer.0.attention.self.query.weight"] + (b @ a) * (8.0 / 4)
     torch.testing.assert_close(state["encoder.layer.0.attention.self.query.weight"], expected)
     assert all(p.requires_grad for p in get_hf_model(nlp.get_pipe("transformer")).parameters())
+
+
+def test_the_masked_lm_head_leaves_the_encoders_fast_cpu_dropout_in_place(tiny_bert, raw_jsonl):
+    """Loading the head does not reset the encoder's attention: the shim installed fast CPU
+    dropout once, and masked-LM pretraining trains through it."""
+    from spacy_transfer.core import upstream
+    from spacy_transfer.core.transformer import fast_dropout
+
+    setup = setup_pretraining(trf_config(tiny_bert, raw_jsonl))
+    encoder = get_hf_model(setup.nlp.get_pipe("transformer"))
+    assert upstream.hf_attention_implementation(encoder) == fast_dropout.ATTENTION
+    mlm = setup.objective.shim._model
+    assert getattr(mlm, mlm.base_model_prefix) is encoder

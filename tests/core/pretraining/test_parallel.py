@@ -14,8 +14,8 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from spacy_transfer.core.pretraining import setup_pretraining
-from spacy_transfer.core.pretraining.corpus import iter_docs
 from spacy_transfer.core.pretraining.objectives import loss_reduction, share
+from spacy_transfer.core.pretraining.raw_text import iter_docs
 
 from ..transformer.conftest import make_tiny_model_dir
 from .conftest import tiny_config

@@ -8,8 +8,8 @@ from spacy.util import registry
 from wasabi import Printer
 
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
-from spacy_transfer.core.pretraining.corpus import iter_docs
-from spacy_transfer.core.pretraining.state import find_state, read_state
+from spacy_transfer.core.pretraining.raw_text import iter_docs
+from spacy_transfer.core.pretraining.state_file import find_state, read_state
 
 from .conftest import tiny_config
 

@@ -8,7 +8,12 @@ import pytest
 import spacy
 
 from spacy_transfer.core.transformer import get_tokenizer, transformer_model
-from spacy_transfer.core.transformer.alignment import align_tokens, encode_spans, trim_leading_space
+from spacy_transfer.core.transformer.alignment import (
+    TokenizerSpec,
+    align_tokens,
+    encode_spans,
+    trim_leading_space,
+)
 from spacy_transfer.core.transformer.span_getters import get_doc_spans
 
 from .conftest import ARCHS
@@ -35,7 +40,9 @@ def _model(path):
 
 def check_exact_alignment(nlp, tokenizer, text):
     doc = nlp.make_doc(text)
-    enc = encode_spans(tokenizer.backend_tokenizer, [doc], [[doc[:]]], 10_000, 0)
+    enc = encode_spans(
+        tokenizer.backend_tokenizer, [doc], [[doc[:]]], TokenizerSpec(max_length=10_000, filler_id=0)
+    )
     align = enc.aligns[0]
     lengths = align.lengths
     assert lengths.shape[0] == len(doc)

@@ -20,7 +20,7 @@ TRAIN_ARGS = {"training.max_steps": 6, "training.eval_frequency": 3}
 
 @pytest.fixture(scope="module")
 def vectors(tmp_path_factory, shared_data) -> Path:
-    from spacy_transfer.core.vectors.train import TrainSettings, train_and_convert
+    from spacy_transfer.core.vectors.trainer import TrainSettings, train_and_convert
 
     out = tmp_path_factory.mktemp("vectors") / "inaugural"
     settings = TrainSettings(dims=32, epochs=1, min_count=3, workers=2)

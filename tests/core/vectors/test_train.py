@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy
 import pytest
 
-from spacy_transfer.core.vectors.evaluate import analogy_accuracy, read_questions, vocab_analogy_accuracy
-from spacy_transfer.core.vectors.train import TrainSettings, raw_text_files, train_and_convert, write_tokens
+from spacy_transfer.core.vectors.analogies import analogy_accuracy, read_questions, vocab_analogy_accuracy
+from spacy_transfer.core.vectors.trainer import TrainSettings, raw_text_files, train_and_convert, write_tokens
 from spacy_transfer.errors import UserError
 
 TEXT = ["The cat sat on the mat.", "The dog sat on the log.", "A cat and a dog don't like the rain."] * 30

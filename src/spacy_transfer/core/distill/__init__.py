@@ -5,13 +5,13 @@
   top-k probabilities of the components that have a distribution (resumable);
 - :mod:`.soft`: the student's soft-target losses (KL divergence at a temperature);
 - :mod:`.transitions`: the parser's and ner's per-state targets (the teacher's actions);
-- :mod:`.corpus`: the reader that mixes silver shards with gold data;
+- :mod:`.reader`: the reader that mixes silver shards with gold data;
 - :mod:`.run`: the whole command: annotate, train through ``train``'s loop, evaluate;
 - :mod:`.strings`: the saved student's string store cut to what it needs (not the raw text's words);
 - :mod:`.report`: the student against the dev data and the teacher, speed and size.
 """
 
-from . import corpus  # noqa: F401  (registers spacy-transfer.DistillCorpus.v1)
+from . import reader  # noqa: F401  (registers spacy-transfer.DistillCorpus.v1)
 from .annotate import SOFT_KEY, annotate_raw_text
 from .run import DistillSettings, distill
 from .soft import SOFT_COMPONENTS, install_soft_losses

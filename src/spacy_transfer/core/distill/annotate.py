@@ -24,7 +24,7 @@ from wasabi import Printer
 
 from ...errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text
-from ..pretraining.corpus import RawTextCorpus, raw_text_files
+from ..pretraining.raw_text import RawTextCorpus, raw_text_files
 from .soft import (
     DOC_LEVEL,
     SOFT_COMPONENTS,

@@ -8,14 +8,14 @@ pretrained weights into a pipeline at the start of training (checked).
 - :mod:`.objectives` (characters, vectors) and :mod:`.masked_lm` (transformers, with
   :mod:`.masking` choosing the wordpieces);
 - :mod:`.outputs`: model{N}.bin, resume states, log.jsonl; :mod:`.resume`: continuing
-  from them; :mod:`.state`: the state file format; :mod:`.progress`: spaCy's table;
-- :mod:`.corpus`: the raw-text reader; :mod:`.weights`: init_tok2vec loading;
+  from them; :mod:`.state_file`: the state file format; :mod:`.progress`: spaCy's table;
+- :mod:`.raw_text`: the raw-text reader; :mod:`.weights`: init_tok2vec loading;
   :mod:`.adapter_weights`: LoRA adapters alone in a weights file (pretraining with an adapter).
 """
 
-from .corpus import RawTextCorpus, create_raw_text_reader
 from .loop import PretrainResult, pretrain, setup_pretraining
 from .masked_lm import create_pretrain_masked_lm
+from .raw_text import RawTextCorpus, create_raw_text_reader
 from .weights import load_init_tok2vec, load_weights
 
 __all__ = [

@@ -5,7 +5,7 @@ updates the layer and the objective's output layer. ``model{N}.bin`` (the layer'
 averaged weights, spaCy's format) is written after epochs (every ``n_save_epoch``, and
 the last), ``model{N}.temp.bin`` every ``n_save_every`` batches, ``model-last.bin`` at the
 end (also when interrupted) unless ``skip_last``; each with a line in ``log.jsonl``. A
-resume state (see :mod:`.state`, several times the weights' size) is kept beside the
+resume state (see :mod:`.state_file`, several times the weights' size) is kept beside the
 newest ``keep_states`` epoch files and model-last (one state when model-last follows an
 epoch's save directly); older files keep their weights only, as spaCy writes them.
 
@@ -33,9 +33,9 @@ from thinc.api import Config
 from wasabi import Printer
 
 from ..distributed.strategy import LocalStrategy
-from .corpus import iter_docs
 from .outputs import LAST, OutputWriter, Position
 from .progress import HEADER, ROW_SETTINGS, ProgressTracker, progress_bar
+from .raw_text import iter_docs
 from .resume import resume
 from .setup import PretrainSetup, check_corpus_not_empty, setup_pretraining
 

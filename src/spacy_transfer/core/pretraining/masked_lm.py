@@ -22,6 +22,7 @@ shape against the config's transformer before loading.
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -38,7 +39,7 @@ from ..transformer.passes import length_buckets
 from ..upstream import scaler_enabled, shim_module
 from .masking import IGNORE, WordpieceMasker
 from .objectives import ShardGradients
-from .state import canonical_safetensors
+from .state_file import canonical_safetensors
 from .target import PretrainTarget
 
 
@@ -127,12 +128,15 @@ def masked_lm_module(encoder: Any, name: str) -> Any:
 
     hf_logging.set_verbosity_error()  # the load report lists the encoder keys we replace anyway
     hf_logging.disable_progress_bar()
+    # The head gets its own copy of the config: loading it resets the config's attention to
+    # plain sdpa, and the encoder's (with the fast CPU dropout the shim installed) must stay.
+    config = copy.deepcopy(encoder.config)
     mlm = None
     with contextlib.suppress(OSError, ValueError, EnvironmentError):
-        mlm = AutoModelForMaskedLM.from_pretrained(name, config=encoder.config, dtype=torch.float32)
+        mlm = AutoModelForMaskedLM.from_pretrained(name, config=config, dtype=torch.float32)
     if mlm is None:
         try:
-            mlm = AutoModelForMaskedLM.from_config(encoder.config)
+            mlm = AutoModelForMaskedLM.from_config(config)
         except ValueError as e:
             raise UserError(
                 f"transformers has no masked-LM head for the model type '{encoder.config.model_type}'",
@@ -141,9 +145,6 @@ def masked_lm_module(encoder: Any, name: str) -> Any:
             ) from e
     setattr(mlm, mlm.base_model_prefix, encoder)
     mlm.tie_weights()
-    from ..transformer import fast_dropout
-
-    fast_dropout.install(mlm)  # loading the head may have reset the shared config to plain sdpa
     return mlm.to(next(encoder.parameters()).device)
 
 
@@ -180,8 +181,8 @@ class TorchModuleShim(Shim):
         return self._grad_scaler
 
     def finish_update(self, optimizer: Optimizer) -> None:
+        from ..state.fused_adam import apply_optimizer
         from ..transformer import adapters
-        from ..transformer.torch_adam import apply_optimizer
 
         scales = adapters.lr_scales(self._model, self.adapter) if self.adapter is not None else None
         apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=scales)

@@ -13,7 +13,7 @@ import srsly
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_write_bytes, atomic_write_text
 from ..state import model_arrays, optimizer_arrays, optimizer_counters, rng_state, stable_keys
-from . import state as st
+from . import state_file as st
 from .progress import ProgressTracker
 from .setup import PretrainSetup
 

@@ -10,7 +10,7 @@ from wasabi import Printer
 
 from ...errors import UserError
 from ..state import load_model_arrays, restore_optimizer, restore_rng, stable_keys
-from . import state as st
+from . import state_file as st
 from .outputs import MODEL_NAME, OutputWriter, Position
 from .progress import ProgressTracker
 from .setup import PretrainSetup

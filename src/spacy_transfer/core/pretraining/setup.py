@@ -14,8 +14,8 @@ from ...errors import UserError
 from ..devices import setup_device
 from ..upstream import link_components
 from ..validation import check_vectors_path, config_errors
-from .corpus import iter_docs, resolve_pretraining_corpus
 from .objectives import build_tok2vec_objective
+from .raw_text import iter_docs, resolve_pretraining_corpus
 from .target import check_tok2vec_layer, find_target
 
 

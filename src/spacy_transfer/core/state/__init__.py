@@ -3,7 +3,9 @@
 - :mod:`.keys`: process-independent names for every parameter (thinc and torch), and
   the network's arrays by those names;
 - :mod:`.optimizer`: thinc optimizer moments, averages and counters under those names;
-- :mod:`.rng`: the Python, NumPy and torch random streams (and cupy's reseeding).
+- :mod:`.rng`: the Python, NumPy and torch random streams (and cupy's reseeding);
+- :mod:`.fused_adam`: the optimizer step of torch modules (thinc's Adam in fused torch
+  kernels, on the state :mod:`.optimizer` names); imported on its own (it imports torch).
 
 thinc keys optimizer state by ``(node.id, param)`` and node ids are counters that differ
 between processes, so every name uses the node's index in ``model.walk()`` instead:

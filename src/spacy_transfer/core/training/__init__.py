@@ -5,7 +5,7 @@
 - :mod:`.initialize`: spaCy's ``init_nlp`` steps plus listener/frozen checks;
   :mod:`.checks`: the data and pipeline checks before anything is written;
 - :mod:`.batches`: epochs, shuffling and batching, resumable mid-epoch;
-- :mod:`.state`: the run's counters and stop rules; :mod:`.checkpoint`: the resume folder;
+- :mod:`.run_state`: the run's counters and stop rules; :mod:`.checkpoint`: the resume folder;
 - :mod:`.evaluate`, :mod:`.progress`, :mod:`.plots`, :mod:`.outputs` (meta.json,
   before_to_disk), :mod:`.signals` (Ctrl-C/SIGTERM: stop after the step, resumable).
 """

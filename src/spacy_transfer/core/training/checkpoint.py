@@ -38,7 +38,7 @@ from ..state import (
 )
 from ..transformer.adapters import unmerged_saves
 from ..upstream import scaler_state, set_scaler_state, shim_grad_scaler
-from .state import TrainState
+from .run_state import TrainState
 
 # 2: optimizer arrays named "<table>/<key>" and all random streams in rng.safetensors
 # (core.state's scheme, shared with pretraining); 1 ("<table>::<key>", NumPy's state in

@@ -45,8 +45,8 @@ from .initialize import annotating_sentence_setters, init_nlp_with_init_tok2vec
 from .outputs import make_before_to_disk, update_meta
 from .plots import write_plot
 from .progress import TrainingDisplay, metrics_row, write_metrics
+from .run_state import TrainState, should_stop
 from .signals import StopSignals
-from .state import TrainState, should_stop
 from .step import apply_gradients, compute_gradients
 
 DIR_BEST = "model-best"

@@ -211,18 +211,30 @@ def _encode_one(
     return _Span(ids=ids, special=special, tokens=tokens, tok_idx=tok_idx + span.start, tok_pos=tok_pos)
 
 
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """What cutting, padding and alignment need of a tokenizer and its model: the longest
+    row the model takes, the padding id and token, the id a window's edge gets (the
+    tokenizer's CLS/BOS), and whether wordpieces carry token type ids."""
+
+    max_length: int
+    filler_id: int
+    pad_id: int = 0
+    pad_token: str = "[PAD]"
+    with_type_ids: bool = False
+
+
 def encode_spans(
     backend: Any,  # a ``tokenizers.Tokenizer`` (the fast tokenizer's backend)
     docs: Sequence[Doc],
     spans: Sequence[Sequence[Span]],
-    max_len: int,
-    filler_id: int,
-    pad: Tuple[int, str] = (0, "[PAD]"),
-    with_type_ids: bool = False,
+    spec: TokenizerSpec,
     st_rules: bool = False,
 ) -> EncodedBatch:
     """Tokenize every span of every Doc, align tokens to rows, and cut model rows.
     ``st_rules``: align as spacy-transformers 1.4 does (:func:`align_tokens_st`)."""
+    max_len, filler_id = spec.max_length, spec.filler_id
+    pad, with_type_ids = (spec.pad_id, spec.pad_token), spec.with_type_ids
     check_spans(docs, spans)
     texts = [doc.text[s.start_char : s.end_char] for doc, doc_spans in zip(docs, spans) for s in doc_spans]
     encodings = backend.encode_batch(texts, add_special_tokens=True) if texts else []

@@ -161,10 +161,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
         shim.tokenizer.backend_tokenizer,
         docs,
         spans,
-        shim.max_length,
-        shim.filler_id,
-        (shim.pad_id, shim.pad_token),
-        shim.with_type_ids,
+        shim.spec,
         st_rules=model.attrs.get("alignment") == "spacy-transformers",
     )
     debug.before_pass(model.attrs, [r.ids.shape[0] for r in encoded.rows], is_train)

@@ -28,7 +28,7 @@ from ..memory import release_free_heap
 from ..upstream import scaler_enabled
 from . import adapters, serialization
 from .adapters import AdapterSpec
-from .alignment import EncodedBatch
+from .alignment import EncodedBatch, TokenizerSpec
 from .layers import LayerControl, LayerPlan
 from .passes import assemble, backward_pairs, length_buckets
 
@@ -73,6 +73,19 @@ def max_positions(config: Any, tokenizer: Any) -> int:
     return min(limits) if limits else 512
 
 
+def tokenizer_spec(config: Any, tokenizer: Any) -> TokenizerSpec:
+    """The :class:`~.alignment.TokenizerSpec` of a Hugging Face model's config and fast tokenizer."""
+    pad_id = _first_int(tokenizer.pad_token_id, 0)
+    return TokenizerSpec(
+        max_length=max_positions(config, tokenizer),
+        filler_id=_first_int(tokenizer.cls_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id, pad_id),
+        pad_id=pad_id,
+        pad_token=str(tokenizer.pad_token or ""),
+        # spacy-transformers' wordpieces carry token_type_ids where the tokenizer makes them.
+        with_type_ids="token_type_ids" in getattr(tokenizer, "model_input_names", []),
+    )
+
+
 @contextlib.contextmanager
 def use_torch_params(module: Any, shim_id: int, params: Dict[Any, Any]) -> Iterator[None]:
     """Swap in the optimizer's values (e.g. parameter averages) for a shim's torch
@@ -110,6 +123,7 @@ class HFShim(Shim):
             },
         )
         self.tokenizer: Any = None
+        self.spec: Optional[TokenizerSpec] = None  # set with the tokenizer
         # "pretrained": loaded by name in initialize; "saved": from a pipeline's files (or set by code).
         self.origin: Optional[str] = None
         self.serialize_weights = True  # False while a component writes the weights as files
@@ -155,14 +169,7 @@ class HFShim(Shim):
         # Our own windows replace truncation; padding happens per sub-batch.
         backend.no_truncation()
         backend.no_padding()
-        self.max_length = max_positions(hf_model.config, tokenizer)
-        self.pad_id = _first_int(tokenizer.pad_token_id, 0)
-        self.filler_id = _first_int(
-            tokenizer.cls_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id, self.pad_id
-        )
-        self.pad_token = str(tokenizer.pad_token or "")
-        # spacy-transformers' wordpieces carry token_type_ids where the tokenizer makes them.
-        self.with_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
+        self.spec = tokenizer_spec(hf_model.config, tokenizer)
 
     @property
     def width(self) -> int:
@@ -184,27 +191,11 @@ class HFShim(Shim):
         if self.quantize != "int8" or self.device.type != "cpu":
             return self._model
         if self._quantized is None:
-            precision.int8_note()
             import copy
-            import warnings
 
-            import torch
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-            with warnings.catch_warnings():  # torch points to torchao; the kernels are still there
-                warnings.simplefilter("ignore")
-                # Per output channel (closer to fp32 than one scale per matrix, as fast). The
-                # feed-forward down-projections (more inputs than outputs) stay fp32: their
-                # inputs are GELU activations whose outliers one int8 scale per pass cannot hold
-                # (measured on a MiniLM tagger + ner: NER F -0.63 with them quantized, -0.22 without).
-                # int8 modules cannot hold LoRA layers: quantize the merged encoder.
-                model = (adapters.merged_copy if self._adapters_in else copy.deepcopy)(self._model).eval()
-                spec = {
-                    name: per_channel_dynamic_qconfig
-                    for name, module in model.named_modules()
-                    if isinstance(module, torch.nn.Linear) and module.in_features <= module.out_features
-                }
-                self._quantized = quantize_dynamic(model, spec, dtype=torch.qint8)
+            # int8 modules cannot hold LoRA layers: quantize the merged encoder.
+            plain = (adapters.merged_copy if self._adapters_in else copy.deepcopy)(self._model)
+            self._quantized = precision.int8_dynamic(plain)
         return self._quantized
 
     @property
@@ -282,7 +273,7 @@ class HFShim(Shim):
         import torch
 
         longest = max(x.shape[0] for x in seqs)
-        ids = numpy.full((len(seqs), longest), self.pad_id, dtype="int64")
+        ids = numpy.full((len(seqs), longest), self.spec.pad_id, dtype="int64")
         mask = numpy.zeros((len(seqs), longest), dtype="int64")
         for j, x in enumerate(seqs):
             ids[j, : x.shape[0]] = x
@@ -305,7 +296,7 @@ class HFShim(Shim):
     def finish_update(self, optimizer: Optimizer) -> None:
         if not self.loaded:
             return
-        from .torch_adam import apply_optimizer  # imports torch, which this module leaves until needed
+        from ..state.fused_adam import apply_optimizer  # imports torch, which this module leaves until needed
 
         if any(p.grad is not None for p in self._model.parameters()):
             self._quantized = None  # the weights change: quantize again when predicting

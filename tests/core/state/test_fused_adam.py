@@ -8,7 +8,7 @@ import pytest
 import torch
 from thinc.api import SGD, Adam, Optimizer, RAdam, torch2xp, xp2torch
 
-from spacy_transfer.core.transformer import torch_adam
+from spacy_transfer.core.state import fused_adam
 
 
 def _params(seed: int = 0):
@@ -33,7 +33,7 @@ def _thinc_step(opt, params, grads):
 def _fused_step(opt, params, grads):
     for p, g in zip(params, grads):
         p.grad = g.clone()
-    torch_adam.step(opt, [((7, f"p{i}"), p) for i, p in enumerate(params)])
+    fused_adam.step(opt, [((7, f"p{i}"), p) for i, p in enumerate(params)])
 
 
 def _adam(**kwargs) -> Optimizer:
@@ -90,11 +90,11 @@ def test_other_optimizers_are_left_to_thinc(make):
     params = _params()
     for p, g in zip(params, _grads(params, 0)):
         p.grad = g
-    assert not torch_adam.supports(make(), params)
-    assert torch_adam.supports(_adam(), params)
+    assert not fused_adam.supports(make(), params)
+    assert fused_adam.supports(_adam(), params)
 
 
 def test_non_float32_weights_are_left_to_thinc():
     p = torch.nn.Parameter(torch.zeros(3, dtype=torch.bfloat16))
     p.grad = torch.ones(3, dtype=torch.bfloat16)
-    assert not torch_adam.supports(_adam(), [p])
+    assert not fused_adam.supports(_adam(), [p])
