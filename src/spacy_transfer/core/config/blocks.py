@@ -71,7 +71,7 @@ def adapter_block(model_prefix: str, req: ConfigRequest) -> Blocks:
             "dropout": q(0.0),
             "target_modules": q(None),
             "merge_adapters": q(True),
-            "learn_rate_scale": q(4.0),
+            "learn_rate_scale": q(1.0),
         }
     }
 
