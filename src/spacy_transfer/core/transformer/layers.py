@@ -132,7 +132,7 @@ class LayerPlan:
         self.layer_of: Dict[str, int] = {
             name: index.get(id(p), self.top) for name, p in model.named_parameters() if p.requires_grad
         }
-        self.n_params = sum(1 for _ in model.parameters())
+        self.top_names = [name for name, layer in self.layer_of.items() if layer == self.top]
 
     def lr_scales(self) -> Optional[Dict[str, float]]:
         if self.control.lr_decay == 1.0:

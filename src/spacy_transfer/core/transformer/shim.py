@@ -135,6 +135,7 @@ class HFShim(Shim):
         self.adapter: Optional[AdapterSpec] = None  # LoRA (.adapters)
         self._adapters_in = False  # whether the encoder holds the adapters now
         self._plan: Optional[LayerPlan] = None
+        self._lr_scales: Optional[Dict[str, float]] = None  # per weight name (.layers, .adapters)
 
     # ------------------------------------------------------------------ state
     @property
@@ -151,16 +152,13 @@ class HFShim(Shim):
         self.origin = origin
         self._quantized = None
         device = self.device if self.loaded else None
-        from .layers import freeze_bottom
-
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
         self._adapters_in = adapters.has_adapters(hf_model)  # loaded unmerged
         if self.adapter is not None and origin == "pretrained" and not self._adapters_in:
             adapters.inject(hf_model, self.adapter)
             self._adapters_in = True
-        freeze_bottom(hf_model, self.freeze_layers)
-        # Built now, so that an encoder the settings cannot apply to is refused at load time.
-        self._plan = self.control.plan(hf_model) if self.control.active else None
+        # Now, so that an encoder the settings cannot apply to is refused at load time.
+        self._settle_layers(hf_model)
         self._model = hf_model if device is None else hf_model.to(device)
         self.tokenizer = serialization.check_tokenizer(
             tokenizer, getattr(hf_model.config, "name_or_path", "model")
@@ -251,12 +249,21 @@ class HFShim(Shim):
 
     def _start_adapters(self) -> None:
         adapters.inject(self._model, self.adapter)  # type: ignore[arg-type]
+        self._adapters_in = True
+        self._settle_layers(self._model)
+        self._quantized = None
+
+    def _settle_layers(self, model: Any) -> None:
+        """Freeze the bottom layers, then fix once what the optimizer step reads each time:
+        the layer plan and the learning-rate factor of every weight that can train."""
         from .layers import freeze_bottom
 
-        freeze_bottom(self._model, self.freeze_layers)
-        self._adapters_in = True
-        self._plan = self.control.plan(self._model) if self.control.active else None
-        self._quantized = None
+        freeze_bottom(model, self.freeze_layers)
+        self._plan = self.control.plan(model) if self.control.active else None
+        scales = self._plan.lr_scales() if self._plan is not None else None
+        if self._adapters_in and self.adapter is not None and self.adapter.learn_rate_scale != 1.0:
+            scales = adapters.lr_scales(model, self.adapter, scales)
+        self._lr_scales = scales
 
     def layer_plan(self) -> Optional[LayerPlan]:
         """How ``layer_lr_decay`` and ``unfreeze_every`` apply to this encoder (None: off)."""
@@ -265,8 +272,7 @@ class HFShim(Shim):
     def encoder_updates(self, optimizer: Optimizer, plan: LayerPlan) -> int:
         """How many optimizer steps have updated the top layer: the clock of gradual unfreezing
         (thinc's optimizer counts updates per weight, and checkpoints keep the counts)."""
-        top = [name for name, layer in plan.layer_of.items() if layer == plan.top]
-        return max((int(optimizer.nr_update.get((self.id, name), 0)) for name in top), default=0)
+        return max((int(optimizer.nr_update.get((self.id, name), 0)) for name in plan.top_names), default=0)
 
     def _forward_group(self, model: Any, seqs: List[numpy.ndarray]) -> Dict[str, Any]:
         """One padded forward pass; the outputs we keep, by ModelOutput key."""
@@ -301,13 +307,9 @@ class HFShim(Shim):
         if any(p.grad is not None for p in self._model.parameters()):
             self._quantized = None  # the weights change: quantize again when predicting
         plan = self.layer_plan()
-        scales = None
         if plan is not None:
             plan.gate(self._model, self.encoder_updates(optimizer, plan))
-            scales = plan.lr_scales()
-        if self._adapters_in and self.adapter is not None and self.adapter.learn_rate_scale != 1.0:
-            scales = adapters.lr_scales(self._model, self.adapter, scales)
-        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=scales)
+        apply_optimizer(optimizer, self.id, self._model, self.grad_scaler, lr_scales=self._lr_scales)
 
     @contextlib.contextmanager
     def use_params(self, params: Dict[Any, Any]):
