@@ -4,7 +4,7 @@ two packages import each other (also through lazy imports inside functions).
     cli, compat (spacy-transformers' names and surface), spacy_transfer (the root registers names on import)
     core.config
     core.training, core.pretraining, core.vectors, core.distill
-    core.transformer, core.distributed, core.state
+    core.transformer, core.distributed, core.state, core.recipe (the run protocol)
     core.validation, core.upstream, core.devices, core.precision, core.cpu, core.corpora, core.io, core.memory, core.info, errors, registry, templates
 
 Packages of one layer may import each other as long as that makes no cycle.
@@ -23,7 +23,7 @@ LAYERS: List[List[str]] = [
     ["cli", "compat", "__main__", ""],
     ["core.config"],
     ["core.training", "core.pretraining", "core.vectors", "core.distill"],
-    ["core.transformer", "core.distributed", "core.state"],
+    ["core.transformer", "core.distributed", "core.state", "core.recipe"],
     [
         "core.validation",
         "core.upstream",

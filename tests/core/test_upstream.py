@@ -127,7 +127,6 @@ def test_a_parsers_private_steps_are_reached(tmp_path):
     states, golds, max_moves = upstream.parser_gold_batch(parser, [example], max_length=2)
     assert len(states) == len(golds) >= 1 and max_moves >= 1
     assert upstream.pipe_multitasks(parser) == []
-    assert upstream.nlp_optimizer(nlp) is not None  # initialize made Language's fallback optimizer
 
 
 def test_a_span_categorizers_negative_label_column_is_read():

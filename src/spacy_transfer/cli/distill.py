@@ -72,16 +72,14 @@ def distill_cli(
     """Distill TEACHER into the student config's pipeline: the teacher annotates raw text
     (--paths.raw_text), the student learns from those annotations (soft targets where a
     component has a distribution) and from gold data (--paths.train) if given."""
-    from wasabi import msg
-
-    from ..core.config import check_registered_names, import_code, load_config
+    from ..core.config import check_registered_names, import_code, load_config, source_name
     from ..core.distill import DistillSettings, distill
 
     with handle_errors(verbose):
         import_code(code)
         overrides = overrides_from(ctx)
         raw_text = overrides.pop("paths.raw_text", None)
-        where = "standard input" if config_path == "-" else config_path
+        where = source_name(config_path)
         config = load_config(config_path, overrides, interpolate=False)
         check_registered_names(config, where=where)
         raw_text = raw_text or (config.get("paths") or {}).get("raw_text")
@@ -97,5 +95,4 @@ def distill_cli(
             use_gpu=gpu_id,
             resume=resume,
             where=where,
-            printer=msg,
         )

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..core.config import config_diff, fill_config, import_code, load_config
+from ..core.config import config_diff, fill_config, import_code, load_config, source_name
 from ._app import OVERRIDES_CONTEXT, init_app
 from ._util import CodeOpt, VerboseOpt, handle_errors, overrides_from, write_or_print
 
@@ -40,7 +40,7 @@ def init_fill_config_cli(
     with handle_errors(verbose):
         import_code(code)
         overrides = overrides_from(ctx)
-        where = "standard input" if base_path == "-" else base_path
+        where = source_name(base_path)
         config = load_config(base_path, overrides)
         filled = fill_config(config, pretraining=pretraining, where=where)
         text = filled.to_str()

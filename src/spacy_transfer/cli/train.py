@@ -56,17 +56,17 @@ def train_cli(
     from ..core.distributed import Launch, run_on_ranks
 
     def body(launch: Launch) -> TrainResult:
-        from wasabi import msg
-
-        from ..core.config import load_training_config
+        from ..core.config import load_training_config, source_name
         from ..core.training import train
 
         config = load_training_config(config_path, overrides_from(ctx), code)
-        if output is None and launch.strategy.is_main:
-            msg.info("No --output given: nothing will be saved")
-        where = "standard input" if config_path == "-" else config_path
         return train(
-            config, output, use_gpu=launch.gpu_id, resume=resume, where=where, strategy=launch.strategy
+            config,
+            output,
+            resume=resume,
+            use_gpu=launch.gpu_id,
+            where=source_name(config_path),
+            strategy=launch.strategy,
         )
 
     with handle_errors(verbose):

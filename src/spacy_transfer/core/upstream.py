@@ -177,11 +177,6 @@ def pipe_multitasks(proc: Any) -> List[Any]:
     return list(getattr(proc, "_multitasks", []))
 
 
-def nlp_optimizer(nlp: Any) -> Any:
-    """The optimizer ``Language.update`` falls back to when given none (``Language._optimizer``)."""
-    return nlp._optimizer
-
-
 def negative_label_index(proc: Any) -> int:
     """A span categorizer's column for "no label" (``SpanCategorizer._negative_label_i``)."""
     return int(proc._negative_label_i)

@@ -7,16 +7,18 @@ import pytest
 import spacy
 from spacy.training import Example
 
+from spacy_transfer.core.distill import DistillUpdate
 from spacy_transfer.core.distill.soft import (
     SOFT_KEY,
     as_probabilities,
-    install_soft_losses,
     output_adapter,
     soft_gradient,
+    soft_losses,
     soften,
     target,
     top_k,
 )
+from spacy_transfer.core.recipe import Reporter
 
 from .conftest import SPANS_OF_1_OR_2
 
@@ -72,12 +74,12 @@ def _tagger_with_soft_loss():
     doc = nlp.make_doc("a b c")
     gold = Example.from_dict(doc, {"tags": ["X", "Y", "X"]})
     nlp.initialize(lambda: [gold])
-    install_soft_losses(nlp, {"tagger": ["Y", "X"]}, temperature=1.0)
-    return nlp, tagger, gold
+    loss_of = soft_losses(nlp, {"tagger": ["Y", "X"]}, temperature=1.0)["tagger"]
+    return nlp, tagger, gold, loss_of
 
 
 def test_a_silver_example_gets_the_kl_gradient_and_a_gold_one_the_taggers_own_loss():
-    nlp, tagger, gold = _tagger_with_soft_loss()
+    nlp, tagger, gold, loss_of = _tagger_with_soft_loss()
     silver_ref = nlp.make_doc("a b c")
     # The teacher (labels Y, X) is sure of Y for every token.
     silver_ref.user_data[SOFT_KEY] = {
@@ -85,7 +87,7 @@ def test_a_silver_example_gets_the_kl_gradient_and_a_gold_one_the_taggers_own_lo
     }
     silver = Example(nlp.make_doc("a b c"), silver_ref)
     scores, _ = tagger.model.begin_update([silver.predicted, gold.predicted])
-    loss, grads = tagger.get_loss([silver, gold], scores)
+    loss, grads = loss_of([silver, gold], scores)
     y = list(tagger.labels).index("Y")
     expected = scores[0].copy()
     expected[:, y] -= 1.0
@@ -95,8 +97,13 @@ def test_a_silver_example_gets_the_kl_gradient_and_a_gold_one_the_taggers_own_lo
     assert loss > 0
 
 
-def test_the_saved_student_is_a_plain_spacy_pipeline(tmp_path):
-    nlp, tagger, _ = _tagger_with_soft_loss()
+def test_the_student_is_never_patched_and_saves_as_a_plain_spacy_pipeline(tmp_path):
+    nlp, tagger, gold, _ = _tagger_with_soft_loss()
+    student = DistillUpdate({"tagger": ["Y", "X"]}, temperature=1.0)
+    student.bind(nlp, Reporter(enabled=False))
+    student(nlp, [gold], drop=0.0, losses={}, sgd=nlp.create_optimizer())
+    assert "get_loss" not in vars(tagger) and "update" not in vars(tagger)
+    assert "update" not in vars(nlp)
     nlp.to_disk(tmp_path / "p")
     loaded = spacy.load(tmp_path / "p")
     assert "get_loss" not in vars(loaded.get_pipe("tagger"))
@@ -109,7 +116,7 @@ def test_textcat_rows_with_soft_targets_get_the_kl_gradient(multilabel):
     textcat = nlp.add_pipe(factory)
     gold = Example.from_dict(nlp.make_doc("hello there"), {"cats": {"A": 1.0, "B": 0.0}})
     nlp.initialize(lambda: [gold])
-    install_soft_losses(nlp, {factory: ["A", "B"]}, temperature=1.0)
+    loss_of = soft_losses(nlp, {factory: ["A", "B"]}, temperature=1.0)[factory]
     ref = nlp.make_doc("good day")
     ref.cats = {"A": 0.0, "B": 1.0}
     ref.user_data[SOFT_KEY] = {
@@ -117,7 +124,7 @@ def test_textcat_rows_with_soft_targets_get_the_kl_gradient(multilabel):
     }
     silver = Example(nlp.make_doc("good day"), ref)
     scores = textcat.model.predict([silver.predicted, gold.predicted])
-    _, grads = textcat.get_loss([silver, gold], scores)
+    _, grads = loss_of([silver, gold], scores)
     a, b = list(textcat.labels).index("A"), list(textcat.labels).index("B")
     q = numpy.zeros(2)
     q[a], q[b] = 0.8, 0.2
@@ -140,13 +147,13 @@ def _spancat_with_soft_loss(factory):
     ref.spans[spancat.key] = [Span(ref, 0, 1, "PER")]
     gold = Example(nlp.make_doc("Ada met Bob"), ref)
     nlp.initialize(lambda: [gold])
-    install_soft_losses(nlp, {factory: ["ORG", "PER"]}, temperature=1.0)
-    return nlp, spancat, gold
+    loss_of = soft_losses(nlp, {factory: ["ORG", "PER"]}, temperature=1.0)[factory]
+    return nlp, spancat, gold, loss_of
 
 
 @pytest.mark.parametrize("factory", ["spancat", "spancat_singlelabel"])
 def test_spancat_candidates_get_the_kl_gradient_to_the_teachers_probabilities(factory):
-    nlp, spancat, gold = _spancat_with_soft_loss(factory)
+    nlp, spancat, gold, loss_of = _spancat_with_soft_loss(factory)
     exclusive = factory == "spancat_singlelabel"
     ref = nlp.make_doc("Cy saw Dee")
     # The teacher stored one candidate, "Dee" (2, 3): PER 0.9, ORG 0.05 (and "no label" 0.05).
@@ -162,7 +169,7 @@ def test_spancat_candidates_get_the_kl_gradient_to_the_teachers_probabilities(fa
     docs = [silver.predicted, gold.predicted]
     spans = spancat.suggester(docs, ops=spancat.model.ops)
     scores = spancat.model.predict((docs, spans))
-    loss, grads = spancat.get_loss([silver, gold], (spans, scores))
+    loss, grads = loss_of([silver, gold], (spans, scores))
     n = int(spans.lengths[0])
     per, org = spancat._label_map["PER"], spancat._label_map["ORG"]
     q = numpy.zeros((n, scores.shape[1]), dtype="float32")
@@ -237,9 +244,10 @@ def test_a_bow_textcat_trained_on_soft_targets_alone_learns_the_teachers_distrib
         ref.user_data[SOFT_KEY] = {factory: {"i": numpy.asarray([[0, 1]]), "p": numpy.asarray(p, "float16")}}
         silver.append(Example(nlp.make_doc(text), ref))
     optimizer = nlp.initialize(lambda: silver)
-    install_soft_losses(nlp, {factory: ["A", "B"]}, temperature=1.0)
+    student = DistillUpdate({factory: ["A", "B"]}, temperature=1.0)
+    student.bind(nlp, Reporter(enabled=False))
     for _ in range(400):
-        nlp.update(silver, sgd=optimizer)
+        student(nlp, silver, drop=0.0, losses={}, sgd=optimizer)
     for doc in nlp.pipe(texts):
         assert doc.cats["A"] == pytest.approx(0.7, abs=0.03)
         assert doc.cats["B"] == pytest.approx(p[0][1], abs=0.03)

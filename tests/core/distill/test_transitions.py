@@ -10,14 +10,14 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
-from spacy_transfer.core.distill import SOFT_KEY
+from spacy_transfer.core.distill import SOFT_KEY, DistillUpdate
 from spacy_transfer.core.distill.transitions import (
     chunks,
     class_names,
     follow,
-    install_transition_targets,
     student_targets,
 )
+from spacy_transfer.core.recipe import Reporter
 
 
 def test_the_teachers_distribution_is_mapped_onto_the_students_classes_and_softened():
@@ -62,6 +62,13 @@ def _student(name: str, gold: dict):
     proc = nlp.add_pipe(name)
     proc.initialize(lambda: examples, nlp=nlp)
     return nlp, proc, nlp.create_optimizer()
+
+
+def _distill_update(nlp, name: str, proc) -> DistillUpdate:
+    """The training loop's update with the teacher's actions as targets for ``name``."""
+    student = DistillUpdate({name: class_names(proc)}, temperature=1.0, transition_temperature=1.0)
+    student.bind(nlp, Reporter(enabled=False))
+    return student
 
 
 def _oracle_silver(proc, examples: list) -> list:
@@ -118,11 +125,12 @@ def test_a_student_learns_the_teachers_parses_from_soft_targets_alone(gold, name
     nlp, proc, optimizer = _student(name, gold)
     silver = _oracle_silver(proc, gold[name])
     before = _agreement(nlp, gold[name], name)
-    assert install_transition_targets(nlp, {name: class_names(proc)}, 1.0) == [name]
+    student = _distill_update(nlp, name, proc)
+    assert student.transitions == [name]
     for _ in range(12):
         for start in range(0, len(silver), 4):
             losses: dict = {}
-            nlp.update(silver[start : start + 4], sgd=optimizer, drop=0.0, losses=losses)
+            student(nlp, silver[start : start + 4], sgd=optimizer, drop=0.0, losses=losses)
     assert losses[name] > 0  # in the dict passed, as spaCy's components report theirs
     after = _agreement(nlp, gold[name], name)
     assert after > max(before, 0.6), (before, after)
@@ -132,11 +140,11 @@ def _train_mixed(gold: dict, with_gold: bool) -> float:
     examples = gold["parser"]
     nlp, proc, optimizer = _student("parser", gold)
     silver = _oracle_silver(proc, examples[:10])
-    install_transition_targets(nlp, {"parser": class_names(proc)}, 1.0)
+    student = _distill_update(nlp, "parser", proc)
     for _ in range(12):
         for start in range(0, 10, 2):  # each batch: two silver docs (and two gold ones)
             batch = silver[start : start + 2] + (examples[10 + start : 12 + start] if with_gold else [])
-            nlp.update(batch, sgd=optimizer, drop=0.0)
+            student(nlp, batch, sgd=optimizer, drop=0.0, losses={})
     return _agreement(nlp, examples[:10], "parser"), _agreement(nlp, examples[10:], "parser")
 
 

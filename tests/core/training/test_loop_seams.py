@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from spacy_transfer.core.config import load_training_config
-from spacy_transfer.core.training import LocalStrategy, Trainer, stable_keys
+from spacy_transfer.core.recipe import RunOptions
+from spacy_transfer.core.training import LocalStrategy, TrainRecipe, stable_keys
 
 from .data import TINY_SHARED
 
@@ -45,8 +46,7 @@ def test_each_step_shards_then_reduces_before_the_optimizer(shared_config, train
         },
     )
     strategy = CountingStrategy()
-    trainer = Trainer(config, None, strategy=strategy, stdout=io.StringIO())
-    result = trainer.run()
+    result = TrainRecipe(config, None, RunOptions(strategy=strategy, stdout=io.StringIO())).execute()
     assert result.state.step == 5
     assert strategy.calls == {"shard": 6, "reduce_gradients": 6, "broadcast": 3, "barrier": 3}
 
@@ -61,8 +61,8 @@ def test_stable_keys_name_every_optimizer_entry(shared_config, training_corpora)
             "training.max_steps": 1,
         },
     )
-    trainer = Trainer(config, None, stdout=io.StringIO())
-    trainer.run()
+    trainer = TrainRecipe(config, None, RunOptions(stdout=io.StringIO()))
+    trainer.execute()
     keys = stable_keys(trainer.nlp)
     assert set(trainer.optimizer.mom1) <= set(keys)
     assert len(set(keys.values())) == len(keys)

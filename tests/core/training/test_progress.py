@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from spacy_transfer.core.config import load_training_config
-from spacy_transfer.core.training import Trainer, progress
+from spacy_transfer.core.training import progress, train
 from spacy_transfer.core.training.plots import render_png
 
 from .data import TINY_SHARED
@@ -23,7 +23,7 @@ def run(shared_config, corpora, **kwargs):
         },
     )
     out, err = io.StringIO(), io.StringIO()
-    Trainer(config, None, stdout=out, stderr=err, **kwargs).run()
+    train(config, None, stdout=out, stderr=err, **kwargs)
     return out.getvalue(), err.getvalue()
 
 

@@ -16,7 +16,7 @@ from ..validation import (
 )
 from .fill import config_diff, fill_config, pretraining_defaults
 from .generate import ConfigRequest, build_config_text
-from .loading import import_code, load_config, load_training_config, read_config_text
+from .loading import import_code, load_config, load_training_config, read_config_text, source_name
 from .overrides import parse_overrides
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "parse_overrides",
     "pretraining_defaults",
     "read_config_text",
+    "source_name",
 ]

@@ -17,6 +17,11 @@ from ..validation import check_registered_names, check_unknown_settings, config_
 PathLike = Union[str, Path]
 
 
+def source_name(path: PathLike) -> str:
+    """How messages name a config: its path, or "standard input" for ``-``."""
+    return "standard input" if str(path) == "-" else str(path)
+
+
 def read_config_text(path: PathLike) -> str:
     """The config's text; ``-`` reads standard input."""
     if str(path) == "-":
@@ -51,7 +56,7 @@ def load_config(
 ) -> Config:
     """Parse a config, apply overrides. Errors become :class:`UserError` with the file name."""
     text = read_config_text(path)
-    where = "standard input" if str(path) == "-" else str(path)
+    where = source_name(path)
     with config_errors(where):
         try:
             config = Config().from_str(text, overrides=overrides or {}, interpolate=False)

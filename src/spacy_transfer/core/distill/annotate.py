@@ -20,11 +20,11 @@ import numpy
 import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
-from wasabi import Printer
 
 from ...errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..pretraining.raw_text import RawTextCorpus, raw_text_files
+from ..recipe import Reporter
 from .soft import (
     DOC_LEVEL,
     SOFT_COMPONENTS,
@@ -131,10 +131,10 @@ def annotate_raw_text(
     shard_size: int = 1000,
     max_docs: int = 0,
     transitions: bool = True,
-    printer: Optional[Printer] = None,
+    printer: Optional[Reporter] = None,
 ) -> Manifest:
     """Annotate ``raw_text`` with the teacher into ``cache`` (or continue/reuse what is there)."""
-    printer = printer or Printer(no_print=True)
+    printer = printer or Reporter(enabled=False)
     fresh = Manifest(
         fingerprint, raw_identity(raw_text), k, soft_components(teacher, components, transitions)
     )

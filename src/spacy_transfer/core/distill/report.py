@@ -13,9 +13,9 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from thinc.api import Config
-from wasabi import Printer
 
 from ..io import atomic_write_text
+from ..recipe import Reporter
 
 # The headline scores of each component, as spaCy's scorers name them.
 HEADLINES = (
@@ -65,7 +65,7 @@ def compare(
     config: Config,
     raw_text: Dict[str, int],
     settings: Dict[str, Any],
-    printer: Printer,
+    printer: Reporter,
 ) -> Dict[str, Any]:
     import spacy
 
@@ -103,7 +103,7 @@ def compare(
     return result
 
 
-def _print(printer: Printer, result: Dict[str, Any]) -> None:
+def _print(printer: Reporter, result: Dict[str, Any]) -> None:
     keys = sorted(set(result["student"]["dev"]) | set(result["teacher"]["dev"]))
     rows = [
         (

@@ -18,16 +18,21 @@ their logits (softmax for ``spancat_singlelabel``, sigmoid per label for ``spanc
 Gold examples (no soft targets) keep the component's own loss. The parser and ner get the
 teacher's action distribution at each state (``transitions.py``). Everything else is a hard
 target: the teacher's predictions are the student's training annotations.
+
+:func:`soft_losses` gives each such component's loss as a function, and :func:`soft_updates`
+its update with that loss; :mod:`.objective` calls them from the training loop's seam. The
+components themselves are never modified.
 """
 
 from __future__ import annotations
 
-import types
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
-from spacy.training import Example
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
+from thinc.api import set_dropout_rate
 
 from ..upstream import negative_label_index
 
@@ -128,16 +133,20 @@ def soft_targets_of(eg: Example, name: str) -> Optional[Dict[str, Any]]:
     return (eg.reference.user_data.get(SOFT_KEY) or {}).get(name)
 
 
-def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) -> Callable:
-    adapt = output_adapter(proc.model)
+SoftLoss = Callable[[List[Example], Any], Tuple[float, Any]]
+ComponentUpdate = Callable[..., None]
 
-    def get_loss(self: Any, examples: List[Example], scores: List[Any]) -> Tuple[float, List[Any]]:
-        xp = self.model.ops.xp
+
+def _token_loss(proc: Any, mapping: numpy.ndarray, T: float) -> SoftLoss:
+    adapt, own = output_adapter(proc.model), proc.get_loss
+
+    def loss_of(examples: List[Example], scores: List[Any]) -> Tuple[float, List[Any]]:
+        xp = proc.model.ops.xp
         loss, grads = 0.0, []
         for eg, s in zip(examples, scores):
-            soft = soft_targets_of(eg, self.name)
+            soft = soft_targets_of(eg, proc.name)
             if soft is None or numpy.asarray(soft["i"]).shape[0] != s.shape[0]:
-                gold_loss, gold_grads = original([eg], [s])  # gold data: the component's own loss
+                gold_loss, gold_grads = own([eg], [s])  # gold data: the component's own loss
                 loss, grads = loss + float(gold_loss), grads + list(gold_grads)
                 continue
             q = target(soft, mapping, s.shape[1], T, False, xp)
@@ -146,18 +155,18 @@ def _token_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float)
             loss, grads = loss + kl, grads + [d]
         return loss, grads
 
-    return types.MethodType(get_loss, proc)
+    return loss_of
 
 
-def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, multilabel: bool) -> Callable:
-    adapt = output_adapter(proc.model)
+def _doc_loss(proc: Any, mapping: numpy.ndarray, T: float, multilabel: bool) -> SoftLoss:
+    adapt, own = output_adapter(proc.model), proc.get_loss
 
-    def get_loss(self: Any, examples: List[Example], scores: Any) -> Tuple[float, Any]:
-        xp = self.model.ops.xp
-        loss, grads = original(examples, scores)  # gold rows keep the component's own gradient
+    def loss_of(examples: List[Example], scores: Any) -> Tuple[float, Any]:
+        xp = proc.model.ops.xp
+        loss, grads = own(examples, scores)  # gold rows keep the component's own gradient
         grads = grads.copy()
         for row, eg in enumerate(examples):
-            soft = soft_targets_of(eg, self.name)
+            soft = soft_targets_of(eg, proc.name)
             if soft is None:
                 continue
             q = target(soft, mapping, scores.shape[1], T, multilabel, xp)
@@ -167,7 +176,7 @@ def _doc_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float, m
             loss += kl
         return float(loss), grads
 
-    return types.MethodType(get_loss, proc)
+    return loss_of
 
 
 def span_targets(starts_ends: Any, probs: Any, n_real: int, n_cols: int, k: int) -> Dict[str, numpy.ndarray]:
@@ -200,18 +209,19 @@ def span_row_targets(
     return q
 
 
-def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) -> Callable:
-    adapt = output_adapter(proc.model)
+def _span_loss(proc: Any, mapping: numpy.ndarray, T: float) -> SoftLoss:
+    adapt, own = output_adapter(proc.model), proc.get_loss
+    # spancat_singlelabel's "no label" column; None for spancat
+    negative = negative_label_index(proc) if proc.add_negative_label else None
 
-    def get_loss(self: Any, examples: List[Example], spans_scores: Tuple[Any, Any]) -> Tuple[float, Any]:
+    def loss_of(examples: List[Example], spans_scores: Tuple[Any, Any]) -> Tuple[float, Any]:
         spans, scores = spans_scores
-        loss, grads = original(examples, spans_scores)  # gold docs' rows keep the component's own gradient
-        ops, xp = self.model.ops, self.model.ops.xp
+        loss, grads = own(examples, spans_scores)  # gold docs' rows keep the component's own gradient
+        ops, xp = proc.model.ops, proc.model.ops.xp
         data, lengths = ops.to_numpy(spans.data).reshape((-1, 2)), ops.to_numpy(spans.lengths)
-        negative = self._negative_label_i  # spancat_singlelabel's "no label" column; None for spancat
         grads, offset = grads.copy(), 0
         for eg, n in zip(examples, lengths):
-            soft, rows = soft_targets_of(eg, self.name), slice(offset, offset + int(n))
+            soft, rows = soft_targets_of(eg, proc.name), slice(offset, offset + int(n))
             offset += int(n)
             if soft is None or not n:
                 continue
@@ -222,26 +232,70 @@ def _span_loss(proc: Any, original: Callable, mapping: numpy.ndarray, T: float) 
             grads[rows] = d
         return float(loss), grads
 
-    return types.MethodType(get_loss, proc)
+    return loss_of
 
 
-def install_soft_losses(nlp: Language, teacher_labels: Dict[str, List[str]], temperature: float) -> List[str]:
-    """Give the student's soft-target components the distillation loss (on this pipeline
-    object only: what is saved stays a plain spaCy pipeline). Returns their names."""
-    done = []
+def soft_losses(
+    nlp: Language, teacher_labels: Dict[str, List[str]], temperature: float
+) -> Dict[str, SoftLoss]:
+    """The distillation loss of each of the student's soft-target components (a component
+    with a distribution over labels that the teacher annotated): ``loss(examples, scores)``
+    as the component's own ``get_loss``, the KL gradient on silver examples."""
+    found: Dict[str, SoftLoss] = {}
     for name, proc in nlp.pipeline:
         factory = nlp.get_pipe_meta(name).factory
         if factory not in SOFT_COMPONENTS or name not in teacher_labels:
             continue
         mapping = _mapping(teacher_labels[name], list(proc.labels))
-        original = type(proc).get_loss.__get__(proc)  # the class's loss, even if installed twice
         if factory in TOKEN_LEVEL:
-            proc.get_loss = _token_loss(proc, original, mapping, temperature)
+            found[name] = _token_loss(proc, mapping, temperature)
         elif factory in SPAN_LEVEL:
             if proc.add_negative_label:  # the teacher's column after its labels is its negative label
                 mapping = numpy.append(mapping, negative_label_index(proc))
-            proc.get_loss = _span_loss(proc, original, mapping, temperature)
+            found[name] = _span_loss(proc, mapping, temperature)
         else:
-            proc.get_loss = _doc_loss(proc, original, mapping, temperature, factory == "textcat_multilabel")
-        done.append(name)
-    return done
+            found[name] = _doc_loss(proc, mapping, temperature, factory == "textcat_multilabel")
+    return found
+
+
+def _docs(proc: Any, examples: List[Example]) -> Optional[List[Doc]]:
+    docs = [eg.predicted for eg in examples]
+    return docs if any(len(doc) for doc in docs) else None
+
+
+def _docs_and_spans(proc: Any, examples: List[Example]) -> Optional[Tuple[List[Doc], Any]]:
+    docs = _docs(proc, examples)
+    if docs is None:
+        return None
+    spans = proc.suggester(docs, ops=proc.model.ops)
+    return (docs, spans) if int(spans.lengths.sum()) else None
+
+
+def soft_update(proc: Any, loss_of: SoftLoss, spans: bool) -> ComponentUpdate:
+    """The component's own update (as spaCy 3.8's Tagger, TextCategorizer and SpanCategorizer
+    do it) with ``loss_of`` in place of its ``get_loss``; the optimizer step is the caller's."""
+    inputs = _docs_and_spans if spans else _docs
+
+    def update(examples: List[Example], *, drop: float, losses: Dict[str, float]) -> None:
+        losses.setdefault(proc.name, 0.0)
+        validate_examples(examples, f"{type(proc).__name__}.update")
+        X = inputs(proc, examples)
+        if X is None:  # no tokens (or no candidate spans) in the whole batch
+            return
+        set_dropout_rate(proc.model, drop)
+        scores, backprop = proc.model.begin_update(X)
+        loss, d_scores = loss_of(examples, (X[1], scores) if spans else scores)
+        backprop(d_scores)
+        losses[proc.name] += loss
+
+    return update
+
+
+def soft_updates(
+    nlp: Language, teacher_labels: Dict[str, List[str]], temperature: float
+) -> Dict[str, ComponentUpdate]:
+    """:func:`soft_update` for each component of :func:`soft_losses`."""
+    return {
+        name: soft_update(nlp.get_pipe(name), loss_of, nlp.get_pipe_meta(name).factory in SPAN_LEVEL)
+        for name, loss_of in soft_losses(nlp, teacher_labels, temperature).items()
+    }

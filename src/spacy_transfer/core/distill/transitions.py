@@ -26,7 +26,7 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from thinc.api import set_dropout_rate
 
-from ..upstream import nlp_optimizer, parser_add_labels, parser_gold_batch, pipe_multitasks
+from ..upstream import parser_add_labels, parser_gold_batch, pipe_multitasks
 from .soft import EPS, TRANSITION_LEVEL, soft_gradient, soft_targets_of
 
 TRANSITION_MIN_P = 0.01  # actions the teacher gives less than this are not stored
@@ -202,23 +202,25 @@ def _soft_rows(
     return soft_gradient(_softmax(scores), q, T, False, numpy)
 
 
-def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: float) -> Callable:
-    """The component's update with soft targets for silver examples (see the module)."""
+def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: float) -> Callable[..., None]:
+    """The component's update with soft targets for silver examples (see the module); the
+    optimizer step is the caller's."""
 
-    def update(examples: List[Example], *, drop: float = 0.0, sgd: Any = None, losses: Any = None) -> Any:
-        losses = {} if losses is None else losses
+    def update(examples: List[Example], *, drop: float, losses: Dict[str, float]) -> None:
         if proc.cfg["beam_width"] >= 2 or not any(
             soft_targets_of(eg, proc.name) is not None for eg in examples
         ):
-            return proc.update(examples, drop=drop, sgd=sgd, losses=losses)  # spaCy's own, gold only
+            proc.update(examples, drop=drop, sgd=None, losses=losses)  # spaCy's own, gold only
+            return
         losses.setdefault(proc.name, 0.0)
         validate_examples(examples, "Parser.update")
         parser_add_labels(proc, [eg.x for eg in examples] + [eg.y for eg in examples])
         silver = _silver_targets(proc, examples, mapping_of(), T)  # the labels above may add moves
         if not silver:
-            return proc.update(examples, drop=drop, sgd=sgd, losses=losses)
+            proc.update(examples, drop=drop, sgd=None, losses=losses)
+            return
         for multitask in pipe_multitasks(proc):
-            multitask.update(examples, drop=drop, sgd=sgd)
+            multitask.update(examples, drop=drop, sgd=None)
         set_dropout_rate(proc.model, drop)
         max_moves = proc.cfg["update_with_oracle_cut_size"]
         cut = int(random.uniform(max_moves // 2, max_moves * 2)) if max_moves >= 1 else 0
@@ -252,10 +254,7 @@ def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: flo
             if cut and n > cut:
                 break
         backprop_tok2vec(golds)
-        if sgd not in (None, False):
-            proc.finish_update(sgd)
         model.clear_memory()
-        return losses
 
     return update
 
@@ -275,38 +274,14 @@ def _mapping_cache(proc: Any, teacher: List[str]) -> Callable[[], numpy.ndarray]
     return mapping_of
 
 
-def install_transition_targets(nlp: Language, teacher_actions: Dict[str, List[str]], T: float) -> List[str]:
-    """Give the student's parser and ner the soft-target update, on this pipeline object
-    only (what is saved stays a plain spaCy pipeline). spaCy's parsers are extension types
-    whose methods cannot be replaced, so ``nlp.update`` leaves them out and updates them
-    after the others, from the same tok2vec outputs (the listeners keep the batch's).
-    Returns their names."""
-    updates = {
+def transition_updates(
+    nlp: Language, teacher_actions: Dict[str, List[str]], T: float
+) -> Dict[str, Callable[..., None]]:
+    """The soft-target update of each of the student's parsers and ners that the teacher
+    annotated, by name. Each updates from the same tok2vec outputs as the rest of the
+    pipeline (the listeners keep the batch's)."""
+    return {
         name: transition_update(proc, _mapping_cache(proc, teacher_actions[name]), T)
         for name, proc in nlp.pipeline
         if nlp.get_pipe_meta(name).factory in TRANSITION_LEVEL and name in teacher_actions
     }
-    if updates:
-        nlp.update = _language_update(nlp, type(nlp).update.__get__(nlp), updates)  # type: ignore[method-assign]
-    return list(updates)
-
-
-def _language_update(nlp: Language, base: Callable, updates: Dict[str, Callable]) -> Callable:
-    def update(examples: Any, _: Any = None, *, drop: float = 0.0, sgd: Any = None, losses: Any = None,
-               component_cfg: Any = None, exclude: Sequence[str] = (), annotates: Sequence[str] = ()) -> Any:  # fmt: skip
-        ours = [n for n in updates if n not in exclude and n not in annotates]
-        losses = {} if losses is None else losses
-        # Language.update fills ``losses`` in place and returns a copy: ours go in the same dict.
-        base(examples, _, drop=drop, sgd=sgd, losses=losses, component_cfg=component_cfg,
-             exclude=[*exclude, *ours], annotates=annotates)  # fmt: skip
-        for name in ours if len(examples) else ():
-            cfg = dict((component_cfg or {}).get(name, {}))
-            updates[name](
-                examples,
-                drop=cfg.get("drop", drop),
-                sgd=nlp_optimizer(nlp) if sgd is None else sgd,
-                losses=losses,
-            )
-        return {k: float(v) for k, v in losses.items()}
-
-    return update

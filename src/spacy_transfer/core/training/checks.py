@@ -1,5 +1,8 @@
-"""Checks that run before training writes anything: corpora, frozen components and their
-listeners, listener widths and upstreams, labels.
+"""Checks that run before training writes anything, called from the training recipe's
+set-up in two places: :func:`check_config` before anything is built (sections, corpora,
+vectors), :func:`check_run` once the pipeline and its data are there (frozen components and
+their listeners, labels, the dev set). The pipeline's shape is checked between building and
+initializing it (:mod:`.pipeline_checks`).
 
 Each turns a problem spaCy would report late (or only warn about) into a
 :class:`UserError` that names the setting to fix.
@@ -15,10 +18,44 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set,
 
 from spacy.language import Language
 from spacy.training import Example
-from thinc.api import Model
 
 from ...errors import UserError
 from ..corpora import docbin_problem
+from ..state import python_rng_json, set_python_rng_json
+from ..validation import check_vectors_path, config_errors
+
+
+def check_config(config: Any, where: str) -> Dict[str, Any]:
+    """Every check of a training config before anything is built; returns it interpolated."""
+    check_sections(config, where)
+    with config_errors(where):
+        interpolated = config.interpolate()
+    check_corpus_paths(interpolated)
+    check_static_vectors(interpolated)
+    check_vectors_path(interpolated)
+    return interpolated
+
+
+def check_run(
+    nlp: Language,
+    frozen: List[str],
+    annotating: List[str],
+    examples: Optional[List[Example]],
+    dev_corpus: Any,
+    sourced: Sequence[str],
+) -> None:
+    """Every check of the built pipeline against its data, before the first step.
+    ``examples`` None: the training data is not checked (streamed, or a distillation's
+    silver data, which need not show every one of the teacher's labels)."""
+    check_frozen_listeners(nlp, frozen, annotating)
+    if examples is not None:
+        check_labels(nlp, examples, frozen, labels_given(nlp), sourced)
+    # Reading the dev set must not move the random state the training run depends on.
+    rng = python_rng_json()
+    try:
+        check_not_empty(dev_corpus(nlp), "dev", "[training] dev_corpus")
+    finally:
+        set_python_rng_json(rng)
 
 
 def fail_if_any(rows: List[Tuple[str, str]], message: str, header: Tuple[str, str], hint: str) -> None:
@@ -269,112 +306,6 @@ def missing_labels_as_user_error() -> Iterator[None]:
             hint="Train on data annotated for this component, remove it from [nlp] pipeline, "
             "or list its labels in [initialize.components.NAME.labels].",
         ) from None
-
-
-def check_frozen_in_pipeline(nlp: Language, frozen: List[str], annotating: List[str]) -> None:
-    rows = [
-        (f"[training] {setting}", f"'{name}' is not in the pipeline")
-        for setting, names in (("frozen_components", frozen), ("annotating_components", annotating))
-        for name in names
-        if name not in nlp.component_names
-    ]
-    fail_if_any(
-        rows,
-        "A component named in [training] is not in the pipeline",
-        ("setting", "problem"),
-        f"Use names from [nlp] pipeline: {', '.join(nlp.pipe_names)}.",
-    )
-
-
-def check_frozen_adapters(nlp: Language, frozen: List[str]) -> None:
-    """Adapters on a transformer frozen as a whole would never train: a contradiction."""
-    from ..transformer.model_files import hf_shims
-
-    rows = []
-    for name, proc in nlp.pipeline:
-        model = getattr(proc, "model", None)
-        whole = name in frozen or bool(getattr(proc, "frozen", False))
-        if whole and isinstance(model, Model) and any(s.adapter is not None for s in hf_shims(model)):
-            setting = "[training] frozen_components" if name in frozen else f"[components.{name}] frozen"
-            rows.append((name, f"has an adapter block and is frozen ({setting})"))
-    fail_if_any(
-        rows,
-        "An adapter is set on a transformer that is frozen as a whole, so it would never train",
-        ("component", "problem"),
-        "Remove the component from [training] frozen_components (with an adapter only the adapters and the "
-        "heads train), or set its model's adapter = null to keep the whole transformer as it is.",
-    )
-
-
-def _listeners(model: Model) -> List[Model]:
-    from spacy.pipeline.tok2vec import Tok2VecListener
-
-    from ..transformer.listener import TransformerListener
-
-    return [node for node in model.walk() if isinstance(node, (Tok2VecListener, TransformerListener))]
-
-
-def _listener_setting(config: Dict[str, Any], component: str) -> str:
-    """The config section of a component's listener block, e.g. [components.ner.model.tok2vec]."""
-
-    def find(node: Any, path: str) -> Optional[str]:
-        if isinstance(node, dict):
-            if "Listener" in str(node.get("@architectures", "")):
-                return path
-            for key, value in node.items():
-                found = find(value, f"{path}.{key}")
-                if found:
-                    return found
-        return None
-
-    return (
-        find((config.get("components") or {}).get(component), f"components.{component}")
-        or f"components.{component}"
-    )
-
-
-def check_listeners(nlp: Language) -> None:
-    """Every listener has an upstream component, and the width that upstream produces."""
-    upstreams = {name: proc for name, proc in nlp.pipeline if hasattr(proc, "listening_components")}
-    rows = []
-    for name, proc in nlp.pipeline:
-        model = getattr(proc, "model", None)
-        if not isinstance(model, Model) or name in upstreams:
-            continue
-        for listener in _listeners(model):
-            setting = _listener_setting(nlp.config, name)
-            feeding = [u for u, up in upstreams.items() if name in up.listening_components]
-            if not feeding:
-                wanted = listener.upstream_name
-                rows.append(
-                    (
-                        f"[{setting}]",
-                        f'listens to upstream = "{wanted}", but the pipeline has no '
-                        f"{'tok2vec or transformer component' if wanted == '*' else repr(wanted) + ' component'} before {name}",
-                    )
-                )
-                continue
-            up_model = upstreams[feeding[0]].model
-            if (
-                listener.has_dim("nO")
-                and up_model.has_dim("nO")
-                and listener.get_dim("nO") != up_model.get_dim("nO")
-            ):
-                rows.append(
-                    (
-                        f"[{setting}] width",
-                        f"is {listener.get_dim('nO')}, but '{feeding[0]}' outputs vectors of width "
-                        f"{up_model.get_dim('nO')}",
-                    )
-                )
-    fail_if_any(
-        rows,
-        "A listener cannot be connected to the layer it listens to",
-        ("setting", "problem"),
-        "Give each listener the width of its upstream (e.g. width = ${components.tok2vec.model.encode.width}); "
-        "add the upstream tok2vec/transformer to [nlp] pipeline before its listeners, or give the component "
-        "its own embedding layer ('init config --embedding independent').",
-    )
 
 
 def labels_given(nlp: Language) -> List[str]:

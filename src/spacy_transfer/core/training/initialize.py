@@ -5,7 +5,7 @@ The steps and their order are spaCy 3.8's (seed, GPU allocator, build from the c
 resume sourced components, link listeners, initialize what is neither frozen nor
 sourced), so the same config gives the same weights as ``spacy train``. Two additions:
 
-* after building (:mod:`.checks`), every listener must have an upstream component in the pipeline and the
+* after building (:mod:`.pipeline_checks`), every listener must have an upstream component in the pipeline and the
   width its upstream produces (spaCy reports these as E203 and a blis shape error, at the
   first batch);
 * a frozen ``transformer`` that was not sourced from a trained pipeline is initialized
@@ -29,7 +29,7 @@ from thinc.api import Config, Model, set_gpu_allocator
 from ...errors import UserError
 from ..upstream import link_components
 from ..validation import config_errors
-from . import checks
+from .pipeline_checks import check_built
 
 logger = logging.getLogger("spacy")
 STREAMED_SAMPLE = 100  # examples read to initialize from a streamed corpus (max_epochs = -1), as spaCy
@@ -62,14 +62,12 @@ def init_pipeline(config: Config, *, use_gpu: int = -1, where: str = "config") -
             )
     train_corpus, _ = resolve_dot_names(filled, [T["train_corpus"], T["dev_corpus"]])
     frozen: List[str] = list(T["frozen_components"])
-    checks.check_frozen_in_pipeline(nlp, frozen, list(T["annotating_components"]))
-    checks.check_frozen_adapters(nlp, frozen)
     resumed = [name for name in sourced if name not in frozen]
     if resumed:
         with nlp.select_pipes(enable=resumed):
             nlp.resume_training(sgd=T["optimizer"])
     link_components(nlp)  # listeners find their upstream components
-    checks.check_listeners(nlp)
+    check_built(nlp, frozen, list(T["annotating_components"]))
     ready = [name for name in frozen if name not in sourced and is_transformer(nlp.get_pipe(name))]
     if ready:
         logger.info("Frozen and not sourced, so initialized from their pretrained weights: %s", ready)

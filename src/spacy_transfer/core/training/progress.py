@@ -1,4 +1,4 @@
-"""What the user sees while training: the evaluation table, progress, metrics.jsonl.
+"""What the user sees while training: the evaluation table and the progress.
 
 The table has spaCy's columns (E, #, LOSS per component, scores, SCORE). On a terminal
 a tqdm bar below it shows step, words/s, ETA to max_steps and the current losses; when
@@ -8,48 +8,25 @@ output is not a terminal, plain progress lines are printed at most every
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Sequence
 
-from wasabi import Printer, color
-
-from ..io import atomic_write_text
+from ..recipe import Reporter
 
 PLAIN_EVERY_S = 30.0
 
 
-def _is_tty(stream: IO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 class TrainingDisplay:
-    """Table rows at evaluations; a live bar (TTY) or periodic lines (not a TTY)."""
+    """Table rows at evaluations; a live bar (TTY) or periodic lines (not a TTY), all
+    through the run's :class:`~spacy_transfer.core.recipe.Reporter`."""
 
     def __init__(
-        self,
-        loss_components: Sequence[str],
-        score_cols: Sequence[str],
-        max_steps: int,
-        *,
-        stdout: Optional[IO] = None,
-        stderr: Optional[IO] = None,
-        bar: Optional[bool] = None,
-        enabled: bool = True,
+        self, reporter: Reporter, loss_components: Sequence[str], score_cols: Sequence[str], max_steps: int
     ) -> None:
+        self.reporter = reporter
         self.loss_components = list(loss_components)
         self.score_cols = list(score_cols)
         self.max_steps = max_steps
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
-        self.enabled = enabled
-        self.use_bar = enabled and (_is_tty(self.stderr) if bar is None else bar)
-        self.msg = Printer(no_print=True, pretty=True)
         headers = (
             ["E", "#"]
             + [f"LOSS {c.upper()}" for c in self.loss_components]
@@ -67,38 +44,14 @@ class TrainingDisplay:
         self._bar: Any = None
         self._last_plain = time.monotonic()
 
-    def write(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.write(text, file=self.stdout)
-        else:
-            print(text, file=self.stdout, flush=True)
-
-    def _line(self, icon: str, fg: int, text: str) -> str:
-        # wasabi's messages wrap at 80 columns, which breaks paths; these never wrap.
-        line = f"{icon} {text}"
-        return color(line, fg=fg) if self.msg.show_color else line
-
-    def info(self, text: str) -> None:
-        self.write(self._line("ℹ", 4, text))
-
-    def good(self, text: str) -> None:
-        self.write(self._line("✔", 2, text))
-
-    def warn(self, text: str) -> None:
-        self.write(self._line("⚠", 3, text))
-
     def start(self, initial_step: int) -> None:
-        self.write(self.msg.row(self.headers, widths=self.widths, aligns=self.aligns, spacing=2))
-        self.write(self.msg.row(["-" * w for w in self.widths], widths=self.widths, spacing=2))
-        if self.use_bar:
-            from tqdm import tqdm
-
-            self._bar = tqdm(
+        r = self.reporter
+        r.row(self.headers, widths=self.widths, aligns=self.aligns, spacing=2)
+        r.row(["-" * w for w in self.widths], widths=self.widths, spacing=2)
+        if r.use_bar:
+            self._bar = r.open_bar(
                 total=(self.max_steps + 1) if self.max_steps else None,
                 initial=initial_step + 1,
-                file=self.stderr,
                 unit="step",
                 dynamic_ncols=True,
                 leave=False,
@@ -107,7 +60,7 @@ class TrainingDisplay:
     def step(
         self, step: int, epoch: int, losses: Dict[str, float], words_per_s: float, steps_per_s: float
     ) -> None:
-        if not self.enabled:
+        if not self.reporter.enabled:
             return
         loss_text = " ".join(f"{k}={v:.2f}" for k, v in losses.items())
         if self._bar is not None:
@@ -128,10 +81,8 @@ class TrainingDisplay:
             eta = ""
             if self.max_steps and steps_per_s > 0:
                 eta = f"  ETA {_duration((self.max_steps - step) / steps_per_s)}"
-            print(
-                f"step {step}{total}  epoch {epoch}  {words_per_s:,.0f} words/s{eta}  {loss_text}",
-                file=self.stdout,
-                flush=True,
+            self.reporter.write(
+                f"step {step}{total}  epoch {epoch}  {words_per_s:,.0f} words/s{eta}  {loss_text}"
             )
 
     def evaluation(self, row: Dict[str, Any]) -> None:
@@ -141,11 +92,11 @@ class TrainingDisplay:
             value = float(row["scores"].get(col, 0.0))
             scores.append(f"{value if col == 'speed' else value * 100:.2f}")
         cells = [row["epoch"], row["step"], *losses, *scores, f"{row['score']:.2f}"]
-        self.write(self.msg.row(cells, widths=self.widths, aligns=self.aligns, spacing=2))
+        self.reporter.row(cells, widths=self.widths, aligns=self.aligns, spacing=2)
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.close()
+            self.reporter.close_bar()
             self._bar = None
 
 
@@ -177,8 +128,3 @@ def metrics_row(
         "elapsed_s": round(elapsed_s, 3),
         "best": is_best,
     }
-
-
-def write_metrics(path: Path, history: List[Dict[str, Any]]) -> None:
-    """The whole history, rewritten atomically (it matches the checkpoint after a resume)."""
-    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in history))

@@ -1,4 +1,5 @@
-"""Where a training run is: counters and results so far, and the rules to stop it.
+"""Where a training run is: counters and results so far, the rules to stop it, and what the
+run hands back.
 
 Everything here serializes to JSON, so a checkpoint never needs pickle; the random
 streams are :mod:`spacy_transfer.core.state`'s.
@@ -7,9 +8,11 @@ streams are :mod:`spacy_transfer.core.state`'s.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy
+from spacy.language import Language
 
 
 @dataclass
@@ -79,3 +82,18 @@ def should_stop(state: TrainState, *, patience: int, max_steps: int) -> bool:
     if patience and best is not None and (state.step - best[1]) >= patience:
         return True
     return bool(max_steps) and state.step >= max_steps
+
+
+@dataclass
+class TrainResult:
+    nlp: Language
+    state: TrainState
+    output: Optional[Path]
+    interrupted: Optional[int] = None  # the signal number when stopped by Ctrl-C / SIGTERM
+
+
+class ConfigLogger(NamedTuple):
+    """A [training] logger other than spaCy's console one: spaCy's (log_step, finalize) pair."""
+
+    log_step: Callable[[Optional[Dict[str, Any]]], None]
+    finalize: Callable[[], None]

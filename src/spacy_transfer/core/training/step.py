@@ -11,6 +11,9 @@ from spacy.training import Example
 from thinc.api import Optimizer
 
 from ..distributed.strategy import LocalStrategy
+from .update import UpdateStrategy
+
+SPACY_UPDATE = UpdateStrategy()
 
 
 def subdivide_batch(batch: Sequence[Example], accumulate_gradient: int) -> Iterator[List[Example]]:
@@ -36,10 +39,12 @@ def compute_gradients(
     exclude: Sequence[str],
     annotating: Sequence[str],
     accumulate_gradient: int = 1,
+    update: UpdateStrategy = SPACY_UPDATE,
 ) -> None:
-    """Forward and backward over the batch; gradients accumulate, no weights change."""
+    """Forward and backward over the batch (by ``update``: spaCy's own unless given);
+    gradients accumulate, no weights change."""
     for part in subdivide_batch(batch, accumulate_gradient):
-        nlp.update(part, drop=dropout, losses=losses, sgd=False, exclude=exclude, annotates=annotating)  # type: ignore[arg-type]
+        update(nlp, part, drop=dropout, losses=losses, exclude=exclude, annotates=annotating)
 
 
 def trainable_components(nlp: Language, exclude: Sequence[str]) -> List[Any]:

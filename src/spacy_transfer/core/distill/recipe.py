@@ -1,5 +1,6 @@
-"""``distill``: annotate raw text with the teacher, train the student on it (and on gold
-data) through ``train``'s loop, then compare the two pipelines."""
+"""``distill`` as a recipe: annotate raw text with the teacher, train the student on it (and
+on gold data) with ``train``'s recipe and the distillation update, then compare the two
+pipelines."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from thinc.api import Config
-from wasabi import Printer
 
 from ...errors import UserError
-from ..training import train
+from ..recipe import Recipe, Reporter, RunOptions
+from ..training import TrainRecipe
 from ..validation import config_errors
 from . import teacher as tch
 from .annotate import Manifest, annotate_raw_text
+from .objective import DistillUpdate
 from .report import compare, dev_docs
-from .soft import install_soft_losses
 from .strings import prune_strings
-from .transitions import TRANSITION_TEMPERATURE, install_transition_targets
 
 SILVER = "silver"
 PRUNE_SAMPLE = 200  # dev docs the pruned pipelines must annotate as the full ones do
@@ -48,6 +48,100 @@ class DistillSettings:
             raise UserError("Invalid distillation settings", rows=rows, header=("option", "value"))
 
 
+class DistillRecipe(Recipe[Dict[str, Any]]):
+    """The whole command as a recipe: ``setup`` annotates the raw text with the teacher (a
+    cache, resumable) and sets up the student's training with :class:`.objective.DistillUpdate`
+    as the loop's update; ``restore`` and ``run`` are the training's, then the saved student's
+    strings are pruned and it is compared with the teacher. ``run`` returns what
+    ``OUTPUT/distill.json`` holds."""
+
+    def __init__(
+        self,
+        teacher_path: Path,
+        student_config: Config,
+        output: Path,
+        raw_text: Optional[str],
+        options: Optional[RunOptions] = None,
+        *,
+        settings: DistillSettings = DistillSettings(),
+        resume: bool = False,
+    ) -> None:
+        super().__init__(options)
+        self.teacher_path = Path(teacher_path)
+        self.student_config = student_config
+        self.output = Path(output)
+        self.raw_text = raw_text
+        self.settings = settings
+        self.resume = resume
+        self.training: Optional[TrainRecipe] = None
+
+    def setup(self) -> None:
+        settings = self.settings
+        settings.check()
+        if not self.raw_text:
+            raise UserError(
+                "No raw text for the teacher to annotate",
+                hint="Pass --paths.raw_text FILE (JSONL, .txt or .spacy, .gz too).",
+            )
+        with config_errors(self.where):
+            config = Config(self.student_config).interpolate()
+        _check_data(config)  # before the teacher spends time on the raw text
+        self.teacher = tch.load_teacher(self.teacher_path, self.options.use_gpu)
+        components = tch.check_student(self.teacher, config, self.where)
+        self.manifest = annotate_raw_text(
+            self.teacher,
+            Path(self.raw_text),
+            self.output / SILVER,
+            fingerprint=tch.fingerprint(self.teacher_path),
+            components=list(components),
+            k=settings.top_k,
+            batch_size=settings.batch_size,
+            shard_size=settings.shard_size,
+            max_docs=settings.max_docs,
+            transitions=settings.soft_transitions,
+            printer=self.reporter,
+        )
+        gold = (config.get("paths") or {}).get("train")
+        labels = tch.write_label_files(self.teacher, list(components), self.output / SILVER / "labels", gold)
+        self.config, dev_from_silver = student_training_config(
+            config, self.output / SILVER, self.manifest, labels, settings
+        )
+        _say_data(self.reporter, self.manifest, settings, dev_from_silver)
+        update = DistillUpdate(
+            self.manifest.labels, settings.temperature, top_k=settings.top_k, components=list(components)
+        )
+        self.training = TrainRecipe(
+            self.config, self.output, self.options, resume=self.resume, update=update, reporter=self.reporter
+        )
+        self.training.setup()
+
+    def restore(self) -> None:
+        assert self.training is not None
+        self.training.restore()
+
+    def run(self) -> Dict[str, Any]:
+        assert self.training is not None
+        result = self.training.run()
+        if result.interrupted is not None:
+            return {"interrupted": result.interrupted}
+        _prune_strings(self.output, self.config, self.reporter)
+        used = self.manifest.first(self.output / SILVER, self.settings.max_docs)
+        return compare(
+            self.teacher,
+            self.teacher_path,
+            self.output,
+            self.config,
+            used,
+            self.settings.__dict__,
+            self.reporter,
+        )
+
+    def close(self) -> None:
+        if self.training is not None:
+            self.training.close()
+        super().close()
+
+
 def distill(
     teacher_path: Path,
     student_config: Config,
@@ -55,62 +149,19 @@ def distill(
     raw_text: Optional[str],
     *,
     settings: DistillSettings = DistillSettings(),
-    use_gpu: int = -1,
     resume: bool = False,
-    where: str = "config",
-    printer: Optional[Printer] = None,
+    **options: Any,
 ) -> Dict[str, Any]:
-    """The whole command; returns what ``OUTPUT/distill.json`` holds."""
-    printer = printer or Printer(no_print=True)
-    settings.check()
-    if not raw_text:
-        raise UserError(
-            "No raw text for the teacher to annotate",
-            hint="Pass --paths.raw_text FILE (JSONL, .txt or .spacy, .gz too).",
-        )
-    with config_errors(where):
-        config = Config(student_config).interpolate()
-    _check_data(config)  # before the teacher spends time on the raw text
-    teacher = tch.load_teacher(teacher_path, use_gpu)
-    components = tch.check_student(teacher, config, where)
-    manifest = annotate_raw_text(
-        teacher,
-        Path(raw_text),
-        output / SILVER,
-        fingerprint=tch.fingerprint(teacher_path),
-        components=list(components),
-        k=settings.top_k,
-        batch_size=settings.batch_size,
-        shard_size=settings.shard_size,
-        max_docs=settings.max_docs,
-        transitions=settings.soft_transitions,
-        printer=printer,
+    """The whole command (:class:`DistillRecipe`); returns what ``OUTPUT/distill.json`` holds.
+    ``options``: :class:`~spacy_transfer.core.recipe.RunOptions` (``use_gpu``, ``where``, ``stdout``, ...)."""
+    opts = RunOptions(**{k: v for k, v in options.items() if v is not None})
+    recipe = DistillRecipe(
+        teacher_path, student_config, output, raw_text, opts, settings=settings, resume=resume
     )
-    gold = (config.get("paths") or {}).get("train")
-    labels = tch.write_label_files(teacher, list(components), output / SILVER / "labels", gold)
-    config, dev_from_silver = student_training_config(config, output / SILVER, manifest, labels, settings)
-    _say_data(printer, manifest, settings, dev_from_silver)
-
-    def prepare(nlp: Any) -> None:
-        soft = install_soft_losses(nlp, manifest.labels, settings.temperature)
-        steps = install_transition_targets(nlp, manifest.labels, TRANSITION_TEMPERATURE)
-        printer.info(
-            f"Soft targets (T={settings.temperature}, top {settings.top_k}): {soft or 'none'}"
-            + (f"; per parser state (T={TRANSITION_TEMPERATURE}): {steps}" if steps else "")
-            + f"; hard targets: {[n for n in components if n not in soft + steps] or 'none'}"
-        )
-
-    result = train(
-        config, output, use_gpu=use_gpu, resume=resume, where=where, prepare=prepare, check_labels=False
-    )
-    if result.interrupted is not None:
-        return {"interrupted": result.interrupted}
-    _prune_strings(output, config, printer)
-    used = manifest.first(output / SILVER, settings.max_docs)
-    return compare(teacher, teacher_path, output, config, used, settings.__dict__, printer)
+    return recipe.execute()
 
 
-def _prune_strings(output: Path, config: Config, printer: Printer) -> None:
+def _prune_strings(output: Path, config: Config, printer: Reporter) -> None:
     """Drop the raw text's words from the saved pipelines' string stores (see :mod:`.strings`)."""
     import spacy
 
@@ -121,7 +172,9 @@ def _prune_strings(output: Path, config: Config, printer: Printer) -> None:
             printer.warn(f"{name} keeps all its strings: {problem}")
 
 
-def _say_data(printer: Printer, manifest: Manifest, settings: DistillSettings, dev_from_silver: bool) -> None:
+def _say_data(
+    printer: Reporter, manifest: Manifest, settings: DistillSettings, dev_from_silver: bool
+) -> None:
     if 0 < settings.max_docs < manifest.docs_done:
         printer.info(
             f"The cache holds {manifest.docs_done:,} docs; the student trains on the first {settings.max_docs:,} (--max-docs)"
