@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Tuple
 
 import typer
-from wasabi import msg
 
 from ._app import OVERRIDES_CONTEXT, app
 from ._util import CodeOpt, GpuOpt, NprocOpt, VerboseOpt, handle_errors, overrides_from
 
 if TYPE_CHECKING:
     from thinc.api import Config
-    from wasabi import Printer
 
 EPILOG = """Examples:
 
@@ -74,27 +72,22 @@ def pretrain_cli(
     from ..core.memory import bound_heap_growth
 
     def body(launch: Launch) -> None:
-        from wasabi import Printer
+        from ..core.pretraining import PretrainRecipe
+        from ..core.recipe import RunOptions
 
-        from ..core.pretraining import pretrain
-
-        printer = msg if launch.strategy.is_main else Printer(no_print=True)  # rank 0 alone prints
         config, where = _load_config(ctx, config_path, code)
-        _check_output_dir(output_dir, resuming=resume_path is not None, printer=printer)
-        printer.info(f"Using {launch.describe()}")
-        result = pretrain(
+        options = RunOptions(use_gpu=launch.gpu_id, strategy=launch.strategy, where=where)
+        recipe = PretrainRecipe(
             config,
             output_dir,
+            options,
             resume_path=resume_path,
             epoch_resume=epoch_resume,
-            use_gpu=launch.gpu_id,
             skip_last=skip_last,
             keep_states=keep_states,
-            printer=printer,
-            where=where,
-            strategy=launch.strategy,
         )
-        printer.good(
+        result = recipe.execute()
+        recipe.reporter.good(
             f"Pretrained {result.words:,} words in epochs {result.start_epoch}-{result.end_epoch} "
             f"({result.words_per_second:,.0f} words/s); weights in {output_dir}"
         )
@@ -108,29 +101,17 @@ def pretrain_cli(
 
 def _load_config(ctx: typer.Context, config_path: str, code: Optional[Path]) -> Tuple["Config", str]:
     """The config with overrides applied, its registered names and settings checked."""
-    from ..core.config import check_registered_names, check_unknown_settings, import_code, load_config
+    from ..core.config import (
+        check_registered_names,
+        check_unknown_settings,
+        import_code,
+        load_config,
+        source_name,
+    )
 
     import_code(code)
-    where = "standard input" if config_path == "-" else config_path
+    where = source_name(config_path)
     config = load_config(config_path, overrides_from(ctx))
     check_registered_names(config, where=where)  # typos get the closest known names
     check_unknown_settings(config, where=where)
     return config, where
-
-
-def _check_output_dir(output_dir: Path, resuming: bool, printer: "Printer") -> None:
-    from ..errors import UserError
-
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(
-            f"The output path {output_dir} is a file", hint="Give a folder for the pretrained weights."
-        )
-    if output_dir.exists() and any(output_dir.iterdir()):
-        if resuming:
-            printer.warn(
-                f"Output folder {output_dir} is not empty: weights of the epochs that follow will be overwritten"
-            )
-        else:
-            printer.warn(
-                f"Output folder {output_dir} is not empty: files of the same names will be overwritten"
-            )

@@ -3,9 +3,10 @@ uninterrupted one, because the output layer, optimizer and random states are sav
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from spacy.util import registry
-from wasabi import Printer
 
 from spacy_transfer.core.pretraining import pretrain, setup_pretraining
 from spacy_transfer.core.pretraining.raw_text import iter_docs
@@ -91,12 +92,13 @@ def test_weights_without_state_resume_like_spacy(tmp_path, raw_jsonl):
     out = tmp_path / "out"
     pretrain(tiny_config(raw_jsonl, {"pretraining.max_epochs": 1}), out, skip_last=True)
     (out / "model0.state.safetensors").unlink()
-    printed = Printer(no_print=True)
+    printed = io.StringIO()
     result = pretrain(
         tiny_config(raw_jsonl, {"pretraining.max_epochs": 2}),
         out,
         resume_path=out / "model0.bin",
-        printer=printed,
+        stdout=printed,
     )
+    assert "No resume state beside model0.bin" in printed.getvalue()
     assert result.start_epoch == 1  # read from the name, as spaCy does
     assert (out / "model1.bin").exists()

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ...errors import UserError
 from .context import DistContext, init_from_env, shutdown
-from .strategy import DistributedStrategy, LocalStrategy
+from .strategy import DistributedStrategy, LocalStrategy, describe_run
 
 T = TypeVar("T")
 
@@ -142,11 +142,7 @@ class Launch:
 
     def describe(self) -> str:
         """``CPU``, ``GPU 0`` or ``2 processes (gloo), CPU`` for the run header."""
-        if self.context is None:
-            return f"GPU {self.gpu_id}" if self.gpu_id >= 0 else "CPU"
-        n = self.context.world_size
-        where = "one GPU each" if self.gpu_id >= 0 else "CPU"
-        return f"{n} process{'es' if n > 1 else ''} ({self.context.backend}), {where}"
+        return describe_run(self.gpu_id, self.context)
 
 
 def run_on_ranks(nproc: int, config_path: str, gpu_id: int, body: Callable[[Launch], T]) -> Optional[T]:

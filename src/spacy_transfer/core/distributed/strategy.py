@@ -29,6 +29,14 @@ def derived_seed(seed: Optional[int], step: int, rank: int = 0) -> int:
     return ((seed or 0) * SEED_STRIDE + step * (STEP_STRIDE if rank else 1) + rank) % (2**32)
 
 
+def describe_run(gpu_id: int, ctx: Optional[DistContext]) -> str:
+    """``CPU``, ``GPU 0``, ``2 processes (gloo), CPU`` or ``..., one GPU each``."""
+    if ctx is None:
+        return f"GPU {gpu_id}" if gpu_id >= 0 else "CPU"
+    n, where = ctx.world_size, "one GPU each" if gpu_id >= 0 else "CPU"
+    return f"{n} process{'es' if n > 1 else ''} ({ctx.backend}), {where}"
+
+
 class LocalStrategy:
     """One process: the whole batch is this process's, nothing to combine."""
 
@@ -39,6 +47,10 @@ class LocalStrategy:
     def is_main(self) -> bool:
         """Whether this rank evaluates, prints, and writes pipelines and checkpoints."""
         return self.rank == 0
+
+    def describe(self, gpu_id: int) -> str:
+        """``CPU`` or ``GPU 0``, for a run's header."""
+        return describe_run(gpu_id, None)
 
     def shard(self, batch: Sequence[T]) -> List[T]:
         """This rank's share of a batch."""
@@ -84,6 +96,10 @@ class DistributedStrategy(LocalStrategy):
         self.ctx = ctx
         self.rank = ctx.rank
         self.world_size = ctx.world_size
+
+    def describe(self, gpu_id: int) -> str:
+        """``2 processes (gloo), CPU`` or ``..., one GPU each``, for a run's header."""
+        return describe_run(gpu_id, self.ctx)
 
     def shard(self, batch: Sequence[T]) -> List[T]:
         return shard(batch, self.ctx)

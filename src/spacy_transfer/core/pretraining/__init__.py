@@ -3,7 +3,7 @@
 ``pretrain(config, output_dir)`` runs the loop; ``load_init_tok2vec(nlp, config)`` puts
 pretrained weights into a pipeline at the start of training (checked).
 
-- :mod:`.loop`: the epochs and steps; :mod:`.setup`: the pipeline and objective from
+- :mod:`.recipe`: the run (:class:`PretrainRecipe`: setup, restore, run, close), its epochs and steps; :mod:`.setup`: the pipeline and objective from
   [pretraining]; :mod:`.target`: which layer is trained;
 - :mod:`.objectives` (characters, vectors) and :mod:`.masked_lm` (transformers, with
   :mod:`.masking` choosing the wordpieces);
@@ -13,9 +13,9 @@ pretrained weights into a pipeline at the start of training (checked).
   :mod:`.adapter_weights`: LoRA adapters alone in a weights file (pretraining with an adapter).
 """
 
-from .loop import PretrainResult, pretrain, setup_pretraining
 from .masked_lm import create_pretrain_masked_lm
 from .raw_text import RawTextCorpus, create_raw_text_reader
+from .recipe import PretrainRecipe, PretrainResult, pretrain, setup_pretraining
 from .weights import load_init_tok2vec, load_weights
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "create_pretrain_masked_lm",
     "pretrain",
     "setup_pretraining",
+    "PretrainRecipe",
     "PretrainResult",
     "load_init_tok2vec",
     "load_weights",

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-import srsly
-
 from ..distributed.strategy import LocalStrategy
 from ..io import atomic_write_bytes, atomic_write_text
+from ..recipe import Reporter
 from ..state import model_arrays, optimizer_arrays, optimizer_counters, rng_state, stable_keys
 from . import state_file as st
 from .progress import ProgressTracker
@@ -24,10 +23,12 @@ LAST = "model-last"
 
 @dataclass
 class Position:
-    """Where a run stands: ``batches_done`` is None once ``epoch`` is finished."""
+    """Where a run stands: ``batches_done`` is None once ``epoch`` is finished;
+    ``schedule_steps`` counts the optimizer's steps over the whole run, resumes included."""
 
     epoch: int = 0
     batches_done: Optional[int] = None
+    schedule_steps: int = 0
 
     def next_start(self) -> Tuple[int, int]:
         return (self.epoch + 1, 0) if self.batches_done is None else (self.epoch, self.batches_done)
@@ -48,6 +49,7 @@ class OutputWriter:
         config_text: str = "",
         strategy: Optional[LocalStrategy] = None,
         keep_states: int = 1,
+        reporter: Optional[Reporter] = None,
     ) -> None:
         self.config_text = config_text
         self.keep_states = keep_states  # resume states kept beside the newest epoch weights; < 0: all
@@ -55,7 +57,7 @@ class OutputWriter:
         self.strategy = strategy or LocalStrategy()
         self.output_dir = output_dir
         self.tracker = tracker
-        self.schedule_steps = 0
+        self.reporter = reporter or Reporter(enabled=self.strategy.is_main)
         self.saved: List[Path] = []
         self._saved_at: Optional[int] = None  # schedule_steps of the newest epoch save
 
@@ -67,10 +69,11 @@ class OutputWriter:
         ``collective=False`` (an error is on its way out) skips both: other ranks may be gone.
         """
         obj, optimizer = self.setup.objective, self.setup.optimizer
+        steps = position.schedule_steps
         weights_path = self.output_dir / f"{name}.bin"
         if collective:
-            self.strategy.check_identical([obj.model], f"{weights_path.name} (step {self.schedule_steps})")
-            self.strategy.reseed(self.setup.seed, self.schedule_steps)
+            self.strategy.check_identical([obj.model], f"{weights_path.name} (step {steps})")
+            self.strategy.reseed(self.setup.seed, steps)
         if not self.strategy.is_main:
             return weights_path
         if self.config_text and not self.saved:
@@ -78,18 +81,14 @@ class OutputWriter:
             # so a run that fails before training leaves nothing behind.
             atomic_write_text(self.output_dir / "config.cfg", self.config_text)
         # model-last right after an epoch's save holds the same weights: one state serves both.
-        same_as = (
-            self.saved[-1].name
-            if name == LAST and self.saved and self._saved_at == self.schedule_steps
-            else None
-        )
+        same_as = self.saved[-1].name if name == LAST and self.saved and self._saved_at == steps else None
         keys = stable_keys(obj.model)
         rng_arrays, rng_meta = rng_state()
         arrays = {**model_arrays(obj.model), **optimizer_arrays(optimizer, keys), **rng_arrays}
         meta = {
             "epoch": position.epoch,
             "batches_done": position.batches_done,
-            "schedule_steps": self.schedule_steps,
+            "schedule_steps": steps,
             "optimizer": optimizer_counters(optimizer, keys),
             "rng": rng_meta,
             "masker": obj.masker.get_state() if obj.masker is not None else None,
@@ -108,13 +107,11 @@ class OutputWriter:
             "file": weights_path.name,
             "words_per_second": round(self.tracker.words_per_second, 1),
         }
-        log_path = self.output_dir / "log.jsonl"
-        previous = log_path.read_text(encoding="utf8") if log_path.exists() else ""
-        atomic_write_text(log_path, previous + srsly.json_dumps(log) + "\n")
+        self.reporter.append_log(self.output_dir / "log.jsonl", log)
         if same_as is not None:
             st.state_path(self.output_dir / same_as).unlink(missing_ok=True)  # found through model-last's
         elif name != LAST:
-            self._saved_at = self.schedule_steps
+            self._saved_at = steps
             self._prune_states(weights_path)
         self.saved.append(weights_path)
         return weights_path

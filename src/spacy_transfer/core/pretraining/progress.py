@@ -1,8 +1,7 @@
-"""What the pretraining loop prints: spaCy's table of losses and words/s, a progress bar."""
+"""What the pretraining loop prints: spaCy's table of losses and words/s."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -73,11 +72,3 @@ def _smart_round(figure: float, width: int) -> str:
     """Integers for big numbers, as many decimals as fit (at most 4) for small ones."""
     n_decimal = min(width - (len(str(int(figure))) + 1), 4)
     return str(int(figure)) if n_decimal <= 1 else f"{figure:.{n_decimal}f}"
-
-
-def progress_bar(epoch: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(
-        desc=f"epoch {epoch}", unit="w", unit_scale=True, leave=False, disable=not enabled, file=sys.stderr
-    )

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from wasabi import Printer
-
 from ...errors import UserError
+from ..distributed.strategy import LocalStrategy
+from ..recipe import Reporter
 from ..state import load_model_arrays, restore_optimizer, restore_rng, stable_keys
 from . import state_file as st
-from .outputs import MODEL_NAME, OutputWriter, Position
+from .outputs import MODEL_NAME, Position
 from .progress import ProgressTracker
 from .setup import PretrainSetup
 
@@ -23,10 +23,12 @@ def resume(
     resume_path: Path,
     epoch_resume: Optional[int],
     tracker: ProgressTracker,
-    writer: OutputWriter,
-    printer: Printer,
+    position: Position,
+    strategy: LocalStrategy,
+    printer: Reporter,
 ) -> Tuple[int, int]:
-    """Restore from ``resume_path``; returns (epoch to start at, batches of it to skip)."""
+    """Restore from ``resume_path`` (``position`` gets its optimizer steps); returns (epoch to
+    start at, batches of it to skip)."""
     _check_resume_path(resume_path)
     state_file = st.find_state(resume_path)
     obj = setup.objective
@@ -45,7 +47,8 @@ def resume(
             f"{resume_path} was written with another objective ({meta.get('objective')}, this config: {obj.kind})",
             hint="Resume with the config the run started with.",
         )
-    _restore(setup, arrays, meta, tracker, writer)
+    _restore(setup, arrays, meta, tracker, strategy)
+    position.schedule_steps = meta["schedule_steps"]
     start, skip = Position(meta["epoch"], meta["batches_done"]).next_start()
     if epoch_resume is not None and epoch_resume != start:
         printer.warn(
@@ -85,7 +88,7 @@ def _restore(
     arrays: Dict[str, Any],
     meta: Dict[str, Any],
     tracker: ProgressTracker,
-    writer: OutputWriter,
+    strategy: LocalStrategy,
 ) -> None:
     """Weights, optimizer, random streams, masker and counters, as they were when saved."""
     obj = setup.objective
@@ -104,9 +107,8 @@ def _restore(
     tracker.load_json(meta["tracker"])
     if meta["batches_done"] is None:
         tracker.epoch_loss = 0.0  # the uninterrupted run resets it after saving an epoch
-    writer.schedule_steps = meta["schedule_steps"]
     # Ranks > 0 restored rank 0's random states: give them the streams they had after the save.
-    writer.strategy.reseed(setup.seed, meta["schedule_steps"])
+    strategy.reseed(setup.seed, meta["schedule_steps"])
 
 
 def _epoch_from_name(path: Path, epoch_resume: Optional[int]) -> int:
