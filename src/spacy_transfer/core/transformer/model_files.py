@@ -4,10 +4,15 @@ spacy-transformers' one-file layout (1.x and 2.x), read as well."""
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
 from pathlib import Path
-from typing import List, Union
+from typing import Any, Callable, Dict, List, Union
 
+import srsly
 from thinc.api import Model
+from thinc.model import serialize_attr
+from thinc.util import convert_recursive, is_xp_array
 
 from ...errors import UserError
 from . import serialization
@@ -26,13 +31,51 @@ def save_model_dir(model: Model, path: Union[str, Path]) -> None:
     for i, shim in enumerate(shims):
         if shim.loaded:
             shim.save_dir(path / f"hf{i}")
-    try:
-        for shim in shims:
-            shim.serialize_weights = False
-        (path / "thinc.bin").write_bytes(model.to_bytes())
-    finally:
-        for shim in shims:
-            shim.serialize_weights = True
+    (path / "thinc.bin").write_bytes(model_bytes(model, encoder_weights=False))
+
+
+BY_REFERENCE = srsly.msgpack_dumps({"by_reference": True})  # the encoder is in hf<i>/ beside it
+
+
+def model_bytes(model: Model, *, encoder_weights: bool) -> bytes:
+    """``model.to_bytes()``, with each encoder's weights inline (``encoder_weights``) or
+    left out, as the folder beside it holds them. thinc's ``to_bytes`` calls each shim's
+    ``to_bytes()`` with no arguments, so this is its message written with the mode as an
+    argument; a test holds it to thinc's own bytes."""
+    if encoder_weights:
+        return model.to_bytes()
+
+    def shim_bytes(shim: Any) -> bytes:
+        return BY_REFERENCE if isinstance(shim, HFShim) else shim.to_bytes()
+
+    msg = _thinc_message(model, shim_bytes)
+    msg = convert_recursive(is_xp_array, partial(model.ops.to_numpy, byte_order="<"), msg)
+    return srsly.msgpack_dumps(msg)
+
+
+def _thinc_message(model: Model, shim_bytes: Callable[[Any], bytes]) -> Dict[str, List[Any]]:
+    """thinc's ``Model.to_dict`` (nodes, attrs, shims, params in ``walk()`` order)."""
+    nodes = list(model.walk())
+    index = {node.id: i for i, node in enumerate(nodes)}
+    msg: Dict[str, List[Any]] = {"nodes": [], "attrs": [], "params": [], "shims": []}
+    for i, node in enumerate(nodes):
+        outside = [n for n in node.ref_names if node.has_ref(n) and node.get_ref(n).id not in index]
+        if outside:
+            raise ValueError(f"Cannot get references: {outside}")
+        refs = {n: (index[node.get_ref(n).id] if node.has_ref(n) else None) for n in node.ref_names}
+        dims = {d: (node.get_dim(d) if node.has_dim(d) else None) for d in node.dim_names}
+        msg["nodes"].append({"index": i, "name": node.name, "dims": dims, "refs": refs})
+    for node in nodes:
+        attrs = {}
+        for name, value in node.attrs.items():
+            with contextlib.suppress(TypeError):  # thinc leaves out what it cannot serialize
+                attrs[name] = serialize_attr(value, value, name, node)
+        msg["attrs"].append(attrs)
+    msg["shims"] = [[shim_bytes(shim) for shim in node.shims] for node in nodes]
+    msg["params"] = [
+        {n: (node.get_param(n) if node.has_param(n) else None) for n in node.param_names} for node in nodes
+    ]
+    return msg
 
 
 def load_model_bytes(model: Model, data: bytes, source: str = "the pipeline") -> None:

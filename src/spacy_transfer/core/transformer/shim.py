@@ -126,7 +126,6 @@ class HFShim(Shim):
         self.spec: Optional[TokenizerSpec] = None  # set with the tokenizer
         # "pretrained": loaded by name in initialize; "saved": from a pipeline's files (or set by code).
         self.origin: Optional[str] = None
-        self.serialize_weights = True  # False while a component writes the weights as files
         self._grad_scaler: Any = None
         self.quantize: Optional[str] = None  # "int8": CPU prediction through a dynamically quantized copy
         self._quantized: Any = None
@@ -343,8 +342,8 @@ class HFShim(Shim):
             raise ValueError(f"Invalid device_type: {device_type}. Try 'cpu' or 'gpu'")
 
     def to_bytes(self) -> bytes:
-        if not self.serialize_weights:
-            return srsly.msgpack_dumps({"by_reference": True})
+        """The encoder inline (``nlp.to_bytes()``); ``to_disk`` writes it as a folder instead
+        (:func:`.model_files.model_bytes`)."""
         if not self.loaded:
             return srsly.msgpack_dumps({"empty": True})
         return serialization.to_bytes(self._model, self.tokenizer, merge_adapters=self.merge_on_save())
