@@ -17,6 +17,9 @@ __version__ = "0.1.0"
 
 # Capabilities that register names with spaCy; each import is cheap to add here.
 # (registration imports)
+# spacy-transformers' alignment rule and saved formats, plugged into the core's extension points.
+from .compat import alignment as _st_alignment  # noqa: E402,F401
+from .compat import formats as _st_formats  # noqa: E402,F401
 from .core import distill as _distill  # noqa: E402,F401  (the distillation reader)
 from .core import pretraining as _pretraining  # noqa: E402,F401  (raw-text reader, masked-LM objective)
 from .core import transformer as _transformer  # noqa: E402,F401  (transformer component + names)

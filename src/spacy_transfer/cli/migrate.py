@@ -28,7 +28,7 @@ def migrate_cli(
     verbose: bool = VerboseOpt,
 ) -> None:
     """Rewrite a pipeline saved by spacy-transformers so that it loads without any pickle reader."""
-    from ..core.transformer.migrate import migrate_pipeline
+    from ..compat.migrate import migrate_pipeline
 
     with handle_errors(verbose):
         info = migrate_pipeline(source, output, force=force)

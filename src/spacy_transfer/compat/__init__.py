@@ -4,10 +4,15 @@
   where the real package is not installed), which also registers the ``transformer``
   factory and every ``spacy-transformers.*`` name on our models (with spacy-transformers'
   alignment rule). It is imported under that name only, through ``_spacy_transfer_st``.
+- :mod:`.alignment`: spacy-transformers 1.4's token-to-wordpiece rule, registered with the
+  core (``core.transformer.alignment.register_alignment``) as ``"spacy-transformers"``;
+- :mod:`.formats`: its saved transformer (1.x torch state dict, 2.x safetensors), registered
+  as a foreign shim format (``core.transformer.serialization.register_reader``);
+- :mod:`.migrate`: ``spacy-transfer migrate``, a spacy-transformers pipeline rewritten in ours;
 - :func:`serving` / :func:`describe`: who serves those names here, and how to switch.
 
-The core never imports this package; the core reads spacy-transformers' saved format
-(``core.transformer.serialization``) because loading a pipeline is the core's job.
+The core never imports this package: it offers extension points, and importing
+``spacy_transfer`` registers these with them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Atomic outputs: nothing the tools write is ever seen half-written.
 
 Files and folders are written next to their destination under a temporary name and
-renamed into place (``os.replace`` is atomic within one filesystem).
+renamed into place (``os.replace`` is atomic within one filesystem). Also: whether a buffer
+read back is a safetensors one.
 """
 
 from __future__ import annotations
@@ -75,3 +76,12 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def is_safetensors(data: bytes) -> bool:
+    """Whether ``data`` is a safetensors buffer: an 8-byte little-endian header size, then
+    that many bytes of JSON header (``torch.save`` writes a zip, which starts with ``PK``)."""
+    if len(data) < 10:
+        return False
+    size = int.from_bytes(data[:8], "little")
+    return 0 < size <= len(data) - 8 and data[8:9] == b"{"

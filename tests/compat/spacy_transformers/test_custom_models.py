@@ -21,7 +21,7 @@ from thinc.types import Ragged
 from transformers import AutoModelForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from spacy_transfer.core.transformer.serialization import is_safetensors
+from spacy_transfer.core.io import is_safetensors
 from spacy_transformers.data_classes import HFObjects, WordpieceBatch
 from spacy_transformers.layers.hf_wrapper import HFWrapper
 from spacy_transformers.layers.transformer_model import (

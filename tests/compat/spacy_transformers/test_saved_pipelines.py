@@ -42,7 +42,7 @@ def shim_messages(path: Path) -> list:
 
 
 def test_the_fixtures_hold_each_versions_weight_format():
-    from spacy_transfer.core.transformer.serialization import is_safetensors
+    from spacy_transfer.core.io import is_safetensors
 
     for anchor, safetensors in (("st14", False), ("st20", True)):
         (state,) = [m["state"] for m in shim_messages(ROOT / anchor / "bert" / "transformer" / "model")]
@@ -114,7 +114,7 @@ def test_migrate_writes_our_format_with_the_same_outputs(path, tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    from spacy_transfer.core.transformer.migrate import st_components
+    from spacy_transfer.compat.migrate import st_components
 
     assert st_components(path), "the fixture is in spacy-transformers' format"
     assert st_components(out) == [], "no spacy-transformers shims remain"

@@ -103,3 +103,17 @@ def test_leading_space_of_byte_level_pieces_is_not_part_of_the_word():
     text = "Hello  world"
     offsets = numpy.array([[0, 5], [5, 6], [6, 12]])
     assert trim_leading_space(offsets, text).tolist() == [[0, 5], [5, 6], [7, 12]]
+
+
+def test_a_models_alignment_rule_is_looked_up_by_name():
+    """The core knows its own rule; importing spacy_transfer registers spacy-transformers'
+    (the compatibility package plugs it in), and an unknown name is a clear error."""
+    from spacy_transfer.compat.alignment import align_tokens_st
+    from spacy_transfer.core.transformer.alignment import alignment_rule
+    from spacy_transfer.errors import UserError
+
+    assert alignment_rule(None).align is align_tokens and alignment_rule(None).trim_leading_space
+    st = alignment_rule("spacy-transformers")
+    assert st.align is align_tokens_st and not st.trim_leading_space
+    with pytest.raises(UserError, match="'nope' is not known"):
+        alignment_rule("nope")

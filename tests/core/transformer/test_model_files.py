@@ -53,3 +53,13 @@ def test_a_saved_folder_loads_into_a_fresh_model_with_the_same_outputs(tiny_mode
     docs = [spacy.blank("en").make_doc(t) for t in CORPUS[:3]]
     for a, b in zip(model.predict(docs).doc_data, fresh.predict(docs).doc_data):
         numpy.testing.assert_allclose(a.tensors[0], b.tensors[0], atol=1e-6)
+
+
+def test_a_shim_message_in_no_known_format_is_refused():
+    import pytest
+
+    from spacy_transfer.core.transformer.shim import HFShim
+    from spacy_transfer.errors import UserError
+
+    with pytest.raises(UserError, match="neither spacy-transfer's nor spacy-transformers' format"):
+        HFShim().from_bytes(srsly.msgpack_dumps({"weights": "unknown"}))

@@ -1,5 +1,5 @@
 """spacy-transformers' ``align`` module (its Cython code), reimplemented on
-``spacy_transfer.core.transformer.alignment.align_tokens_st`` (its rule, vectorized)."""
+``spacy_transfer.compat.alignment.align_tokens_st`` (its rule, vectorized)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from spacy.tokens import Span, Token
 from thinc.api import Ops
 from thinc.types import Floats2d, Ragged
 
-from spacy_transfer.core.transformer.alignment import align_tokens_st
+from spacy_transfer.compat.alignment import align_tokens_st
 
 
 def apply_alignment(ops: Ops, align: Ragged, X: Floats2d) -> Tuple[Ragged, Callable]:

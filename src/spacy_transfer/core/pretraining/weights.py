@@ -24,16 +24,10 @@ from spacy.language import Language
 from thinc.api import Config, Model
 
 from ...errors import UserError
+from ..io import is_safetensors
 from .target import PretrainTarget, find_target
 
 Rows = List[Tuple[str, str]]
-
-
-def is_safetensors(data: bytes) -> bool:
-    if len(data) < 10:
-        return False
-    (n,) = struct.unpack("<Q", data[:8])
-    return 0 < n <= len(data) - 8 and data[8:9] == b"{"
 
 
 def load_init_tok2vec(nlp: Language, config: Optional[Config] = None) -> Optional[Path]:

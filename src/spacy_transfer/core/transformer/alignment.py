@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import IDX, LENGTH
@@ -58,7 +58,7 @@ class EncodedBatch:
         return self.wordpieces[doc].padded_length
 
 
-def _ranges(lo: numpy.ndarray, counts: numpy.ndarray) -> numpy.ndarray:
+def ranges(lo: numpy.ndarray, counts: numpy.ndarray) -> numpy.ndarray:
     """Concatenation of ``arange(lo[i], lo[i] + counts[i])`` for every i, vectorized."""
     total = int(counts.sum())
     if total == 0:
@@ -119,33 +119,43 @@ def align_tokens(
         lo = numpy.where(orphan, fallback, lo)
         counts = numpy.where(orphan, 1, counts)
     tok_idx = numpy.repeat(numpy.arange(n_tok), counts)
-    return tok_idx, pos[_ranges(lo, counts)]
+    return tok_idx, pos[ranges(lo, counts)]
 
 
-def align_tokens_st(
-    offsets: numpy.ndarray, special: numpy.ndarray, tok_starts: numpy.ndarray, tok_ends: numpy.ndarray
-) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """spacy-transformers 1.4's rule, for pipelines configured with its names: a token owns
-    the characters from its start to one past its end (a later token wins a shared
-    character), a wordpiece goes to every token owning one of its characters, and a token
-    that owns none of a wordpiece's characters (whitespace) gets no rows at all."""
-    n_tok = tok_starts.shape[0]
-    empty = numpy.zeros((0,), dtype="int64")
-    if n_tok == 0 or not offsets.size:
-        return empty, empty
-    keep = ~special & (offsets[:, 1] > offsets[:, 0])
-    pos = numpy.flatnonzero(keep)
-    if pos.size == 0:
-        return empty, empty
-    lo, hi = offsets[pos, 0], offsets[pos, 1]
-    chars = _ranges(lo, hi - lo)
-    piece = numpy.repeat(pos, hi - lo)
-    owner = numpy.searchsorted(tok_starts, chars, side="right") - 1
-    owned = (owner >= 0) & (chars < tok_ends[numpy.maximum(owner, 0)] + 1)
-    owner, piece = owner[owned], piece[owned]
-    n_pieces = int(offsets.shape[0])
-    pairs = numpy.unique(owner * n_pieces + piece)
-    return pairs // n_pieces, pairs % n_pieces
+AlignFn = Callable[
+    [numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray], Tuple[numpy.ndarray, numpy.ndarray]
+]
+
+
+@dataclass(frozen=True)
+class AlignmentRule:
+    """How tokens get their wordpieces: ``align`` as :func:`align_tokens`, on offsets with
+    their leading spaces trimmed (``trim_leading_space``) or as the tokenizer gives them."""
+
+    align: AlignFn
+    trim_leading_space: bool = True
+
+
+# The rule a model's ``attrs["alignment"]`` names. Another library's rule is registered by
+# the code that serves its names (``spacy_transfer.compat``); the core knows only its own.
+DEFAULT_ALIGNMENT = "spacy-transfer"
+ALIGNMENT_RULES: Dict[str, AlignmentRule] = {DEFAULT_ALIGNMENT: AlignmentRule(align_tokens)}
+
+
+def register_alignment(name: str, rule: AlignmentRule) -> None:
+    ALIGNMENT_RULES[name] = rule
+
+
+def alignment_rule(name: Optional[str]) -> AlignmentRule:
+    """The rule ``name`` names (ours for None)."""
+    rule = ALIGNMENT_RULES.get(name or DEFAULT_ALIGNMENT)
+    if rule is None:
+        raise UserError(
+            f"The transformer's alignment rule {name!r} is not known",
+            hint=f"Known rules: {', '.join(sorted(ALIGNMENT_RULES))}; a pipeline saved with another library's "
+            "rule needs spacy-transfer's compatibility package (import spacy_transfer).",
+        )
+    return rule
 
 
 def _window_rows(
@@ -191,12 +201,12 @@ class _Span:
 
 
 def _encode_one(
-    enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int, st_rules: bool = False
+    enc: Any, text: str, span: Span, char_info: numpy.ndarray, filler_id: int, rule: AlignmentRule
 ) -> _Span:
     ids = numpy.asarray(enc.ids, dtype="int64")
     special = numpy.asarray(enc.special_tokens_mask, dtype=bool)
     offsets = numpy.asarray(enc.offsets, dtype="int64").reshape((-1, 2))
-    if not st_rules:
+    if rule.trim_leading_space:
         offsets = trim_leading_space(offsets, text)
     tokens = list(enc.tokens)
     if ids.shape[0] == 0:  # a tokenizer without special tokens on an empty text
@@ -206,8 +216,7 @@ def _encode_one(
         tokens = [""]
     info = char_info[span.start : span.end]
     tok_starts = info[:, 0] - span.start_char
-    align = align_tokens_st if st_rules else align_tokens
-    tok_idx, tok_pos = align(offsets, special, tok_starts, tok_starts + info[:, 1])
+    tok_idx, tok_pos = rule.align(offsets, special, tok_starts, tok_starts + info[:, 1])
     return _Span(ids=ids, special=special, tokens=tokens, tok_idx=tok_idx + span.start, tok_pos=tok_pos)
 
 
@@ -229,10 +238,11 @@ def encode_spans(
     docs: Sequence[Doc],
     spans: Sequence[Sequence[Span]],
     spec: TokenizerSpec,
-    st_rules: bool = False,
+    rule: Optional[AlignmentRule] = None,
 ) -> EncodedBatch:
-    """Tokenize every span of every Doc, align tokens to rows, and cut model rows.
-    ``st_rules``: align as spacy-transformers 1.4 does (:func:`align_tokens_st`)."""
+    """Tokenize every span of every Doc, align tokens to rows (by ``rule``: ours unless
+    given), and cut model rows."""
+    rule = rule or ALIGNMENT_RULES[DEFAULT_ALIGNMENT]
     max_len, filler_id = spec.max_length, spec.filler_id
     pad, with_type_ids = (spec.pad_id, spec.pad_token), spec.with_type_ids
     check_spans(docs, spans)
@@ -243,7 +253,7 @@ def encode_spans(
     for doc_i, (doc, doc_spans) in enumerate(zip(docs, spans)):
         char_info = doc.to_array([IDX, LENGTH]).astype("int64", copy=False).reshape((-1, 2))
         encoded = [
-            _encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id, st_rules)
+            _encode_one(encodings[k + j], texts[k + j], span, char_info, filler_id, rule)
             for j, span in enumerate(doc_spans)
         ]
         k += len(doc_spans)

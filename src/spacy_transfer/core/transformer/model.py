@@ -24,7 +24,7 @@ from thinc.util import torch2xp
 from ...errors import UserError
 from . import debug, serialization
 from .adapters import AdapterSpec
-from .alignment import encode_spans
+from .alignment import DEFAULT_ALIGNMENT, alignment_rule, encode_spans
 from .data import FullTransformerBatch, TransformerData, doc_gradients, model_output
 from .layers import check_control
 from .passes import assemble, length_buckets
@@ -80,9 +80,9 @@ class TransformerModel(Model):
                 "transformer_config": dict(transformer_config or {}),
                 "max_batch_items": DEFAULT_MAX_BATCH_ITEMS,
                 "is_transformer_model": True,
-                # "spacy-transfer": exact offsets, whitespace falls back to a neighbour;
-                # "spacy-transformers": 1.4's rule (the old names), so its pipelines give its outputs.
-                "alignment": "spacy-transfer",
+                # A name in alignment.ALIGNMENT_RULES. Ours: exact offsets, whitespace falls back
+                # to a neighbour; spacy_transfer.compat registers spacy-transformers 1.4's.
+                "alignment": DEFAULT_ALIGNMENT,
                 "set_transformer": set_transformer,
                 # spacy-transformers' knob against CUDA cache fragmentation (GPU only).
                 "flush_cache_chance": 0.0,
@@ -162,7 +162,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[FullTransfor
         docs,
         spans,
         shim.spec,
-        st_rules=model.attrs.get("alignment") == "spacy-transformers",
+        alignment_rule(model.attrs.get("alignment")),
     )
     debug.before_pass(model.attrs, [r.ids.shape[0] for r in encoded.rows], is_train)
     doc_outputs, backward = shim.run(encoded, is_train, int(model.attrs["max_batch_items"]))

@@ -13,7 +13,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import srsly
 
@@ -240,103 +240,34 @@ def write_files(folder: Union[str, Path], files: Dict[str, Any], source: str) ->
         (Path(folder) / name).write_bytes(content)
 
 
-# ---------------------------------------------------------------------------- spacy-transformers 1.x
+# ------------------------------------------------------------------- other libraries' formats
+
+# Readers of a shim message in another library's format, registered by the code that serves
+# its names (``spacy_transfer.compat``): each returns (model, tokenizer), ``EMPTY`` (a model
+# saved before it had weights), or None (not its format).
+EMPTY = ("empty",)
+ForeignReader = Callable[[Dict[str, Any], str], Optional[Tuple[Any, ...]]]
+FOREIGN_READERS: List[ForeignReader] = []
 
 
-def is_st_shim_message(msg: Any) -> bool:
-    """Whether a shim's msgpack map is spacy-transformers 1.x's HFShim format."""
-    return isinstance(msg, dict) and {"config", "state", "tokenizer"} <= set(msg)
+def register_reader(reader: ForeignReader) -> None:
+    if reader not in FOREIGN_READERS:
+        FOREIGN_READERS.append(reader)
 
 
-def is_safetensors(data: bytes) -> bool:
-    """Whether ``data`` is a safetensors buffer: an 8-byte little-endian header size, then
-    that many bytes of JSON header (``torch.save`` writes a zip, which starts with ``PK``)."""
-    if len(data) < 10:
-        return False
-    size = int.from_bytes(data[:8], "little")
-    return 0 < size <= len(data) - 8 and data[8:9] == b"{"
-
-
-def read_st_weights(data: bytes, source: str) -> Dict[str, Any]:
-    """The encoder's state dict from a spacy-transformers shim message: safetensors (2.x)
-    or a torch state dict (1.x), read with ``weights_only=True`` (tensors only, never
-    arbitrary objects)."""
-    import io
-
-    import torch
-
-    try:
-        if isinstance(data, (bytes, bytearray)) and is_safetensors(bytes(data)):
-            from safetensors.torch import load as load_safetensors
-
-            return load_safetensors(bytes(data))
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError; safetensors its own
-        raise UserError(
-            f"The transformer weights in {source} are neither safetensors nor a readable torch state dict",
-            hint="The file is corrupt or was not written by spacy-transformers (2.x writes safetensors, 1.x "
-            "torch.save of a state_dict); nothing but tensors is accepted (weights_only=True).",
-            rows=[("error", f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")],
-        ) from err
-
-
-def from_st_message(
-    msg: Dict[str, Any], source: str = "the pipeline", classes: Optional[Tuple[Any, Any, Any]] = None
-) -> Tuple[Any, Any]:
-    """Encoder and tokenizer from a spacy-transformers 1.x or 2.x shim message, without
-    unpickling objects (:func:`read_st_weights`); the tokenizer from the files the message
-    carries. ``classes``: (config, model, tokenizer) classes instead of the Auto ones."""
-    import torch
-
-    AutoConfig, AutoModel, AutoTokenizer = auto_classes(classes)
-    tok_files = dict(msg.get("tokenizer") or {})
-    tok_kwargs = tok_files.pop("kwargs", {}) or {}
-    tok_kwargs.pop("use_fast", None)
-    with tempfile.TemporaryDirectory() as tmp:
-        srsly.write_json(Path(tmp) / "config.json", msg["config"])
-        write_files(tmp, tok_files, f"spacy-transformers data in {source}")
-        try:
-            config = AutoConfig.from_pretrained(tmp, local_files_only=True)
-            model = AutoModel.from_config(config, dtype=torch.float32, **attention_for(config))
-            tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True, **tok_kwargs)
-        except (OSError, ValueError, KeyError) as err:
-            raise UserError(
-                f"Could not rebuild the transformer saved by spacy-transformers in {source}",
-                hint="The pipeline's config.json or tokenizer files are not ones transformers 5 reads; "
-                "re-save it with spacy-transformers 1.4, or retrain.",
-                rows=[("error", str(err).splitlines()[0][:200])],
-            ) from err
-    state = read_st_weights(msg["state"], source)
-    _load_state(model, state, source)
-    return model, check_tokenizer(tokenizer, source)
-
-
-def _load_state(model: Any, state: Dict[str, Any], source: str) -> None:
-    """Load ``state``; buffers that transformers 5 no longer saves (position ids) may differ,
-    weights may not."""
-    if not isinstance(state, dict):
-        raise UserError(
-            f"The transformer weights in {source} are not a state dict", rows=[("type", type(state).__name__)]
-        )
-    result = model.load_state_dict(state, strict=False)
-    buffers = {name for name, _ in model.named_buffers()}
-    missing = [k for k in result.missing_keys if k not in buffers]
-    unexpected = [k for k in result.unexpected_keys if not k.endswith(("position_ids", "token_type_ids"))]
-    if missing or unexpected:
-        raise UserError(
-            f"The transformer weights in {source} do not fit the model its config describes",
-            hint="The pipeline is from an unknown spacy-transformers or transformers version, or corrupt.",
-            rows=[
-                ("missing", ", ".join(missing[:5]) or "-"),
-                ("unexpected", ", ".join(unexpected[:5]) or "-"),
-            ],
-        )
-    model.eval()
+def read_foreign(msg: Dict[str, Any], source: str = "the pipeline") -> Optional[Tuple[Any, ...]]:
+    """What the first registered reader that knows ``msg``'s format makes of it, or None."""
+    for reader in FOREIGN_READERS:
+        found = reader(msg, source)
+        if found is not None:
+            return found
+    return None
 
 
 __all__ = [
-    "is_st_shim_message",
-    "from_st_message",
+    "EMPTY",
+    "read_foreign",
+    "register_reader",
     "from_message",
     "write_files",
     "load_pretrained",

@@ -361,17 +361,16 @@ class HFShim(Shim):
             msg = {}
         if "hf_files" in msg:
             self.set_transformer(*serialization.from_message(msg))
-        elif serialization.is_st_shim_message(msg):
-            # Written by spacy-transformers 1.x or 2.x (a Tok2VecTransformer, or a component's model);
-            # an empty config is a model saved before its weights were loaded.
-            if msg["config"]:
-                self.set_transformer(*serialization.from_st_message(msg))
         elif not (msg.get("empty") or msg.get("by_reference")):
-            raise UserError(
-                "The saved transformer is neither spacy-transfer's nor spacy-transformers' format",
-                hint="Expected the encoder's files (spacy-transfer) or its config, tokenizer files and weights "
-                "(spacy-transformers 1.x or 2.x); the data is corrupt or from an unknown version.",
-            )
+            found = serialization.read_foreign(msg)
+            if found is None:
+                raise UserError(
+                    "The saved transformer is neither spacy-transfer's nor spacy-transformers' format",
+                    hint="Expected the encoder's files (spacy-transfer) or its config, tokenizer files and weights "
+                    "(spacy-transformers 1.x or 2.x); the data is corrupt or from an unknown version.",
+                )
+            if found is not serialization.EMPTY:  # another library's model saved before its weights
+                self.set_transformer(*found)
         return self
 
 

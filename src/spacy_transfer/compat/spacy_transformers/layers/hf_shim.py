@@ -20,7 +20,8 @@ import srsly
 from spacy.util import make_tempdir  # noqa: F401
 from thinc.api import PyTorchGradScaler, PyTorchShim, get_torch_default_device
 
-from spacy_transfer.core.transformer.serialization import HFObjects, auto_classes, from_st_message
+from spacy_transfer.compat.formats import from_st_message
+from spacy_transfer.core.transformer.serialization import HFObjects, auto_classes
 from spacy_transfer.core.upstream import set_shim_module
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
-from ...errors import UserError
-from ..io import atomic_dir
+from ..core.io import atomic_dir
+from ..errors import UserError
 
 
 def st_components(path: Path) -> List[str]:
@@ -20,7 +20,7 @@ def st_components(path: Path) -> List[str]:
     (a thinc model file whose shim holds a torch state dict)."""
     import srsly
 
-    from .serialization import is_st_shim_message
+    from .formats import is_st_shim_message
 
     found = []
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
