@@ -26,7 +26,7 @@ def summarise() -> str:
     lines = []
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
-        lines.append(f"### {data['name']}  ({data.get('time', '')})")
+        lines.append(f"### {data.get('name', path.stem)}  ({data.get('time', '')})")
         m = data.get("machine", {})
         cpu = m.get("cpu") or {}
         cpu_text = f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'})" if cpu else ""
