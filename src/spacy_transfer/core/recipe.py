@@ -139,6 +139,11 @@ class RunOptions:
     stderr: Optional[IO] = None
     bar: Optional[bool] = None  # a live bar; None: when stderr is a terminal
 
+    @classmethod
+    def given(cls, **options: Any) -> "RunOptions":
+        """The options a function's keyword arguments set (None: the default)."""
+        return cls(**{k: v for k, v in options.items() if v is not None})
+
 
 class Recipe(ABC, Generic[R]):
     """A command as a cheap constructor and four phases (see the module)."""

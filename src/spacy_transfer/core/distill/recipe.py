@@ -154,7 +154,7 @@ def distill(
 ) -> Dict[str, Any]:
     """The whole command (:class:`DistillRecipe`); returns what ``OUTPUT/distill.json`` holds.
     ``options``: :class:`~spacy_transfer.core.recipe.RunOptions` (``use_gpu``, ``where``, ``stdout``, ...)."""
-    opts = RunOptions(**{k: v for k, v in options.items() if v is not None})
+    opts = RunOptions.given(**options)
     recipe = DistillRecipe(
         teacher_path, student_config, output, raw_text, opts, settings=settings, resume=resume
     )

@@ -221,7 +221,7 @@ def pretrain(
 ) -> PretrainResult:
     """:class:`PretrainRecipe` run from start to end; ``options``:
     :class:`~spacy_transfer.core.recipe.RunOptions` (``use_gpu``, ``strategy``, ``where``, ...)."""
-    opts = RunOptions(**{k: v for k, v in options.items() if v is not None})  # type: ignore[arg-type]
+    opts = RunOptions.given(**options)
     recipe = PretrainRecipe(
         config,
         output_dir,

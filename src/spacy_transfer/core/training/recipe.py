@@ -391,5 +391,5 @@ def train(
     """Train a pipeline from a (loaded, not yet resolved) config: :class:`TrainRecipe` with
     :class:`~spacy_transfer.core.recipe.RunOptions` (``use_gpu``, ``strategy``, ``where``,
     ``stdout``, ``stderr``, ``bar``)."""
-    opts = RunOptions(**{k: v for k, v in options.items() if v is not None})
+    opts = RunOptions.given(**options)
     return TrainRecipe(config, output, opts, resume=resume, update=update).execute()
