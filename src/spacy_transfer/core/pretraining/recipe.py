@@ -101,6 +101,7 @@ class PretrainRecipe(Recipe[PretrainResult]):
 
     def setup(self) -> None:
         self._check_output_dir()
+        self.reporter.info(f"Using {self.strategy.describe(self.options.use_gpu)}")
         self.setup_ = setup_pretraining(self.config, use_gpu=self.options.use_gpu, where=self.where)
         check_corpus_not_empty(self.setup_)
         if self.strategy.is_main:
@@ -176,7 +177,6 @@ class PretrainRecipe(Recipe[PretrainResult]):
     def _print_header(self) -> None:
         setup, r = self.setup_, self.reporter
         P = setup.settings
-        r.info(f"Using {self.strategy.describe(self.options.use_gpu)}")
         what = "masked-LM" if setup.objective.kind == "masked-lm" else "tok2vec layer"
         saving = f" - saving every {P['n_save_epoch']} epoch" if P["n_save_epoch"] else ""
         r.divider(f"Pre-training {what} - starting at epoch {self.start_epoch}{saving}")
