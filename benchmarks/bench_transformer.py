@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -92,17 +92,50 @@ def child_pipeline(model_path: str, batch_size: int, package: str) -> dict:
     trf.initialize(lambda: [], nlp=nlp)
     sents = read_sentences()
     texts = [t for t, _ in sents]
+    passes = ForwardTimer(trf.model.transformer)
     start = time.perf_counter()
     n_tokens = 0
     for doc in nlp.pipe(texts, batch_size=batch_size):
         n_tokens += len(doc._.trf_data.align.lengths)
     seconds = time.perf_counter() - start
+    started = time.perf_counter()
+    for _ in nlp.tokenizer.pipe(texts):  # spaCy's own tokenization, timed apart
+        pass
     return {
         "seconds": seconds,
         "words": sum(n for _, n in sents),
         "docs": len(texts),
         "spacy_tokens": n_tokens,
+        "breakdown": {"spacy_tokenizer_s": time.perf_counter() - started, **passes.stats()},
     }
+
+
+class ForwardTimer:
+    """Times every forward pass of a Hugging Face model (torch's forward hooks) and counts
+    its padded and real wordpieces: where a side's time goes, measured the same way on each."""
+
+    def __init__(self, model: Any) -> None:
+        self.seconds, self.passes, self.padded, self.real = 0.0, 0, 0, 0
+        self._started = 0.0
+        model.register_forward_pre_hook(self._before, with_kwargs=True)
+        model.register_forward_hook(self._after, with_kwargs=True)
+
+    def _before(self, module: Any, args: tuple, kwargs: dict) -> None:
+        ids, mask = kwargs.get("input_ids", args[0] if args else None), kwargs.get("attention_mask")
+        self.passes += 1
+        self.padded += int(ids.numel())
+        self.real += int(mask.sum()) if mask is not None else int(ids.numel())
+        self._started = time.perf_counter()
+
+    def _after(self, module: Any, args: tuple, kwargs: dict, output: Any) -> None:
+        self.seconds += time.perf_counter() - self._started
+
+    def stats(self) -> Dict[str, Any]:
+        return {
+            "forward_s": round(self.seconds, 3),
+            "passes": self.passes,
+            "padding": round(1 - self.real / max(self.padded, 1), 3),
+        }
 
 
 def child_hf(model_path: str) -> dict:
@@ -115,6 +148,7 @@ def child_hf(model_path: str) -> dict:
     model = AutoModel.from_pretrained(model_path).eval()
     sents = read_sentences()
     texts = sorted((t for t, _ in sents), key=len)
+    passes = ForwardTimer(model)
     start = time.perf_counter()
     rows = 0
     with torch.inference_mode():
@@ -122,7 +156,12 @@ def child_hf(model_path: str) -> dict:
             enc = tokenizer(texts[i : i + 32], padding=True, return_tensors="pt")
             rows += model(**enc).last_hidden_state.shape[0]
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "words": sum(n for _, n in sents), "docs": rows}
+    return {
+        "seconds": seconds,
+        "words": sum(n for _, n in sents),
+        "docs": rows,
+        "breakdown": {"spacy_tokenizer_s": 0.0, **passes.stats()},
+    }
 
 
 def _run(python: str, *args: str) -> dict:
@@ -192,9 +231,27 @@ def main(repeats: Optional[int] = None) -> dict:
         f"alternating passes, each in its own process. Load average before/after: {load_before} / {loadavg()}. "
         f"Plain HF: transformers 5 (our venv), texts sorted by length, batches of 32. spacy-transformers 1.4.0 with "
         f"transformers 4.53.2 in its own venv, same torch; spacy-transformers 2.0 on our transformers in its own "
-        f"venv. Medians words/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()) + "."
+        f"venv. Medians words/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()) + ". "
+        f"Where the time goes (medians; forward = the Hugging Face model's own forward passes, timed by torch "
+        f"hooks; the rest is wordpiece tokenization, alignment, output building and Python): {breakdown_text(runs)}."
     )
     return report("transformer", rows, notes, runs)
+
+
+def breakdown_text(runs: Dict[str, List[dict]]) -> str:
+    parts = []
+    for side, side_runs in runs.items():
+        b = [r["breakdown"] for r in side_runs if "breakdown" in r]
+        if not b:
+            continue
+        total = statistics.median(r["seconds"] for r in side_runs)
+        forward = statistics.median(x["forward_s"] for x in b)
+        tokenizer = statistics.median(x["spacy_tokenizer_s"] for x in b)
+        parts.append(
+            f"{side} {total:.2f} s: forward {forward:.2f} s ({100 * forward / total:.0f}%, {b[0]['passes']} passes, "
+            f"{100 * b[0]['padding']:.1f}% padding), spaCy tokenizer {tokenizer:.2f} s, rest {total - forward - tokenizer:.2f} s"
+        )
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":
