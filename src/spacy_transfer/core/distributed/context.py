@@ -77,8 +77,13 @@ def die_with_launcher() -> None:
         os._exit(1)
 
 
-def shutdown() -> None:
+def shutdown(wait_for_others: bool = False) -> None:
+    """Leave the process group. ``wait_for_others`` (a run that ended normally on every rank):
+    first wait until every rank is done, so none tears its connections down while another
+    still uses them (gloo can abort a process that exits under a peer's open connection)."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if wait_for_others:
+            dist.barrier()
         dist.destroy_process_group()

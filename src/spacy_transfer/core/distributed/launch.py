@@ -154,10 +154,13 @@ def run_on_ranks(nproc: int, config_path: str, gpu_id: int, body: Callable[[Laun
         return None
     with rank_errors():
         context = init_from_env(use_gpu=gpu_id >= 0)
+        finished = False
         try:
             strategy = DistributedStrategy(context) if context is not None else LocalStrategy()
             if context is not None and gpu_id >= 0:
                 gpu_id = context.local_rank  # one GPU per rank
-            return body(Launch(strategy=strategy, gpu_id=gpu_id, context=context))
+            result = body(Launch(strategy=strategy, gpu_id=gpu_id, context=context))
+            finished = True
+            return result
         finally:
-            shutdown()
+            shutdown(wait_for_others=finished)  # after an error other ranks may be gone: no waiting
