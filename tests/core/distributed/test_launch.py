@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from spacy_transfer.core.distributed import DistContext, Launch, LocalStrategy, run_on_ranks
+from spacy_transfer.core.distributed import (
+    DistContext,
+    DistributedStrategy,
+    Launch,
+    LocalStrategy,
+    run_on_ranks,
+)
 from spacy_transfer.errors import UserError
 
 
@@ -25,7 +31,7 @@ def test_alone_the_body_runs_here_with_the_local_strategy_and_its_result_comes_b
     (launch,) = seen
     assert type(launch.strategy) is LocalStrategy and launch.strategy.is_main
     assert launch.context is None and launch.gpu_id == -1
-    assert launch.describe() == "CPU"
+    assert launch.strategy.describe(launch.gpu_id) == "CPU"
 
 
 def test_an_error_in_the_body_comes_out_as_it_is(alone):
@@ -42,8 +48,8 @@ def test_several_processes_cannot_read_the_config_from_stdin(alone):
 
 
 def test_the_run_header_names_the_device_and_the_processes():
-    assert Launch(LocalStrategy(), 0, None).describe() == "GPU 0"
+    assert LocalStrategy().describe(0) == "GPU 0"
     ctx = DistContext(rank=0, world_size=2, local_rank=0, backend="gloo")
-    assert Launch(LocalStrategy(), -1, ctx).describe() == "2 processes (gloo), CPU"
+    assert DistributedStrategy(ctx).describe(-1) == "2 processes (gloo), CPU"
     one = DistContext(rank=0, world_size=1, local_rank=0, backend="nccl")
-    assert Launch(LocalStrategy(), 0, one).describe() == "1 process (nccl), one GPU each"
+    assert DistributedStrategy(one).describe(0) == "1 process (nccl), one GPU each"

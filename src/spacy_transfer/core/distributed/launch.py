@@ -20,7 +20,7 @@ from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ...errors import UserError
 from .context import DistContext, init_from_env, shutdown
-from .strategy import DistributedStrategy, LocalStrategy, describe_run
+from .strategy import DistributedStrategy, LocalStrategy
 
 T = TypeVar("T")
 
@@ -139,10 +139,6 @@ class Launch:
     strategy: LocalStrategy
     gpu_id: int  # -1 for the CPU; under torchrun with a GPU, this rank's local GPU
     context: Optional[DistContext]
-
-    def describe(self) -> str:
-        """``CPU``, ``GPU 0`` or ``2 processes (gloo), CPU`` for the run header."""
-        return describe_run(self.gpu_id, self.context)
 
 
 def run_on_ranks(nproc: int, config_path: str, gpu_id: int, body: Callable[[Launch], T]) -> Optional[T]:

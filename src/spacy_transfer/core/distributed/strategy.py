@@ -29,14 +29,6 @@ def derived_seed(seed: Optional[int], step: int, rank: int = 0) -> int:
     return ((seed or 0) * SEED_STRIDE + step * (STEP_STRIDE if rank else 1) + rank) % (2**32)
 
 
-def describe_run(gpu_id: int, ctx: Optional[DistContext]) -> str:
-    """``CPU``, ``GPU 0``, ``2 processes (gloo), CPU`` or ``..., one GPU each``."""
-    if ctx is None:
-        return f"GPU {gpu_id}" if gpu_id >= 0 else "CPU"
-    n, where = ctx.world_size, "one GPU each" if gpu_id >= 0 else "CPU"
-    return f"{n} process{'es' if n > 1 else ''} ({ctx.backend}), {where}"
-
-
 class LocalStrategy:
     """One process: the whole batch is this process's, nothing to combine."""
 
@@ -50,7 +42,7 @@ class LocalStrategy:
 
     def describe(self, gpu_id: int) -> str:
         """``CPU`` or ``GPU 0``, for a run's header."""
-        return describe_run(gpu_id, None)
+        return f"GPU {gpu_id}" if gpu_id >= 0 else "CPU"
 
     def shard(self, batch: Sequence[T]) -> List[T]:
         """This rank's share of a batch."""
@@ -99,7 +91,8 @@ class DistributedStrategy(LocalStrategy):
 
     def describe(self, gpu_id: int) -> str:
         """``2 processes (gloo), CPU`` or ``..., one GPU each``, for a run's header."""
-        return describe_run(gpu_id, self.ctx)
+        n, where = self.world_size, "one GPU each" if gpu_id >= 0 else "CPU"
+        return f"{n} process{'es' if n > 1 else ''} ({self.ctx.backend}), {where}"
 
     def shard(self, batch: Sequence[T]) -> List[T]:
         return shard(batch, self.ctx)
