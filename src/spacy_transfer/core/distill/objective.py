@@ -11,13 +11,13 @@ spaCy pipeline, and a spaCy upgrade that changes these methods cannot be missed 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 from spacy.language import Language
 from spacy.training import Example, validate_examples
 
 from ..training.update import UpdateStrategy
-from .soft import soft_updates
+from .soft import ComponentUpdate, soft_updates
 from .transitions import TRANSITION_TEMPERATURE, transition_updates
 
 
@@ -44,7 +44,7 @@ class DistillUpdate(UpdateStrategy):
         self.top_k = top_k
         self.soft: List[str] = []
         self.transitions: List[str] = []
-        self.updates: Dict[str, Callable[..., None]] = {}
+        self.updates: Dict[str, ComponentUpdate] = {}
 
     def bind(self, nlp: Language, reporter: Any) -> None:
         soft = soft_updates(nlp, self.teacher_labels, self.temperature)

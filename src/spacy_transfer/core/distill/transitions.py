@@ -27,7 +27,7 @@ from spacy.training import Example, validate_examples
 from thinc.api import set_dropout_rate
 
 from ..upstream import parser_add_labels, parser_gold_batch, pipe_multitasks
-from .soft import EPS, TRANSITION_LEVEL, soft_gradient, soft_targets_of
+from .soft import EPS, TRANSITION_LEVEL, ComponentUpdate, soft_gradient, soft_targets_of
 
 TRANSITION_MIN_P = 0.01  # actions the teacher gives less than this are not stored
 # The per-state targets are always learned at T = 1. Most states keep one action (the rest
@@ -202,7 +202,7 @@ def _soft_rows(
     return soft_gradient(_softmax(scores), q, T, False, numpy)
 
 
-def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: float) -> Callable[..., None]:
+def transition_update(proc: Any, mapping_of: Callable[[], numpy.ndarray], T: float) -> ComponentUpdate:
     """The component's update with soft targets for silver examples (see the module); the
     optimizer step is the caller's."""
 
@@ -276,7 +276,7 @@ def _mapping_cache(proc: Any, teacher: List[str]) -> Callable[[], numpy.ndarray]
 
 def transition_updates(
     nlp: Language, teacher_actions: Dict[str, List[str]], T: float
-) -> Dict[str, Callable[..., None]]:
+) -> Dict[str, ComponentUpdate]:
     """The soft-target update of each of the student's parsers and ners that the teacher
     annotated, by name. Each updates from the same tok2vec outputs as the rest of the
     pipeline (the listeners keep the batch's)."""

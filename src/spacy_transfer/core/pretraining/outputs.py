@@ -46,18 +46,19 @@ class OutputWriter:
         setup: PretrainSetup,
         output_dir: Path,
         tracker: ProgressTracker,
-        config_text: str = "",
-        strategy: Optional[LocalStrategy] = None,
+        config_text: str,
+        strategy: LocalStrategy,
+        *,
+        reporter: Reporter,  # the run's: it writes log.jsonl on rank 0 alone
         keep_states: int = 1,
-        reporter: Optional[Reporter] = None,
     ) -> None:
         self.config_text = config_text
         self.keep_states = keep_states  # resume states kept beside the newest epoch weights; < 0: all
         self.setup = setup
-        self.strategy = strategy or LocalStrategy()
+        self.strategy = strategy
         self.output_dir = output_dir
         self.tracker = tracker
-        self.reporter = reporter or Reporter(enabled=self.strategy.is_main)
+        self.reporter = reporter
         self.saved: List[Path] = []
         self._saved_at: Optional[int] = None  # schedule_steps of the newest epoch save
 

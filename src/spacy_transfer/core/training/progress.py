@@ -41,7 +41,6 @@ class TrainingDisplay:
         )
         self.headers = headers
         self.aligns = ["r"] * len(headers)
-        self._bar: Any = None
         self._last_plain = time.monotonic()
 
     def start(self, initial_step: int) -> None:
@@ -49,7 +48,7 @@ class TrainingDisplay:
         r.row(self.headers, widths=self.widths, aligns=self.aligns, spacing=2)
         r.row(["-" * w for w in self.widths], widths=self.widths, spacing=2)
         if r.use_bar:
-            self._bar = r.open_bar(
+            r.open_bar(
                 total=(self.max_steps + 1) if self.max_steps else None,
                 initial=initial_step + 1,
                 unit="step",
@@ -63,16 +62,15 @@ class TrainingDisplay:
         if not self.reporter.enabled:
             return
         loss_text = " ".join(f"{k}={v:.2f}" for k, v in losses.items())
-        if self._bar is not None:
+        bar = self.reporter.bar
+        if bar is not None:
             # Postfix first, so the redraw that update() makes (every 0.1 s) shows it; the
             # first step redraws at once, so short runs show their speed too.
-            first = self._bar.n == self._bar.initial
-            self._bar.set_postfix_str(
-                f"epoch {epoch}, {words_per_s:,.0f} words/s, {loss_text}", refresh=False
-            )
-            self._bar.update(1)
+            first = bar.n == bar.initial
+            bar.set_postfix_str(f"epoch {epoch}, {words_per_s:,.0f} words/s, {loss_text}", refresh=False)
+            bar.update(1)
             if first:
-                self._bar.refresh()
+                bar.refresh()
             return
         now = time.monotonic()
         if now - self._last_plain >= PLAIN_EVERY_S:
@@ -95,9 +93,8 @@ class TrainingDisplay:
         self.reporter.row(cells, widths=self.widths, aligns=self.aligns, spacing=2)
 
     def close(self) -> None:
-        if self._bar is not None:
-            self.reporter.close_bar()
-            self._bar = None
+        """The table is done: the live bar goes, lines print plainly again."""
+        self.reporter.close_bar()
 
 
 def _duration(seconds: float) -> str:

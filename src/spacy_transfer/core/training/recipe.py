@@ -372,8 +372,6 @@ class TrainRecipe(Recipe[TrainResult]):
     # --- close ---
 
     def close(self) -> None:
-        if self.display is not None:
-            self.display.close()
         if self.logger is not None:
             self.logger.finalize()
             self.logger = None
