@@ -135,3 +135,16 @@ def test_a_span_categorizers_negative_label_column_is_read():
     for label in ("PER", "LOC"):
         spancat.add_label(label)
     assert upstream.negative_label_index(spancat) == 2  # after its labels
+
+
+def test_peft_takes_a_custom_lora_layer_for_a_module_type():
+    import peft
+    from peft.tuners.lora.layer import Linear as LoraLinear
+
+    class Custom(LoraLinear):
+        pass
+
+    config = peft.LoraConfig(r=2, target_modules=["0"])
+    upstream.peft_use_lora_layer(config, torch.nn.Linear, Custom)
+    model = peft.inject_adapter_in_model(config, torch.nn.Sequential(torch.nn.Linear(4, 4)))
+    assert type(model[0]) is Custom

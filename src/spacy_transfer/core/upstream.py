@@ -1,4 +1,4 @@
-"""Every private attribute of thinc, torch and spaCy that spacy-transfer relies on, here
+"""Every private attribute of thinc, torch, spaCy and peft that spacy-transfer relies on, here
 and nowhere else, each with the reason it is needed. ``tests/core/test_upstream.py`` checks
 each one on the real objects, so an upstream rename fails that test by name rather than a
 resume or a listener somewhere later.
@@ -180,3 +180,9 @@ def pipe_multitasks(proc: Any) -> List[Any]:
 def negative_label_index(proc: Any) -> int:
     """A span categorizer's column for "no label" (``SpanCategorizer._negative_label_i``)."""
     return int(proc._negative_label_i)
+
+
+def peft_use_lora_layer(config: Any, base_type: type, layer_type: type) -> None:
+    """Make peft wrap modules of ``base_type`` in ``layer_type`` (``LoraConfig._register_custom_module``,
+    peft's documented but experimental hook for custom LoRA layers)."""
+    config._register_custom_module({base_type: layer_type})

@@ -207,8 +207,19 @@ def inject(model: Any, spec: AdapterSpec) -> None:
         target_modules=list(targets),
         bias="none",
     )
-    peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
+    _put_in(peft, config, model)
     freeze_base(model)
+
+
+def _put_in(peft: Any, config: Any, model: Any) -> None:
+    """peft's injection, with our lean LoRA layer on ``nn.Linear`` (same weights, same math)."""
+    from torch import nn
+
+    from ..upstream import peft_use_lora_layer
+    from .lora_linear import LeanLoraLinear
+
+    peft_use_lora_layer(config, nn.Linear, LeanLoraLinear)
+    peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
 
 
 def freeze_base(model: Any) -> None:
@@ -306,7 +317,7 @@ def load(model: Any, path: Path) -> None:
             f"The LoRA adapters saved in {path} cannot be read: {err}",
             hint="The pipeline's files are damaged or incomplete; save it again.",
         ) from None
-    peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
+    _put_in(peft, config, model)
     result = peft.set_peft_model_state_dict(model, weights, adapter_name=ADAPTER_NAME)
     missing = [k for k in getattr(result, "missing_keys", []) if ".lora_" in k]
     if missing or getattr(result, "unexpected_keys", []):

@@ -1,0 +1,124 @@
+"""The lean LoRA layer computes what peft's own LoRA ``Linear`` computes (outputs, the gradients
+of the adapters and of the input), adds into the base output in place, and hands every case it
+does not cover back to peft."""
+
+from __future__ import annotations
+
+import copy
+
+import peft
+import pytest
+import torch
+from peft.tuners.lora.layer import Linear as PeftLoraLinear
+from torch import nn
+
+from spacy_transfer.core import upstream
+from spacy_transfer.core.transformer.lora_linear import LeanLoraLinear
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.Linear(12, 20)
+        self.down = nn.Linear(20, 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(torch.relu(self.up(x)))
+
+
+def pair(**settings):
+    """The same block with peft's LoRA layers and with ours, adapters set to equal random values."""
+    torch.manual_seed(0)
+    base = Block()
+    config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["up", "down"], **settings)
+    theirs = peft.inject_adapter_in_model(copy.deepcopy(config), copy.deepcopy(base))
+    lean_config = copy.deepcopy(config)
+    upstream.peft_use_lora_layer(lean_config, nn.Linear, LeanLoraLinear)
+    ours = peft.inject_adapter_in_model(lean_config, copy.deepcopy(base))
+    with torch.no_grad():
+        for (name, p), (_, q) in zip(theirs.named_parameters(), ours.named_parameters()):
+            if ".lora_" in name:
+                p.copy_(torch.randn_like(p))
+                q.copy_(p)
+    return theirs, ours
+
+
+def run(model: nn.Module, x: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    out = model(x)
+    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return out.detach(), x.grad, grads
+
+
+def test_peft_builds_our_layer_when_it_is_registered():
+    theirs, ours = pair()
+    assert type(theirs.up) is PeftLoraLinear
+    assert type(ours.up) is LeanLoraLinear and type(ours.down) is LeanLoraLinear
+
+
+def test_it_computes_peft_lora_outputs_and_gradients():
+    theirs, ours = pair()
+    x = torch.randn(3, 5, 12)
+    out_a, dx_a, grads_a = run(theirs, x)
+    out_b, dx_b, grads_b = run(ours, x)
+    torch.testing.assert_close(out_b, out_a)
+    torch.testing.assert_close(dx_b, dx_a)
+    assert grads_a.keys() == grads_b.keys() and any(".lora_A" in n for n in grads_b)
+    for name in grads_a:
+        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
+
+
+def test_only_the_adapters_get_gradients_when_the_base_is_frozen():
+    _, ours = pair()
+    for name, p in ours.named_parameters():
+        p.requires_grad_(".lora_" in name)
+    _, dx, grads = run(ours, torch.randn(2, 4, 12))
+    assert dx is not None
+    assert grads and all(".lora_" in name for name in grads)
+
+
+def test_with_dropout_in_training_it_matches_peft_under_the_same_random_state():
+    theirs, ours = pair(lora_dropout=0.5)
+    x = torch.randn(2, 6, 12)
+    torch.manual_seed(3)
+    out_a, _, _ = run(theirs.train(), x)
+    torch.manual_seed(3)
+    out_b, _, _ = run(ours.train(), x)
+    torch.testing.assert_close(out_b, out_a)
+
+
+def test_under_bf16_autocast_it_is_as_close_to_fp32_as_peft():
+    theirs, ours = pair()
+    x = torch.randn(2, 4, 12)
+    exact, _, _ = run(theirs, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_a, _, _ = run(theirs, x)
+        out_b, _, _ = run(ours, x)
+    assert out_b.dtype == out_a.dtype == torch.bfloat16
+    scale = exact.abs().max()
+    for out in (out_a, out_b):  # bf16 keeps 8 bits of mantissa
+        assert (out.float() - exact).abs().max() / scale < 2**-5
+
+
+@pytest.mark.parametrize("state", ["merged", "disabled"])
+def test_merged_or_disabled_adapters_go_through_peft(state):
+    theirs, ours = pair()
+    for model in (theirs, ours):
+        for layer in (model.up, model.down):
+            if state == "merged":
+                layer.merge()
+            else:
+                layer.enable_adapters(False)
+    x = torch.randn(2, 3, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_the_base_output_is_added_into_in_place():
+    _, ours = pair()
+    x = torch.randn(2, 3, 12)
+    seen = []
+    ours.up.base_layer.register_forward_hook(lambda _m, _i, out: seen.append(out.data_ptr()))
+    out = ours.up(x)
+    assert seen == [out.data_ptr()]
