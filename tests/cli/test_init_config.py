@@ -189,6 +189,20 @@ def test_adapter_lora_writes_an_adapter_block_into_the_transformer_model(tmp_pat
         assert model["freeze_layers"] == 2
 
 
+def test_adapter_lora_trains_at_five_times_the_full_fine_tuning_rate(tmp_path):
+    rates = {}
+    for name, extra in (("full", []), ("lora", ["--adapter", "lora"])):
+        made = run_cli(
+            "init", "config", str(tmp_path / f"{name}.cfg"), "--pipeline", "tagger", "--transformer", "bert-base-cased",
+            *extra,
+        )  # fmt: skip
+        assert made.exit_code == 0, made.output
+        rates[name] = util.load_config(tmp_path / f"{name}.cfg")["training"]["optimizer"]["learn_rate"][
+            "initial_rate"
+        ]
+    assert rates == {"full": 5e-5, "lora": 2.5e-4}
+
+
 def test_adapter_needs_a_transformer_and_a_known_kind_and_shows_in_help(tmp_path):
     for args in (["--adapter", "lora"], ["--transformer", "bert-base-cased", "--adapter", "prefix"]):
         refused = run_cli("init", "config", str(tmp_path / "b.cfg"), "--pipeline", "ner", *args)
