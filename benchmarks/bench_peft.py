@@ -49,9 +49,9 @@ COMPONENTS = ("tagger", "parser", "ner")
 
 
 def lora(r: int) -> Dict[str, Any]:
-    """The adapter block ``init config --adapter lora`` writes, at rank r (alpha stays at its
-    default 16: with alpha = 2r, r=16 collapsed at the LoRA rate, as a larger step would)."""
-    return {"@adapters": "spacy-transfer.LoRA.v1", "r": r, "alpha": 16.0, "dropout": 0.0}
+    """The adapter block ``init config --adapter lora`` writes, at rank r with alpha = r (a scale
+    of 1, the default; alpha = 2r collapsed r=16 at the LoRA rate, as a larger step would)."""
+    return {"@adapters": "spacy-transfer.LoRA.v1", "r": r, "alpha": float(r), "dropout": 0.0}
 
 
 Settings = Dict[tuple, Any]  # config path (section keys, then the setting) -> value
@@ -414,7 +414,7 @@ def main() -> Dict[str, Any]:
     notes = (
         f"Accuracy: all-MiniLM-L6-v2, transformer + tagger/parser/ner listeners (init config), EWT train with UNER entities "
         f"(10 sentences per doc), {STEPS} updates, batch_by_words 1000, Adam warmup_linear {LEARN_RATE} (30 warmup steps), "
-        f"seed 0; scored on EWT test. LoRA: every linear map of attention and feed-forward, alpha = 16 (the default) at every r, merged when saved, "
+        f"seed 0; scored on EWT test. LoRA: every linear map of attention and feed-forward, alpha = r (scale 1, the default), merged when saved, "
         f"the whole optimizer at {LEARN_RATE * lora_rate_factor():g} (what init config --adapter lora writes: "
         f"{lora_rate_factor():g}x full fine-tuning's rate). "
         f"Speed and memory: the same rows on a random-init 12 x 768 BERT, batches of {' and '.join(map(str, SPEED_BATCHES))} "

@@ -67,7 +67,7 @@ def adapter_block(model_prefix: str, req: ConfigRequest) -> Blocks:
         f"{model_prefix}.adapter": {
             "@adapters": q("spacy-transfer.LoRA.v1"),
             "r": q(8),
-            "alpha": q(16.0),
+            "alpha": q(8.0),
             "dropout": q(0.0),
             "target_modules": q(None),
             "merge_adapters": q(True),
