@@ -275,3 +275,12 @@ def test_the_adapters_train_at_the_optimizers_rate_times_learn_rate_scale(tiny_m
     assert any(m.abs().max() > 0 for m in moves[1.0].values())
     for k, m in moves[1.0].items():
         torch.testing.assert_close(moves[4.0][k], 4.0 * m, rtol=1e-4, atol=1e-8)
+
+
+def test_alpha_defaults_to_r_so_the_adapters_update_is_not_rescaled():
+    from spacy_transfer.core.transformer import adapters
+
+    assert adapters.lora(r=4).alpha == 4.0 and adapters.lora(r=16, alpha=8.0).alpha == 8.0
+    model = torch.nn.Sequential(torch.nn.Linear(6, 6))
+    adapters.inject(model, adapters.lora(r=4, target_modules=["0"]))
+    assert model[0].scaling == {"default": 1.0}
