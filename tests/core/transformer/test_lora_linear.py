@@ -122,3 +122,17 @@ def test_the_base_output_is_added_into_in_place():
     ours.up.base_layer.register_forward_hook(lambda _m, _i, out: seen.append(out.data_ptr()))
     out = ours.up(x)
     assert seen == [out.data_ptr()]
+
+
+def test_the_in_place_add_is_not_on_a_view_so_autograd_copies_no_gradient():
+    """An in-place op on a view puts a CopySlices node in the graph, which clones the whole
+    gradient in the backward pass."""
+    _, ours = pair()
+    out = ours.up(torch.randn(2, 3, 12, requires_grad=True))
+    names, todo = set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None:
+            names.add(type(node).__name__)
+            todo.extend(n for n, _ in node.next_functions)
+    assert "CopySlices" not in names and any(n.startswith("Addmm") for n in names)

@@ -29,17 +29,18 @@ class LeanLoraLinear(PeftLoraLinear):
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         if args or kwargs or not self._lean():
             return super().forward(x, *args, **kwargs)
-        result = self.base_layer(x)
-        rows = result.view(-1, result.shape[-1])
+        # Rows first: addmm_ then writes into a tensor of its own, not into a view of one (an
+        # in-place op on a view makes autograd copy the whole gradient in the backward pass).
+        rows = x.reshape(-1, x.shape[-1])
+        result = self.base_layer(rows)
         for name in self.active_adapters:
             if name not in self.lora_A:
                 continue
             lora_a = self.lora_A[name]
-            h = lora_a(self.lora_dropout[name](x.to(lora_a.weight.dtype)))
-            down = h.reshape(-1, h.shape[-1]).to(result.dtype)
+            down = lora_a(self.lora_dropout[name](rows.to(lora_a.weight.dtype))).to(result.dtype)
             up = self.lora_B[name].weight.t().to(result.dtype)
-            rows.addmm_(down, up, alpha=self.scaling[name])
-        return result
+            result.addmm_(down, up, alpha=self.scaling[name])
+        return result.view(*x.shape[:-1], result.shape[-1])
 
     def _lean(self) -> bool:
         """Whether the plain path applies (the caller checked that no extra arguments, such as
