@@ -57,14 +57,15 @@ _KEEP_UNMERGED: contextvars.ContextVar[bool] = contextvars.ContextVar("keep_unme
 
 @dataclass(frozen=True)
 class AdapterSpec:
-    """What ``spacy-transfer.LoRA.v1`` resolves to."""
+    """What ``spacy-transfer.LoRA.v1`` resolves to (the defaults, alpha = r among them, live
+    in :func:`lora` alone)."""
 
-    r: int = 8
-    alpha: float = 8.0
-    dropout: float = 0.0
-    target_modules: Optional[Tuple[str, ...]] = None
-    merge_adapters: bool = True
-    learn_rate_scale: float = 1.0
+    r: int
+    alpha: float
+    dropout: float
+    target_modules: Optional[Tuple[str, ...]]
+    merge_adapters: bool
+    learn_rate_scale: float
     kind: str = "lora"
 
     def describe(self) -> str:
