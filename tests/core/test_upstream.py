@@ -92,6 +92,14 @@ def test_torchs_multi_tensor_kernels_compute_what_their_names_say():
     assert start[0].tolist() == [2.5] * 3
 
 
+def test_torchs_fused_softmax_backward_is_autograds_gradient_of_softmax():
+    scores = torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    grad = torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(1))
+    probs = torch.softmax(scores, dim=-1)
+    (expected,) = torch.autograd.grad(probs, scores, grad)
+    assert torch.allclose(upstream.softmax_backward(grad, probs.detach()), expected, atol=1e-7)
+
+
 def test_torchs_fused_adam_kernel_matches_torch_optim_adam():
     torch.manual_seed(0)
     p1 = torch.nn.Parameter(torch.randn(5))

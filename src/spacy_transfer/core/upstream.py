@@ -116,6 +116,14 @@ def torch_cpu_feature(name: str) -> bool:
 # torch.optim uses internally and exposes under private names only.
 
 
+def softmax_backward(grad: Any, probs: Any) -> Any:
+    """The gradient of the scores of ``probs = softmax(scores, -1)``: ``probs * (grad - sum(grad
+    * probs))`` in torch's one fused pass (``torch._softmax_backward_data``)."""
+    import torch
+
+    return torch._softmax_backward_data(grad, probs, -1, probs.dtype)
+
+
 def foreach_add_(tensors: List[Any], others: List[Any], alpha: float) -> None:
     """``tensors[i] += alpha * others[i]`` in one kernel launch (``torch._foreach_add_``)."""
     import torch

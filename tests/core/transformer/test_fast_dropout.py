@@ -155,14 +155,20 @@ def test_eager_attention_is_left_as_chosen(tiny_model):
 
 
 def test_training_attention_gradients_are_those_of_the_plain_ops():
-    """The backward pass keeps only the probabilities and draws the mask again: its
-    gradients are autograd's through the composed operations with the same mask."""
+    """The backward pass keeps the probabilities and the mask as booleans (not the dropped
+    probabilities): its gradients are autograd's through the composed operations with the
+    same mask."""
     q, k, v = (t.requires_grad_() for t in _qkv(seed=2))
     bias = torch.zeros(3, 1, 6, 6)
     bias[2, :, :, 4:] = torch.finfo(torch.float32).min
     module = _Attn().train()
     torch.manual_seed(9)
     out, _ = attention(module, q, k, v, bias, dropout=0.3)
+    node = out.grad_fn
+    while type(node).__name__ != "DroppedAttentionBackward":  # under the transpose and copy
+        node = node.next_functions[0][0]
+    saved = node.saved_tensors
+    assert [t.dtype for t in saved] == [torch.float32] * 4 + [torch.bool]
     grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(4))
     ours = torch.autograd.grad(out, (q, k, v), grad_out)
     torch.manual_seed(9)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from ..upstream import hf_attention_implementation, hf_can_set_attention
+from ..upstream import hf_attention_implementation, hf_can_set_attention, softmax_backward
 
 ATTENTION = "spacy_transfer_sdpa"
 _LEVELS = 1 << 16  # one draw of 16 bits per element
@@ -112,36 +112,42 @@ def attention(
 
 
 class DroppedAttention(torch.autograd.Function):
-    """``dropout(softmax(q k^T * scale + bias)) v`` keeping only the probabilities for the
-    backward pass (4 bytes per attention weight instead of 9: probabilities, mask and
-    dropped probabilities); the backward pass draws the mask again from its seed."""
+    """``dropout(softmax(q k^T * scale + bias)) v`` in as few passes over the attention
+    weights as the operations allow, keeping the probabilities and the mask (5 bytes per
+    attention weight instead of autograd's 9) for the backward pass.
+
+    Why: at heads x length x length per row the attention weights are 4-5x the size of a
+    layer's hidden states, and outside the matrix products each pass over them is memory
+    bound; composed of plain ops (scale, bias, softmax, scale and mask, then the same again
+    and softmax's backward as five ops) they were a fifth of a MiniLM training step (py-spy,
+    benchmarks/README.md). Here the scales go on the small tensors (queries, outputs,
+    gradients), the mask is applied by one ``where`` each way, and softmax's backward
+    is torch's fused kernel."""
 
     @staticmethod
     def forward(ctx: Any, query, key, value, bias, p: float, scale: float):  # type: ignore[override]
-        weights = torch.matmul(query, key.transpose(-1, -2)).mul_(scale)
+        weights = torch.matmul(query * scale, key.transpose(-1, -2))
         if bias is not None:
             weights.add_(bias)
         probs = torch.softmax(weights, dim=-1)
         del weights
-        seed = draw_seed()
-        keep, kept_scale = keep_mask(tuple(probs.shape), p, seed)
-        out = torch.matmul(torch.where(keep, probs * kept_scale, 0.0), value)
-        ctx.save_for_backward(query, key, value, probs)
-        ctx.seed, ctx.p, ctx.scale = seed, p, scale
+        keep, kept_scale = keep_mask(tuple(probs.shape), p)
+        out = torch.matmul(torch.where(keep, probs, 0.0), value).mul_(kept_scale)
+        ctx.save_for_backward(query, key, value, probs, keep)
+        ctx.kept_scale, ctx.scale = kept_scale, scale
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_out):  # type: ignore[override]
-        query, key, value, probs = ctx.saved_tensors
-        keep, kept_scale = keep_mask(tuple(probs.shape), ctx.p, ctx.seed)
-        grad_value = torch.matmul(torch.where(keep, probs * kept_scale, 0.0).transpose(-1, -2), grad_out)
-        grad_probs = torch.where(keep, torch.matmul(grad_out, value.transpose(-1, -2)) * kept_scale, 0.0)
-        del keep
-        # softmax's backward: p * (g - sum(g * p)), then the scale of the scores
-        grad_weights = grad_probs.sub_((grad_probs * probs).sum(-1, keepdim=True)).mul_(probs).mul_(ctx.scale)
-        grad_query = torch.matmul(grad_weights, key)
-        grad_key = torch.matmul(grad_weights.transpose(-1, -2), query)
+        query, key, value, probs, keep = ctx.saved_tensors
+        grad_out = grad_out * ctx.kept_scale
+        grad_value = torch.matmul(torch.where(keep, probs, 0.0).transpose(-1, -2), grad_out)
+        grad_probs = torch.where(keep, torch.matmul(grad_out, value.transpose(-1, -2)), 0.0)
+        grad_weights = softmax_backward(grad_probs, probs)
+        del grad_probs
+        grad_query = torch.matmul(grad_weights, key).mul_(ctx.scale)
+        grad_key = torch.matmul(grad_weights.transpose(-1, -2), query).mul_(ctx.scale)
         return grad_query, grad_key, grad_value, None, None, None
 
 
