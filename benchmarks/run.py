@@ -28,11 +28,16 @@ def summarise() -> str:
         data = json.loads(path.read_text())
         lines.append(f"### {data.get('name', path.stem)}  ({data.get('time', '')})")
         m = data.get("machine", {})
-        cpu = m.get("cpu") or {}
-        cpu_text = f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'})" if cpu else ""
-        lines.append(
-            f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}{cpu_text}; versions {m.get('versions')}"
-        )
+        if isinstance(m, str):  # a one-off A/B names its machine in words
+            lines.append(f"Machine: {m}")
+        else:
+            cpu = m.get("cpu") or {}
+            cpu_text = (
+                f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'})" if cpu else ""
+            )
+            lines.append(
+                f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}{cpu_text}; versions {m.get('versions')}"
+            )
         lines.append("")
         if data.get("rows"):
             lines.append("| metric | ours | baseline | ratio | target |")

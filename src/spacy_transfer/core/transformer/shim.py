@@ -146,12 +146,14 @@ class HFShim(Shim):
         return self._model is not None
 
     def set_transformer(self, hf_model: Any, tokenizer: Any, origin: str = "saved") -> None:
+        from . import embedding_grad
         from .fast_dropout import install  # imports torch, which this module leaves until needed
 
         self.origin = origin
         self._quantized = None
         device = self.device if self.loaded else None
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
+        embedding_grad.install(hf_model)  # CPU training: the tables' gradients in kept buffers
         self._adapters_in = adapters.has_adapters(hf_model)  # loaded unmerged
         if self.adapter is not None and origin == "pretrained" and not self._adapters_in:
             adapters.inject(hf_model, self.adapter)
