@@ -116,6 +116,22 @@ def test_torchs_fused_adam_kernel_matches_torch_optim_adam():
     torch.testing.assert_close(p1.data, p2.data)
 
 
+def test_torchs_fused_adamw_kernel_matches_torch_optim_adamw():
+    torch.manual_seed(0)
+    p1 = torch.nn.Parameter(torch.randn(5))
+    p2 = torch.nn.Parameter(p1.detach().clone())
+    grad = torch.randn(5)
+    reference = torch.optim.AdamW([p2], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5)
+    p2.grad = grad.clone()
+    reference.step()
+    m, v = torch.zeros(5), torch.zeros(5)
+    upstream.fused_adamw_(
+        [p1.data], [grad.clone()], [m], [v], [torch.tensor(1.0)],
+        lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.5, eps=1e-8, amsgrad=False, maximize=False,
+    )  # fmt: skip
+    torch.testing.assert_close(p1.data, p2.data)
+
+
 def test_a_parsers_private_steps_are_reached(tmp_path):
     from spacy.training import Example
 

@@ -162,6 +162,16 @@ def fused_adam_(
     torch._fused_adam_(params, grads, mom1, mom2, [], steps, **hyper)
 
 
+def fused_adamw_(
+    params: List[Any], grads: List[Any], mom1: List[Any], mom2: List[Any], steps: List[Any], **hyper: Any
+) -> None:
+    """torch's fused AdamW kernel (``torch._fused_adamw_``, what ``torch.optim.AdamW(fused=True)``
+    calls): ``params *= 1 - lr * weight_decay``, then Adam's update, in the same pass."""
+    import torch
+
+    torch._fused_adamw_(params, grads, mom1, mom2, [], steps, **hyper)
+
+
 # ---------------------------------------------------------------------------- spaCy's parser and pipes
 # distill's transition update (core.distill.transitions) does what Parser.update does, with the
 # teacher's action probabilities as targets; it needs the parser's own steps, which spaCy keeps

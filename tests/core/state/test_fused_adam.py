@@ -44,8 +44,15 @@ def _adam(**kwargs) -> Optimizer:
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"L2_is_weight_decay": False}, {"grad_clip": 0.0, "L2": 0.0}, {"use_averages": False, "beta1": 0.8}],
-    ids=["spacy-default+averages", "l2-in-gradient", "plain", "other-betas"],
+    [
+        {},
+        {"L2_is_weight_decay": False},
+        {"grad_clip": 0.0, "L2": 0.0},
+        {"use_averages": False, "beta1": 0.8},
+        {"learn_rate": 0.0},  # a warmup's first step
+        {"learn_rate": 2.0, "L2": 1.0},  # decay past zero: applied apart from the kernel
+    ],
+    ids=["spacy-default+averages", "l2-in-gradient", "plain", "other-betas", "rate-0", "decay-past-zero"],
 )
 def test_fused_step_equals_thinc_adam_over_several_steps(settings):
     ref, fused = _params(), _params()
