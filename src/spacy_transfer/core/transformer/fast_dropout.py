@@ -55,7 +55,26 @@ def draw_seed() -> int:
 def drop(x: torch.Tensor, p: float) -> torch.Tensor:
     """Training-time dropout of a CPU float tensor through :func:`keep_mask`."""
     keep, scale = keep_mask(tuple(x.shape), p)
-    return torch.where(keep, x * scale, 0.0)
+    return _Dropped.apply(x, keep, scale)
+
+
+class _Dropped(torch.autograd.Function):
+    """``x * keep * scale``, keeping the mask as booleans for the backward pass (a float mask
+    would be 4 bytes per element) and multiplying by it as floats (torch's ``where`` on a
+    boolean mask was 1.2-1.4x slower than this, forward + backward, on a MiniLM layer's
+    hidden states)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, keep: torch.Tensor, scale: float):  # type: ignore[override]
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return (x * keep.to(x.dtype)).mul_(scale)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor):  # type: ignore[override]
+        (keep,) = ctx.saved_tensors
+        return (grad * keep.to(grad.dtype)).mul_(ctx.scale), None, None
 
 
 def _fast(x: torch.Tensor, p: float, training: bool) -> bool:
