@@ -35,21 +35,17 @@ ATTENTION = "spacy_transfer_sdpa"
 _LEVELS = 1 << 16  # one draw of 16 bits per element
 
 
-def keep_mask(shape: Tuple[int, ...], p: float, seed: Optional[int] = None) -> Tuple[torch.Tensor, float]:
-    """A boolean CPU mask (True = kept, probability ``1 - p``) and the scale of the kept.
-    The same ``seed`` gives the same mask; without one it is drawn from torch's generator."""
+def keep_mask(shape: Tuple[int, ...], p: float) -> Tuple[torch.Tensor, float]:
+    """A boolean CPU mask (True = kept, probability ``1 - p``) and the scale of the kept,
+    drawn from a seed that torch's default generator gives."""
     threshold = min(_LEVELS, max(0, round(p * _LEVELS)))
     n = int(numpy.prod(shape))
     if threshold >= _LEVELS:
         return torch.zeros(shape, dtype=torch.bool), 0.0
-    seed = draw_seed() if seed is None else seed
+    seed = int(torch.randint(0, 2**62, (1,), dtype=torch.int64).item())
     draws = numpy.random.SFC64(seed).random_raw((n + 3) // 4).view(numpy.uint16)[:n]
     keep = torch.from_numpy(draws >= threshold).view(shape)
     return keep, _LEVELS / (_LEVELS - threshold)
-
-
-def draw_seed() -> int:
-    return int(torch.randint(0, 2**62, (1,), dtype=torch.int64).item())
 
 
 def drop(x: torch.Tensor, p: float) -> torch.Tensor:
