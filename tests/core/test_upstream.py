@@ -3,6 +3,7 @@ the real objects: an upstream rename fails here, by name."""
 
 from __future__ import annotations
 
+import pytest
 import spacy
 import torch
 from thinc.api import Adam, PyTorchWrapper_v2, RAdam
@@ -100,34 +101,23 @@ def test_torchs_fused_softmax_backward_is_autograds_gradient_of_softmax():
     assert torch.allclose(upstream.softmax_backward(grad, probs.detach()), expected, atol=1e-7)
 
 
-def test_torchs_fused_adam_kernel_matches_torch_optim_adam():
+@pytest.mark.parametrize(
+    "kernel, reference, weight_decay",
+    [(upstream.fused_adam_, torch.optim.Adam, 0.0), (upstream.fused_adamw_, torch.optim.AdamW, 0.5)],
+    ids=["adam", "adamw"],
+)
+def test_torchs_fused_adam_kernels_match_torch_optim(kernel, reference, weight_decay):
     torch.manual_seed(0)
     p1 = torch.nn.Parameter(torch.randn(5))
     p2 = torch.nn.Parameter(p1.detach().clone())
     grad = torch.randn(5)
-    reference = torch.optim.Adam([p2], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    optimizer = reference([p2], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
     p2.grad = grad.clone()
-    reference.step()
+    optimizer.step()
     m, v = torch.zeros(5), torch.zeros(5)
-    upstream.fused_adam_(
+    kernel(
         [p1.data], [grad.clone()], [m], [v], [torch.tensor(1.0)],
-        lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False,
-    )  # fmt: skip
-    torch.testing.assert_close(p1.data, p2.data)
-
-
-def test_torchs_fused_adamw_kernel_matches_torch_optim_adamw():
-    torch.manual_seed(0)
-    p1 = torch.nn.Parameter(torch.randn(5))
-    p2 = torch.nn.Parameter(p1.detach().clone())
-    grad = torch.randn(5)
-    reference = torch.optim.AdamW([p2], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5)
-    p2.grad = grad.clone()
-    reference.step()
-    m, v = torch.zeros(5), torch.zeros(5)
-    upstream.fused_adamw_(
-        [p1.data], [grad.clone()], [m], [v], [torch.tensor(1.0)],
-        lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.5, eps=1e-8, amsgrad=False, maximize=False,
+        lr=0.1, beta1=0.9, beta2=0.999, weight_decay=weight_decay, eps=1e-8, amsgrad=False, maximize=False,
     )  # fmt: skip
     torch.testing.assert_close(p1.data, p2.data)
 
