@@ -13,11 +13,12 @@ Importing this package registers our names (``spacy-transfer.*``, the factory
 - :mod:`.serialization` (Hugging Face files, spacy-transformers' format),
   :mod:`.model_files` (a component's model folder), :mod:`.migrate`, :mod:`.vectors`
   (contextual Doc/Span/Token vectors), :mod:`.layers` (``freeze_layers``, ``layer_lr_decay``,
-  ``unfreeze_every``), :mod:`.adapters` (LoRA with peft; :mod:`.lora_linear` its lean layer), :mod:`.mixing` (the all-layers
-  listener's learned mix), :mod:`.fast_dropout` (CPU training dropout with fast masks, and
-  the attention that uses it), :mod:`.embedding_grad` (embedding gradients in a kept buffer). The encoder's optimizer step (thinc's Adam as fused torch
-  kernels) lives beside the optimizer's state, in ``core.state.fused_adam``; its int8 copy
-  for prediction in ``core.precision``.
+  ``unfreeze_every``), :mod:`.adapters` (LoRA with peft; :mod:`.lora_linear` its lean
+  layer), :mod:`.mixing` (the all-layers listener's learned mix), :mod:`.fast_dropout` (CPU
+  training dropout with fast masks, and the attention that uses it), :mod:`.embedding_grad`
+  (embedding gradients in a kept buffer). The encoder's optimizer step (thinc's Adam as fused
+  torch kernels) lives beside the optimizer's state, in ``core.state.fused_adam``; its int8
+  copy for prediction in ``core.precision``.
 """
 
 from . import annotation_setters, span_getters  # noqa: F401  (register)
