@@ -124,6 +124,15 @@ def softmax_backward(grad: Any, probs: Any) -> Any:
     return torch._softmax_backward_data(grad, probs, -1, probs.dtype)
 
 
+def gelu_source(tensor: Any) -> Optional[Tuple[Any, str]]:
+    """``(input, approximate)`` when ``tensor`` is the output of ``torch.nn.functional.gelu``
+    whose input autograd keeps for its backward (``GeluBackward0._saved_self``), else None."""
+    node = getattr(tensor, "grad_fn", None)
+    if node is None or type(node).__name__ != "GeluBackward0":
+        return None
+    return node._saved_self, str(node._saved_approximate)
+
+
 def foreach_add_(tensors: List[Any], others: List[Any], alpha: float) -> None:
     """``tensors[i] += alpha * others[i]`` in one kernel launch (``torch._foreach_add_``)."""
     import torch

@@ -1,6 +1,7 @@
 """The lean LoRA layer computes what peft's own LoRA ``Linear`` computes (outputs, the gradients
-of the adapters and of the input), adds into the base output in place, and hands every case it
-does not cover back to peft."""
+of the adapters and of the input), adds into the base output in place, runs a frozen base as one
+autograd function that keeps no copy of a GELU's output, and hands every case it does not cover
+back to peft."""
 
 from __future__ import annotations
 
@@ -13,23 +14,26 @@ from peft.tuners.lora.layer import Linear as PeftLoraLinear
 from torch import nn
 
 from spacy_transfer.core import upstream
+from spacy_transfer.core.transformer import lora_linear
 from spacy_transfer.core.transformer.lora_linear import LeanLoraLinear
 
 
 class Block(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, act=torch.relu) -> None:
         super().__init__()
         self.up = nn.Linear(12, 20)
         self.down = nn.Linear(20, 12)
+        self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down(torch.relu(self.up(x)))
+        return self.down(self.act(self.up(x)))
 
 
-def pair(**settings):
-    """The same block with peft's LoRA layers and with ours, adapters set to equal random values."""
+def pair(act=torch.relu, **settings):
+    """The same block with peft's LoRA layers and with ours, adapters set to equal random values
+    (peft freezes the base layers)."""
     torch.manual_seed(0)
-    base = Block()
+    base = Block(act)
     config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["up", "down"], **settings)
     theirs = peft.inject_adapter_in_model(copy.deepcopy(config), copy.deepcopy(base))
     lean_config = copy.deepcopy(config)
@@ -115,24 +119,79 @@ def test_merged_or_disabled_adapters_go_through_peft(state):
         torch.testing.assert_close(ours(x), theirs(x))
 
 
-def test_the_base_output_is_added_into_in_place():
-    _, ours = pair()
-    x = torch.randn(2, 3, 12)
-    seen = []
-    ours.up.base_layer.register_forward_hook(lambda _m, _i, out: seen.append(out.data_ptr()))
-    out = ours.up(x)
-    assert seen == [out.data_ptr()]
-
-
-def test_the_in_place_add_is_not_on_a_view_so_autograd_copies_no_gradient():
-    """An in-place op on a view puts a CopySlices node in the graph, which clones the whole
-    gradient in the backward pass."""
-    _, ours = pair()
-    out = ours.up(torch.randn(2, 3, 12, requires_grad=True))
+def graph_nodes(out: torch.Tensor) -> set:
     names, todo = set(), [out.grad_fn]
     while todo:
         node = todo.pop()
         if node is not None:
             names.add(type(node).__name__)
             todo.extend(n for n, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize(
+    "act", [torch.relu, nn.functional.gelu, lambda h: nn.functional.gelu(h, approximate="tanh")]
+)
+@pytest.mark.parametrize("chunk_bytes", [lora_linear.RECOMPUTE_CHUNK_BYTES, 3 * 20 * 4])
+def test_a_frozen_base_runs_as_one_function_with_peft_gradients(act, chunk_bytes, monkeypatch):
+    monkeypatch.setattr(lora_linear, "RECOMPUTE_CHUNK_BYTES", chunk_bytes)  # 3 rows a chunk
+    theirs, ours = pair(act)
+    x = torch.randn(3, 5, 12)
+    out_a, dx_a, grads_a = run(theirs, x)
+    out_b, dx_b, grads_b = run(ours, x)
+    assert "FrozenBaseLoraBackward" in graph_nodes(ours(x.requires_grad_(True)))
+    torch.testing.assert_close(out_b, out_a)
+    torch.testing.assert_close(dx_b, dx_a)
+    assert grads_a.keys() == grads_b.keys() and all(".lora_" in n for n in grads_b)
+    for name in grads_a:
+        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
+
+
+def test_the_output_of_a_gelu_is_not_kept_for_the_backward_pass():
+    _, ours = pair(nn.functional.gelu)
+    gelu_in, gelu_out, kept = [], [], set()
+    ours.up.register_forward_hook(lambda _m, _i, out: gelu_in.append(out))
+    ours.down.register_forward_pre_hook(lambda _m, args: gelu_out.append(args[0]))
+
+    def pack(t):
+        kept.add(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        ours(torch.randn(2, 3, 12, requires_grad=True))
+    assert gelu_in[0].untyped_storage().data_ptr() in kept  # kept by the GELU for its own backward
+    assert gelu_out[0].untyped_storage().data_ptr() not in kept
+
+
+def test_a_trainable_base_gets_peft_gradients_through_the_plain_path():
+    theirs, ours = pair()
+    for model in (theirs, ours):
+        for p in model.parameters():
+            p.requires_grad_(True)
+    x = torch.randn(2, 4, 12)
+    _, dx_a, grads_a = run(theirs, x)
+    _, dx_b, grads_b = run(ours, x)
+    assert any(n.endswith("base_layer.weight") for n in grads_b)
+    torch.testing.assert_close(dx_b, dx_a)
+    for name in grads_a:
+        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
+
+
+def test_the_base_output_is_added_into_in_place():
+    _, ours = pair()
+    x = torch.randn(2, 3, 12)
+    seen = []
+    ours.up.base_layer.register_forward_hook(lambda _m, _i, out: seen.append(out.data_ptr()))
+    with torch.no_grad():
+        out = ours.up(x)
+    assert seen == [out.data_ptr()]
+
+
+def test_the_in_place_add_is_not_on_a_view_so_autograd_copies_no_gradient():
+    """An in-place op on a view puts a CopySlices node in the graph, which clones the whole
+    gradient in the backward pass (a trainable base takes the plain path)."""
+    _, ours = pair()
+    ours.up.base_layer.weight.requires_grad_(True)
+    out = ours.up(torch.randn(2, 3, 12, requires_grad=True))
+    names = graph_nodes(out)
     assert "CopySlices" not in names and any(n.startswith("Addmm") for n in names)

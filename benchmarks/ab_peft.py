@@ -1,0 +1,107 @@
+"""A/B of source trees on ``bench_peft``'s child: is a change to the training step worth it?
+
+Each side is a label, a source tree (its ``src`` goes first on ``PYTHONPATH``) and one of the
+configs ``bench_peft`` wrote (``results/tmp/peft-bert-WORDS-ROW.cfg``). Every round runs each
+side once, in its own process, in alternating order; the JSON keeps every run, the medians and
+the load average before and after. Not run by ``make bench`` (it needs the trees to compare):
+
+    git worktree add /tmp/before <commit>
+    python benchmarks/ab_peft.py --name NAME \\
+        --side "before=/tmp/before:lora-r-8" --side "after=.:lora-r-8" --side "full=.:full-fine-tuning"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._common import RESULTS, cpu_line, last_json, loadavg, row, run_measured, save_result  # type: ignore
+else:
+    from ._common import RESULTS, cpu_line, last_json, loadavg, row, run_measured, save_result
+
+WORK = RESULTS / "tmp"
+THREADS = 2
+
+
+def parse_side(text: str) -> Tuple[str, Path, str]:
+    """``label=TREE:ROW`` -> (label, the tree's src folder, the row's slug)."""
+    label, _, rest = text.partition("=")
+    tree, _, row = rest.rpartition(":")
+    src = Path(tree).resolve() / "src"
+    if not label or not row or not (src / "spacy_transfer").is_dir():
+        raise SystemExit(f"--side {text!r}: expected LABEL=TREE:ROW with TREE/src/spacy_transfer present")
+    return label, src, row
+
+
+def run_side(src: Path, config: Path, steps: int, warmup: int) -> Dict[str, Any]:
+    data = {s: WORK / f"peft-{s}.spacy" for s in ("train", "test")}
+    child = Path(__file__).resolve().parent / "bench_peft.py"
+    cmd = [sys.executable, str(child), "--child", str(config), str(data["train"]), str(data["test"])]
+    env = {
+        "OMP_NUM_THREADS": str(THREADS),
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
+    }
+    res = run_measured(cmd + [str(steps), str(warmup), "0"], env=env)
+    payload = last_json(res["output"])
+    return {"update_s": payload["update_s"], "steps": payload["steps"], "peak_rss_mib": res["peak_rss_mib"]}
+
+
+def main(argv: List[str]) -> Dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--side", action="append", required=True)
+    parser.add_argument("--words", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args(argv)
+    sides = [parse_side(s) for s in args.side]
+    for _, _, slug in sides:
+        if not (WORK / f"peft-bert-{args.words}-{slug}.cfg").exists():
+            raise SystemExit(f"no {WORK}/peft-bert-{args.words}-{slug}.cfg: run bench_peft once first")
+    runs: Dict[str, List[Dict[str, Any]]] = {label: [] for label, _, _ in sides}
+    load_before = loadavg()
+    print(cpu_line(), "load average", load_before, flush=True)
+    for r in range(args.rounds):
+        for label, src, slug in sides if r % 2 == 0 else sides[::-1]:
+            config = WORK / f"peft-bert-{args.words}-{slug}.cfg"
+            runs[label].append(run_side(src, config, args.steps, args.warmup))
+            print(f"  round {r + 1} {label}: {runs[label][-1]}", flush=True)
+    medians = {
+        label: {k: round(statistics.median(x[k] for x in v), 2) for k in ("update_s", "peak_rss_mib")}
+        for label, v in runs.items()
+    }
+    for label, m in medians.items():
+        print(f"{label}: {m['update_s']} s per {args.steps} steps, {m['peak_rss_mib']} MiB (medians)")
+    first = sides[0][0]
+    rows = []
+    for label in list(medians)[1:]:
+        a, b = medians[label], medians[first]
+        rows.append(
+            row(f"{label} steps/s vs {first}", args.steps / a["update_s"], args.steps / b["update_s"])
+        )
+        rows.append(row(f"{label} peak RSS MiB vs {first}", a["peak_rss_mib"], b["peak_rss_mib"]))
+    result = {
+        "protocol": (
+            f"bench_peft's child on the BERT-base-sized encoder, {args.words}-word batches, {args.steps} timed "
+            f"steps after {args.warmup}, each run its own process, sides alternating, {args.rounds} rounds, medians"
+        ),
+        "sides": {label: f"{src.parent}:{slug}" for label, src, slug in sides},
+        "load_avg_before_after": [load_before, loadavg()],
+        "runs": runs,
+        "medians": medians,
+        "rows": rows,
+    }
+    save_result(args.name, result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

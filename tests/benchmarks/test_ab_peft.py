@@ -1,0 +1,23 @@
+"""The A/B runner of source trees reads each side as LABEL=TREE:ROW and refuses anything else
+with a message that says what it expects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import ab_peft
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_side_names_a_label_a_tree_and_a_row():
+    label, src, row = ab_peft.parse_side(f"after={ROOT}:lora-r-8")
+    assert (label, src, row) == ("after", ROOT / "src", "lora-r-8")
+
+
+@pytest.mark.parametrize("text", ["after", f"={ROOT}:lora-r-8", f"after={ROOT}:", "after=/nowhere:lora-r-8"])
+def test_a_malformed_side_stops_with_what_is_expected(text):
+    with pytest.raises(SystemExit, match="expected LABEL=TREE:ROW"):
+        ab_peft.parse_side(text)
