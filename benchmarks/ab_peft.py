@@ -31,7 +31,7 @@ THREADS = 2
 
 def parse_side(text: str) -> Tuple[str, Path, str]:
     """``label=TREE:ROW`` -> (label, the tree's src folder, the row's slug)."""
-    label, _, rest = text.partition("=")
+    label, _, rest = text.rpartition("=")  # labels may hold "=" (r=8), trees rarely do
     tree, _, row = rest.rpartition(":")
     src = Path(tree).resolve() / "src"
     if not label or not row or not (src / "spacy_transfer").is_dir():

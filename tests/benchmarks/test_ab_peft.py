@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_side_names_a_label_a_tree_and_a_row():
-    label, src, row = ab_peft.parse_side(f"after={ROOT}:lora-r-8")
-    assert (label, src, row) == ("after", ROOT / "src", "lora-r-8")
+    label, src, row = ab_peft.parse_side(f"LoRA r=8 after={ROOT}:lora-r-8")
+    assert (label, src, row) == ("LoRA r=8 after", ROOT / "src", "lora-r-8")
 
 
 @pytest.mark.parametrize("text", ["after", f"={ROOT}:lora-r-8", f"after={ROOT}:", "after=/nowhere:lora-r-8"])
