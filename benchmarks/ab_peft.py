@@ -85,7 +85,11 @@ def main(argv: List[str]) -> Dict[str, Any]:
     for label in list(medians)[1:]:
         a, b = medians[label], medians[first]
         rows.append(
-            row(f"{label} steps/s vs {first}", args.steps / a["update_s"], args.steps / b["update_s"])
+            row(
+                f"{label} steps/s vs {first}",
+                round(args.steps / a["update_s"], 3),
+                round(args.steps / b["update_s"], 3),
+            )
         )
         rows.append(row(f"{label} peak RSS MiB vs {first}", a["peak_rss_mib"], b["peak_rss_mib"]))
     result = {
