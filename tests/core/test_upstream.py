@@ -101,6 +101,17 @@ def test_torchs_fused_softmax_backward_is_autograds_gradient_of_softmax():
     assert torch.allclose(upstream.softmax_backward(grad, probs.detach()), expected, atol=1e-7)
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_a_gelus_kept_input_is_reached_from_its_output(approximate):
+    h = torch.randn(3, 4, requires_grad=True)
+    x = torch.nn.functional.gelu(h, approximate=approximate)
+    source, mode = upstream.gelu_source(x)
+    assert source.data_ptr() == h.data_ptr() and mode == approximate
+    assert torch.equal(torch.nn.functional.gelu(source, approximate=mode), x)
+    assert upstream.gelu_source(torch.relu(h)) is None
+    assert upstream.gelu_source(torch.nn.functional.gelu(h.detach())) is None
+
+
 @pytest.mark.parametrize(
     "kernel, reference, weight_decay",
     [(upstream.fused_adam_, torch.optim.Adam, 0.0), (upstream.fused_adamw_, torch.optim.AdamW, 0.5)],

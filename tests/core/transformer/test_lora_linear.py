@@ -163,6 +163,25 @@ def test_the_output_of_a_gelu_is_not_kept_for_the_backward_pass():
     assert gelu_out[0].untyped_storage().data_ptr() not in kept
 
 
+def test_a_graph_kept_for_a_second_backward_pass_gives_the_same_gradients():
+    _, ours = pair(nn.functional.gelu)
+    out = ours(torch.randn(2, 3, 12))
+    first = torch.autograd.grad(out.sum(), [ours.down.lora_A["default"].weight], retain_graph=True)
+    second = torch.autograd.grad(out.sum(), [ours.down.lora_A["default"].weight])
+    assert torch.equal(first[0], second[0])
+
+
+def test_a_gelu_input_changed_in_place_before_the_backward_pass_is_refused():
+    _, ours = pair(nn.functional.gelu)
+    gelu_in = []
+    ours.up.register_forward_hook(lambda _m, _i, out: gelu_in.append(out))
+    out = ours(torch.randn(2, 3, 12))
+    with torch.no_grad():
+        gelu_in[0].add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
 def test_a_trainable_base_gets_peft_gradients_through_the_plain_path():
     theirs, ours = pair()
     for model in (theirs, ours):

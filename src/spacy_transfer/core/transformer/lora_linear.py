@@ -50,28 +50,31 @@ class FrozenBaseLora(torch.autograd.Function):
         result = F.linear(rows, weight, bias)
         down = rows.mm(lora_a.t())
         result.addmm_(down, lora_b.t(), alpha=scaling)
-        ctx.scaling, ctx.gelu_of = scaling, gelu_of
-        ctx.save_for_backward(weight, lora_a, lora_b, down, rows if gelu_of is None else None)
+        # What A's gradient reads: the rows, or the GELU's input (saved tensors, so autograd
+        # frees them after the backward pass and checks they were not changed in place).
+        kept, ctx.approximate = (rows, None) if gelu_of is None else gelu_of
+        ctx.scaling = scaling
+        ctx.save_for_backward(weight, lora_a, lora_b, down, kept)
         return result
 
     @staticmethod
     def backward(ctx: Any, grad):  # type: ignore[override]
-        weight, lora_a, lora_b, down, rows = ctx.saved_tensors
+        weight, lora_a, lora_b, down, kept = ctx.saved_tensors
         need_x, _, _, need_a, need_b, _, _ = ctx.needs_input_grad
         grad_down = grad.mm(lora_b).mul_(ctx.scaling)
         grad_b = grad.t().mm(down).mul_(ctx.scaling) if need_b else None
         grad_a = None
-        if need_a:
-            grad_a = grad_down.t().mm(rows) if rows is not None else _grad_from_gelu(grad_down, ctx.gelu_of)
+        if need_a and ctx.approximate is None:
+            grad_a = grad_down.t().mm(kept)
+        elif need_a:
+            grad_a = _grad_from_gelu(grad_down, kept, ctx.approximate)
         grad_x = grad.mm(weight).addmm_(grad_down, lora_a) if need_x else None
-        ctx.gelu_of = None
         return grad_x, None, None, grad_a, grad_b, None, None
 
 
-def _grad_from_gelu(grad_down: torch.Tensor, gelu_of: Tuple[torch.Tensor, str]) -> torch.Tensor:
-    """``grad_downᵀ · gelu(h)``, with ``gelu(h)`` computed again a chunk of rows at a time (no
+def _grad_from_gelu(grad_down: torch.Tensor, source: torch.Tensor, approximate: str) -> torch.Tensor:
+    """``grad_downᵀ · gelu(source)``, with the GELU computed again a chunk of rows at a time (no
     temporary the size of the whole input)."""
-    source, approximate = gelu_of
     source = source.reshape(-1, source.shape[-1])
     step = max(1, RECOMPUTE_CHUNK_BYTES // (source.shape[1] * source.element_size()))
     out = grad_down.new_zeros(grad_down.shape[1], source.shape[1])
