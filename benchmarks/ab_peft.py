@@ -13,7 +13,6 @@ the load average before and after. Not run by ``make bench`` (it needs the trees
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -21,12 +20,11 @@ from typing import Any, Dict, List, Tuple
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import RESULTS, cpu_line, last_json, loadavg, row, run_measured, save_result  # type: ignore
+    from benchmarks import bench_peft  # type: ignore
+    from benchmarks._common import WORK, cpu_line, loadavg, row, save_result  # type: ignore
 else:
-    from ._common import RESULTS, cpu_line, last_json, loadavg, row, run_measured, save_result
-
-WORK = RESULTS / "tmp"
-THREADS = 2
+    from . import bench_peft
+    from ._common import WORK, cpu_line, loadavg, row, save_result
 
 
 def parse_side(text: str) -> Tuple[str, Path, str]:
@@ -40,17 +38,10 @@ def parse_side(text: str) -> Tuple[str, Path, str]:
 
 
 def run_side(src: Path, config: Path, steps: int, warmup: int) -> Dict[str, Any]:
-    data = {s: WORK / f"peft-{s}.spacy" for s in ("train", "test")}
-    child = Path(__file__).resolve().parent / "bench_peft.py"
-    cmd = [sys.executable, str(child), "--child", str(config), str(data["train"]), str(data["test"])]
-    env = {
-        "OMP_NUM_THREADS": str(THREADS),
-        "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
-    }
-    res = run_measured(cmd + [str(steps), str(warmup), "0"], env=env)
-    payload = last_json(res["output"])
-    return {"update_s": payload["update_s"], "steps": payload["steps"], "peak_rss_mib": res["peak_rss_mib"]}
+    res = bench_peft.run_child(
+        config, WORK / "peft-train.spacy", WORK / "peft-test.spacy", steps, warmup, False, src
+    )
+    return {"update_s": res["update_s"], "steps": res["steps"], "peak_rss_mib": res["peak_rss_mib"]}
 
 
 def main(argv: List[str]) -> Dict[str, Any]:

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -186,9 +186,13 @@ def trainable(nlp: Any) -> Dict[str, int]:
 
 
 def run_child(
-    config: Path, train: Path, test: Path, steps: int, warmup: int, evaluate: bool
+    config: Path, train: Path, test: Path, steps: int, warmup: int, evaluate: bool, src: Optional[Path] = None
 ) -> Dict[str, Any]:
+    """One child run; ``src``, when given, goes first on its ``PYTHONPATH`` (``ab_peft`` runs
+    other source trees this way)."""
     env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(config), str(train), str(test)]
     cmd += [str(steps), str(warmup), "1" if evaluate else "0"]
     res = run_measured(cmd, env=env)
