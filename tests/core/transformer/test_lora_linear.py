@@ -55,6 +55,16 @@ def run(model: nn.Module, x: torch.Tensor):
     return out.detach(), x.grad, grads
 
 
+def assert_same_run(ours, theirs):
+    """Equal outputs, input gradients and gradients of the same weights (two ``run`` results)."""
+    (out_b, dx_b, grads_b), (out_a, dx_a, grads_a) = ours, theirs
+    torch.testing.assert_close(out_b, out_a)
+    torch.testing.assert_close(dx_b, dx_a)
+    assert grads_a.keys() == grads_b.keys()
+    for name in grads_a:
+        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
+
+
 def test_peft_builds_our_layer_when_it_is_registered():
     theirs, ours = pair()
     assert type(theirs.up) is PeftLoraLinear
@@ -64,13 +74,9 @@ def test_peft_builds_our_layer_when_it_is_registered():
 def test_it_computes_peft_lora_outputs_and_gradients():
     theirs, ours = pair()
     x = torch.randn(3, 5, 12)
-    out_a, dx_a, grads_a = run(theirs, x)
-    out_b, dx_b, grads_b = run(ours, x)
-    torch.testing.assert_close(out_b, out_a)
-    torch.testing.assert_close(dx_b, dx_a)
-    assert grads_a.keys() == grads_b.keys() and any(".lora_A" in n for n in grads_b)
-    for name in grads_a:
-        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
+    ours_run = run(ours, x)
+    assert_same_run(ours_run, run(theirs, x))
+    assert any(".lora_A" in n for n in ours_run[2])
 
 
 def test_only_the_adapters_get_gradients_when_the_base_is_frozen():
@@ -137,14 +143,10 @@ def test_a_frozen_base_runs_as_one_function_with_peft_gradients(act, chunk_bytes
     monkeypatch.setattr(lora_linear, "RECOMPUTE_CHUNK_BYTES", chunk_bytes)  # 3 rows a chunk
     theirs, ours = pair(act)
     x = torch.randn(3, 5, 12)
-    out_a, dx_a, grads_a = run(theirs, x)
-    out_b, dx_b, grads_b = run(ours, x)
+    ours_run = run(ours, x)
+    assert_same_run(ours_run, run(theirs, x))
+    assert ours_run[2] and all(".lora_" in n for n in ours_run[2])
     assert "FrozenBaseLoraBackward" in graph_nodes(ours(x.requires_grad_(True)))
-    torch.testing.assert_close(out_b, out_a)
-    torch.testing.assert_close(dx_b, dx_a)
-    assert grads_a.keys() == grads_b.keys() and all(".lora_" in n for n in grads_b)
-    for name in grads_a:
-        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
 
 
 def test_the_output_of_a_gelu_is_not_kept_for_the_backward_pass():
@@ -188,12 +190,9 @@ def test_a_trainable_base_gets_peft_gradients_through_the_plain_path():
         for p in model.parameters():
             p.requires_grad_(True)
     x = torch.randn(2, 4, 12)
-    _, dx_a, grads_a = run(theirs, x)
-    _, dx_b, grads_b = run(ours, x)
-    assert any(n.endswith("base_layer.weight") for n in grads_b)
-    torch.testing.assert_close(dx_b, dx_a)
-    for name in grads_a:
-        torch.testing.assert_close(grads_b[name], grads_a[name], msg=name)
+    ours_run = run(ours, x)
+    assert_same_run(ours_run, run(theirs, x))
+    assert any(n.endswith("base_layer.weight") for n in ours_run[2])
 
 
 def test_the_base_output_is_added_into_in_place():
