@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 from ._app import app, init_app
 
@@ -19,6 +20,15 @@ _load_commands()
 
 
 def main() -> None:
+    from ..core.allocator import start_training_process
+    from ..errors import UserError
+    from ._util import print_user_error
+
+    try:  # before anything is loaded: a training command restarts itself on tcmalloc
+        start_training_process(sys.argv[1:])
+    except UserError as err:
+        print_user_error(err)
+        raise SystemExit(1) from None
     app()
 
 

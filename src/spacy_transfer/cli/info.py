@@ -24,7 +24,7 @@ def info_cli(
     """Print versions, the device, the CPU's features (what bf16 and int8 do on it), and the
     registered embedding names by registry."""
     from .. import compat
-    from ..core import cpu
+    from ..core import allocator, cpu
     from ..core.info import device_rows, registered_names, versions
 
     with handle_errors(verbose):
@@ -32,6 +32,7 @@ def info_cli(
             "versions": dict(versions()),
             "device": dict(device_rows()),
             "cpu": cpu.features().as_dict(),
+            "allocator": allocator.as_dict(),
             "spacy_transformers": {"serving": compat.serving(), "real_version": compat.real_version()},
             "registries": registered_names(),
         }
@@ -47,7 +48,7 @@ def info_cli(
         msg.divider("spacy-transformers' names")
         msg.text(compat.describe())
         msg.divider("CPU")
-        msg.table(cpu.rows())
+        msg.table([*cpu.rows(), ("memory allocator", allocator.describe())])
         for reg_name, names in data["registries"].items():
             msg.divider(f"@{reg_name} ({len(names)})")
             for name in names:

@@ -12,6 +12,7 @@ import numpy
 import pytest
 import spacy
 
+from spacy_transfer.core import allocator
 from tests.conftest import pipeline_params, run_cli, run_cli_subprocess
 
 from .data import REPO, TINY_SHARED, overrides_args
@@ -79,6 +80,8 @@ def test_killed_run_resumes_to_identical_weights_and_scores(
     out = tmp_path / "out"
     args = train_args(resume_config, out, training_corpora)
     killed = run_cli_subprocess(args, env={"SPACY_TRANSFER_TEST_SIGNAL_AT": f"{step}:{int(signum)}"})
+    if allocator.find("tcmalloc"):  # killed on tcmalloc, resumed below in this process on the system's malloc
+        assert "Memory allocator: tcmalloc" in killed.stdout, killed.stdout
     if signum == signal.SIGKILL:
         assert killed.returncode == -signal.SIGKILL, killed.stderr
     else:  # Ctrl-C: finishes the step it is in, saves a checkpoint, exits 128+2

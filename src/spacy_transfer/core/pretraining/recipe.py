@@ -36,6 +36,7 @@ from spacy.tokens import Doc
 from thinc.api import Config
 
 from ...errors import UserError
+from .. import allocator
 from ..distributed.strategy import LocalStrategy
 from ..recipe import Recipe, RunOptions
 from .outputs import LAST, OutputWriter, Position
@@ -102,6 +103,8 @@ class PretrainRecipe(Recipe[PretrainResult]):
     def setup(self) -> None:
         self._check_output_dir()
         self.reporter.info(f"Using {self.strategy.describe(self.options.use_gpu)}")
+        if self.options.use_gpu < 0:
+            self.reporter.info(allocator.log_line())
         self.setup_ = setup_pretraining(self.config, use_gpu=self.options.use_gpu, where=self.where)
         check_corpus_not_empty(self.setup_)
         if self.strategy.is_main:

@@ -35,6 +35,7 @@ from spacy.util import registry, resolve_dot_names
 from thinc.api import Config, Model, Optimizer, fix_random_seed
 
 from ...errors import UserError
+from .. import allocator
 from ..devices import mixed_precision_note, setup_device
 from ..io import atomic_dir, atomic_write_text
 from ..recipe import Recipe, Reporter, RunOptions
@@ -339,6 +340,8 @@ class TrainRecipe(Recipe[TrainResult]):
                 "(as at prediction time), as if listed in [training] annotating_components"
             )
         r.info(f"Device: {self.device}; initial learn rate: {self.optimizer.learn_rate}")
+        if self.device == "CPU":
+            r.info(allocator.log_line())
         note = mixed_precision_note(self.nlp, self.options.use_gpu >= 0)
         if note:
             r.info(note)
