@@ -8,6 +8,9 @@ the load average before and after. Not run by ``make bench`` (it needs the trees
     git worktree add /tmp/before <commit>
     python benchmarks/ab_peft.py --name NAME \\
         --side "before=/tmp/before:lora-r-8" --side "after=.:lora-r-8" --side "full=.:full-fine-tuning"
+
+A side runs on the allocator ``spacy-transfer train`` uses (tcmalloc where installed) unless
+it names one: ``--side "lora glibc=.:lora-r-8@system"``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,19 +30,23 @@ else:
     from ._common import WORK, cpu_line, loadavg, row, save_result
 
 
-def parse_side(text: str) -> Tuple[str, Path, str]:
-    """``label=TREE:ROW`` -> (label, the tree's src folder, the row's slug)."""
+def parse_side(text: str) -> Tuple[str, Path, str, Optional[str]]:
+    """``label=TREE:ROW[@ALLOCATOR]`` -> (label, the tree's src folder, the row's slug, the
+    allocator as ``SPACY_TRANSFER_ALLOCATOR`` takes it, or None for the training commands' own)."""
     label, _, rest = text.rpartition("=")  # labels may hold "=" (r=8), trees rarely do
+    rest, at, alloc = rest.partition("@")
     tree, _, row = rest.rpartition(":")
     src = Path(tree).resolve() / "src"
-    if not label or not row or not (src / "spacy_transfer").is_dir():
-        raise SystemExit(f"--side {text!r}: expected LABEL=TREE:ROW with TREE/src/spacy_transfer present")
-    return label, src, row
+    if not label or not row or (at and not alloc) or not (src / "spacy_transfer").is_dir():
+        raise SystemExit(
+            f"--side {text!r}: expected LABEL=TREE:ROW or LABEL=TREE:ROW@ALLOCATOR with TREE/src/spacy_transfer present"
+        )
+    return label, src, row, alloc or None
 
 
-def run_side(src: Path, config: Path, steps: int, warmup: int) -> Dict[str, Any]:
+def run_side(src: Path, config: Path, steps: int, warmup: int, alloc: Optional[str]) -> Dict[str, Any]:
     res = bench_peft.run_child(
-        config, WORK / "peft-train.spacy", WORK / "peft-test.spacy", steps, warmup, False, src
+        config, WORK / "peft-train.spacy", WORK / "peft-test.spacy", steps, warmup, False, src, alloc
     )
     return {"update_s": res["update_s"], "steps": res["steps"], "peak_rss_mib": res["peak_rss_mib"]}
 
@@ -54,16 +61,16 @@ def main(argv: List[str]) -> Dict[str, Any]:
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args(argv)
     sides = [parse_side(s) for s in args.side]
-    for _, _, slug in sides:
+    for _, _, slug, _ in sides:
         if not (WORK / f"peft-bert-{args.words}-{slug}.cfg").exists():
             raise SystemExit(f"no {WORK}/peft-bert-{args.words}-{slug}.cfg: run bench_peft once first")
-    runs: Dict[str, List[Dict[str, Any]]] = {label: [] for label, _, _ in sides}
+    runs: Dict[str, List[Dict[str, Any]]] = {label: [] for label, _, _, _ in sides}
     load_before = loadavg()
     print(cpu_line(), "load average", load_before, flush=True)
     for r in range(args.rounds):
-        for label, src, slug in sides if r % 2 == 0 else sides[::-1]:
+        for label, src, slug, alloc in sides if r % 2 == 0 else sides[::-1]:
             config = WORK / f"peft-bert-{args.words}-{slug}.cfg"
-            runs[label].append(run_side(src, config, args.steps, args.warmup))
+            runs[label].append(run_side(src, config, args.steps, args.warmup, alloc))
             print(f"  round {r + 1} {label}: {runs[label][-1]}", flush=True)
     medians = {
         label: {k: round(statistics.median(x[k] for x in v), 2) for k in ("update_s", "peak_rss_mib")}
@@ -88,7 +95,10 @@ def main(argv: List[str]) -> Dict[str, Any]:
             f"bench_peft's child on the BERT-base-sized encoder, {args.words}-word batches, {args.steps} timed "
             f"steps after {args.warmup}, each run its own process, sides alternating, {args.rounds} rounds, medians"
         ),
-        "sides": {label: f"{src.parent}:{slug}" for label, src, slug in sides},
+        "sides": {
+            label: f"{src.parent}:{slug}@{alloc or bench_peft.training_allocator().get('LD_PRELOAD', 'system')}"
+            for label, src, slug, alloc in sides
+        },
         "load_avg_before_after": [load_before, loadavg()],
         "runs": runs,
         "medians": medians,

@@ -32,9 +32,9 @@ from typing import Any, Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, cpu_line, last_json, loadavg, report, run_measured  # type: ignore
+    from benchmarks._common import DATA, RESULTS, WORK, cpu_line, last_json, loadavg, report, run_measured  # type: ignore
 else:
-    from ._common import DATA, WORK, cpu_line, last_json, loadavg, report, run_measured
+    from ._common import DATA, RESULTS, WORK, cpu_line, last_json, loadavg, report, run_measured
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_PEFT_STEPS", "500"))
@@ -185,12 +185,32 @@ def trainable(nlp: Any) -> Dict[str, int]:
     return {"trainable_encoder": torch_n, "trainable_heads": thinc_n}
 
 
+def training_allocator(setting: Optional[str] = None) -> Dict[str, str]:
+    """The environment that puts a child on the allocator our training commands use
+    (``core/allocator.py``; ``setting`` as ``SPACY_TRANSFER_ALLOCATOR`` takes it)."""
+    from spacy_transfer.core.allocator import preload_environment
+
+    return preload_environment(setting)
+
+
 def run_child(
-    config: Path, train: Path, test: Path, steps: int, warmup: int, evaluate: bool, src: Optional[Path] = None
+    config: Path,
+    train: Path,
+    test: Path,
+    steps: int,
+    warmup: int,
+    evaluate: bool,
+    src: Optional[Path] = None,
+    allocator: Optional[str] = None,
 ) -> Dict[str, Any]:
     """One child run; ``src``, when given, goes first on its ``PYTHONPATH`` (``ab_peft`` runs
-    other source trees this way)."""
-    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    other source trees this way); ``allocator`` overrides the training commands' choice."""
+    # As `spacy-transfer train` runs: on the allocator its training commands restart on.
+    env = {
+        "OMP_NUM_THREADS": str(THREADS),
+        "TOKENIZERS_PARALLELISM": "false",
+        **training_allocator(allocator),
+    }
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(config), str(train), str(test)]
@@ -411,7 +431,13 @@ def main() -> Dict[str, Any]:
     data = corpora()
     print(cpu_line(), flush=True)
     load_before = loadavg()
-    acc = accuracy_part(minilm, data)
+    reused = os.environ.get("BENCH_PEFT_REUSE_ACCURACY") == "1" and (RESULTS / "peft.json").exists()
+    # The accuracy rows are deterministic (seeded, CPU): a speed-only rerun may keep the last ones.
+    acc = (
+        json.loads((RESULTS / "peft.json").read_text())["raw"]["accuracy"]
+        if reused
+        else accuracy_part(minilm, data)
+    )
     bert = bert_base_sized(minilm)
     runs = {words: speed_part(bert, data, words) for words in SPEED_BATCHES}
     speed = {words: medians(r) for words, r in runs.items()}
@@ -423,7 +449,10 @@ def main() -> Dict[str, Any]:
         f"{lora_rate_factor():g}x full fine-tuning's rate). "
         f"Speed and memory: the same rows on a random-init 12 x 768 BERT, batches of {' and '.join(map(str, SPEED_BATCHES))} "
         f"words, {SPEED_STEPS} timed updates after {WARMUP}, medians of {REPEATS} alternating passes. {THREADS} torch threads; "
-        f"each run in its own process. {cpu_line()}. Load average before/after: {load_before} / {loadavg()}."
+        f"each run in its own process, on the allocator `spacy-transfer train` uses here "
+        f"({training_allocator().get('LD_PRELOAD') or 'the system malloc'}). {cpu_line()}. "
+        f"Load average before/after: {load_before} / {loadavg()}."
+        + (" Accuracy rows reused from the previous run (BENCH_PEFT_REUSE_ACCURACY=1)." if reused else "")
     )
     goals = goal_rows(acc, speed)
     table = table_rows(acc, speed)
