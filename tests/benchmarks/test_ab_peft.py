@@ -22,7 +22,10 @@ def test_a_side_may_name_its_allocator():
     assert side == ("full glibc", ROOT / "src", "full-fine-tuning", "system")
 
 
-@pytest.mark.parametrize("text", ["after", f"={ROOT}:lora-r-8", f"after={ROOT}:", "after=/nowhere:lora-r-8", f"after={ROOT}:lora-r-8@"])
+@pytest.mark.parametrize(
+    "text",
+    ["after", f"={ROOT}:lora-r-8", f"after={ROOT}:", "after=/nowhere:lora-r-8", f"after={ROOT}:lora-r-8@"],
+)
 def test_a_malformed_side_stops_with_what_is_expected(text):
     with pytest.raises(SystemExit, match="expected LABEL=TREE:ROW"):
         ab_peft.parse_side(text)

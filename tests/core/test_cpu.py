@@ -50,9 +50,17 @@ def test_capped_kernels_mean_no_native_bf16_nor_fast_int8():
     assert capped["flags"] == list(cpu.features().flags)  # the hardware is unchanged
 
 
+def test_bf16_pays_only_with_bf16_units_that_measure_clearly_faster():
+    speedup = cpu.bf16_speedup()
+    assert speedup > 0 and cpu.bf16_speedup() is speedup  # measured once per process
+    assert cpu.bf16_pays() == (cpu.features().native_bf16 and speedup >= cpu.BF16_MIN_SPEEDUP)
+
+
 def test_info_rows_say_what_each_setting_does_here():
     rows = dict(cpu.rows())
     assert rows["CPU"] == cpu.features().model
     bf16 = rows["mixed_precision = true (CPU)"]
-    assert ("bf16 autocast" in bf16) == cpu.features().native_bf16
-    assert ("runs float32" in bf16) == (not cpu.features().native_bf16)
+    assert ("bf16 autocast" in bf16) == cpu.bf16_pays()
+    assert ("runs float32" in bf16) == (not cpu.bf16_pays())
+    if cpu.features().native_bf16 and not cpu.bf16_pays():  # bf16 units, slow bf16 (a VM without AMX)
+        assert f"bf16 measured {cpu.bf16_speedup():.2f}x float32" in bf16

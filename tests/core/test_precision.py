@@ -41,8 +41,24 @@ def test_the_grad_scaler_is_on_for_fp16_only():
 def test_cpu_mixed_precision_follows_the_cpus_bf16_units():
     from spacy_transfer.core import cpu
 
-    expected = torch.bfloat16 if cpu.features().native_bf16 else None
+    expected = torch.bfloat16 if cpu.bf16_pays() else None
     assert precision.autocast_dtype("cpu", True) == expected
+
+
+def test_bf16_units_that_measure_slower_than_float32_run_float32_and_say_the_figure():
+    from spacy_transfer.core import cpu
+
+    from .test_cpu import run_python
+
+    out = run_python(CHECK_CAPPED, {})
+    if cpu.bf16_pays():
+        assert "dtypes torch.bfloat16 torch.bfloat16 torch.bfloat16" in out and "warnings 0" in out
+    elif cpu.features().native_bf16:  # e.g. AVX512_BF16 without AMX: bf16 measured 0.6-0.75x here
+        assert "dtypes None None torch.float32" in out and "warnings 1" in out
+        assert "its bf16 units measured" in out and "x float32's speed here" in out
+        assert "describe float32 (bf16 measured slower here" in out
+    else:
+        assert "no native bf16" in out
 
 
 CHECK_CAPPED = """

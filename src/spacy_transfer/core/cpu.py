@@ -1,8 +1,9 @@
 """What this CPU computes natively, and so which precision pays on it.
 
-bf16 autocast is 3x faster than float32 on CPUs with AVX512_BF16 or AMX, and 7-8x
-slower on CPUs without them (AVX2-only EPYCs, most laptops), where every bf16 matmul is
-emulated. int8 dynamic quantization gains 2x with VNNI and little without. The features
+bf16 autocast is about 3x faster than float32 on CPUs with AMX, and 7-8x slower on CPUs
+without bf16 units (AVX2-only EPYCs, most laptops), where every bf16 matmul is emulated. In
+between, a CPU that reports AVX512_BF16 without AMX ran it slower than float32 (0.6-0.75x), so
+whether bf16 pays is measured once per process (:func:`bf16_speedup`), not read off the flags. int8 dynamic quantization gains 2x with VNNI and little without. The features
 come from torch's own CPU report (the instructions its kernels can use here) and
 ``/proc/cpuinfo`` for the model name, and honour the caps a user sets on the kernels
 (``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``): a capped library runs the slow path
@@ -80,15 +81,53 @@ def features() -> CpuFeatures:
     )
 
 
+BF16_MIN_SPEEDUP = 1.25  # bf16 must clearly beat float32 here: a choice near 1x could flip with noise
+
+
+@functools.lru_cache(maxsize=1)
+def bf16_speedup() -> float:
+    """float32's time over bf16 autocast's for one encoder-sized linear map on this CPU (best of
+    5 alternations, ~30 ms). Why measured: a CPU that reports bf16 units may still run bf16 slower
+    than float32. On a Xeon exposing AVX512_BF16 but not AMX (a VM), MiniLM's forward ran
+    0.61-0.64x and a training step 0.74-0.77x float32's speed under bf16 autocast; with AMX 2.8x."""
+    import time
+
+    import torch
+
+    linear = torch.nn.Linear(384, 1536)
+    x = torch.randn(512, 384)
+    best = {False: float("inf"), True: float("inf")}
+    with torch.inference_mode():
+        for i in range(6):
+            for bf16 in (False, True):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    start = time.perf_counter()
+                    linear(x)
+                    if i:  # the first round warms both paths up
+                        best[bf16] = min(best[bf16], time.perf_counter() - start)
+    return best[False] / best[True]
+
+
+def bf16_pays() -> bool:
+    """bf16 autocast is worth it here: native bf16 units, and measured clearly faster than float32."""
+    return features().native_bf16 and bf16_speedup() >= BF16_MIN_SPEEDUP
+
+
 def rows() -> List[Tuple[str, str]]:
     """``spacy-transfer info``'s CPU rows: the features and what each precision setting does here."""
     f = features()
-    bf16 = (
-        "bf16 autocast (native bf16: " + ("AMX" if f.amx else "AVX512_BF16") + ")"
-        if f.native_bf16
-        else "runs float32 with a warning: no native bf16 here, where bf16 is several times "
-        "slower (SPACY_TRANSFER_FORCE_BF16=1 forces it)"
-    )
+    if bf16_pays():
+        bf16 = f"bf16 autocast (native bf16: {'AMX' if f.amx else 'AVX512_BF16'}; {bf16_speedup():.1f}x float32 measured)"
+    elif f.native_bf16:
+        bf16 = (
+            f"runs float32 with a warning: bf16 units, but bf16 measured {bf16_speedup():.2f}x float32's "
+            "speed here (SPACY_TRANSFER_FORCE_BF16=1 forces it)"
+        )
+    else:
+        bf16 = (
+            "runs float32 with a warning: no native bf16 here, where bf16 is several times "
+            "slower (SPACY_TRANSFER_FORCE_BF16=1 forces it)"
+        )
     int8 = (
         "int8 dynamic quantization with VNNI (about 2x fp32)"
         if f.fast_int8

@@ -1,10 +1,11 @@
 """The one precision policy of every torch-backed layer (transformer, masked LM, loops).
 
 ``mixed_precision = true`` in a model's config asks for autocast: bf16 on GPUs that
-compute it natively, fp16 with a gradient scaler on older GPUs, and bf16 on CPUs with
-bf16 units (AVX512_BF16 / AMX: about 3x faster, within a fraction of a point). On a CPU
-without them bf16 is emulated and several times slower than float32, so there the
-setting warns once and runs float32, unless ``SPACY_TRANSFER_FORCE_BF16=1`` forces it
+compute it natively, fp16 with a gradient scaler on older GPUs, and bf16 on CPUs whose
+bf16 units measured clearly faster than float32 (AMX: about 3x, within a fraction of a
+point). On a CPU without them bf16 is emulated and several times slower than float32, and
+one with AVX512_BF16 but no AMX measured 0.6-0.75x, so there the setting warns once and runs
+float32, unless ``SPACY_TRANSFER_FORCE_BF16=1`` forces it
 (``init config --gpu`` writes ``mixed_precision = true``, as spaCy's GPU template does,
 and a user who tries that config on a laptop must not pay 11x for it). The weights and
 their gradients stay float32 throughout; without the setting everything is float32.
@@ -37,15 +38,22 @@ def cpu_bf16_forced() -> bool:
 
 
 def cpu_bf16_pays() -> bool:
-    """Whether bf16 autocast runs on this CPU: it has bf16 units, or the user forces it."""
-    return cpu.features().native_bf16 or cpu_bf16_forced()
+    """Whether bf16 autocast runs on this CPU: it has bf16 units and they measured clearly
+    faster than float32 (``cpu.bf16_pays``), or the user forces it."""
+    return cpu_bf16_forced() or cpu.bf16_pays()
 
 
 def _cpu_bf16_refused() -> None:
+    f = cpu.features()
+    why = (
+        f"its bf16 units measured {cpu.bf16_speedup():.2f}x float32's speed here (bf16 pays from "
+        f"{cpu.BF16_MIN_SPEEDUP}x; AMX gives about 3x)"
+        if f.native_bf16
+        else "it has no native bf16 (AVX512_BF16 or AMX), where bf16 autocast is several times slower than float32"
+    )
     _warn_once(
         "bf16",
-        f"mixed_precision = true runs float32 on this CPU ({cpu.features().model}): it has no native "
-        "bf16 (AVX512_BF16 or AMX), where bf16 autocast is several times slower than float32. "
+        f"mixed_precision = true runs float32 on this CPU ({f.model}): {why}. "
         f"Set {FORCE_BF16_ENV}=1 to use bf16 anyway, or mixed_precision = false to silence this.",
     )
 
@@ -127,7 +135,8 @@ def describe(device_type: str, mixed_precision: bool) -> str:
     dtype = autocast_dtype(device_type, mixed_precision)
     if dtype is None:
         if mixed_precision and device_type == "cpu":
-            return "float32 (this CPU has no native bf16; " + FORCE_BF16_ENV + "=1 forces bf16)"
+            why = "bf16 measured slower here" if cpu.features().native_bf16 else "this CPU has no native bf16"
+            return f"float32 ({why}; {FORCE_BF16_ENV}=1 forces bf16)"
         return "float32"
     scaling = "with a gradient scaler" if needs_grad_scaler(dtype) else "no gradient scaling needed"
     return f"autocast {str(dtype).replace('torch.', '')} ({device_type}), float32 weights and gradients, {scaling}"
