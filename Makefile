@@ -34,7 +34,9 @@ lint: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
+# Benchmarks measure training as `spacy-transfer train` runs it: on tcmalloc where it can be installed.
 bench: setup
+	bash scripts/install_tcmalloc.sh
 	$(BIN)/python -m benchmarks.run
 
 # The README's accuracy table (STEPS training steps per pipeline).
