@@ -46,14 +46,13 @@ def test_cpu_mixed_precision_follows_the_cpus_bf16_units():
 
 
 def test_bf16_units_that_measure_slower_than_float32_run_float32_and_say_the_figure():
-    from spacy_transfer.core import cpu
-
     from .test_cpu import run_python
 
+    # The decision is the child's own measurement (a fresh process measures again).
     out = run_python(CHECK_CAPPED, {})
-    if cpu.bf16_pays():
+    if "pays True" in out:
         assert "dtypes torch.bfloat16 torch.bfloat16 torch.bfloat16" in out and "warnings 0" in out
-    elif cpu.features().native_bf16:  # e.g. AVX512_BF16 without AMX: bf16 measured 0.6-0.75x here
+    elif "native True" in out:  # e.g. AVX512_BF16 without AMX: bf16 measured 0.5-0.8x here
         assert "dtypes None None torch.float32" in out and "warnings 1" in out
         assert "its bf16 units measured" in out and "x float32's speed here" in out
         assert "describe float32 (bf16 measured slower here" in out
@@ -76,6 +75,8 @@ for w in seen:
     print("warning", w.message)
 print("describe", precision.describe("cpu", True))
 print("gpu", precision.autocast_dtype("cuda", True) is not None)
+from spacy_transfer.core import cpu
+print("native", cpu.features().native_bf16, "pays", cpu.bf16_pays())
 """
 
 

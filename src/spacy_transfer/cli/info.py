@@ -28,6 +28,7 @@ def info_cli(
     from ..core.info import device_rows, registered_names, versions
 
     with handle_errors(verbose):
+        compat.register_names()
         data = {
             "versions": dict(versions()),
             "device": dict(device_rows()),

@@ -17,6 +17,8 @@ The core never imports this package: it offers extension points, and importing
 
 from __future__ import annotations
 
+import contextlib
+
 import _spacy_transfer_st as _hook
 
 ENV = _hook.ENV
@@ -25,6 +27,13 @@ ENV = _hook.ENV
 def serving() -> str:
     """``spacy-transfer`` or ``spacy-transformers``: the package that serves the shared names."""
     return _hook.serving()
+
+
+def register_names() -> None:
+    """Register spacy-transformers' names now (ours, or the real package's where it serves them),
+    not at the first config that uses one: ``spacy-transfer info`` lists them."""
+    with contextlib.suppress(ImportError):  # a broken real package: info still runs
+        import spacy_transformers  # noqa: F401
 
 
 def describe() -> str:

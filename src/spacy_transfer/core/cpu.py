@@ -87,22 +87,24 @@ BF16_MIN_SPEEDUP = 1.25  # bf16 must clearly beat float32 here: a choice near 1x
 @functools.lru_cache(maxsize=1)
 def bf16_speedup() -> float:
     """float32's time over bf16 autocast's for one encoder-sized linear map on this CPU (best of
-    5 alternations, ~30 ms). Why measured: a CPU that reports bf16 units may still run bf16 slower
-    than float32. On a Xeon exposing AVX512_BF16 but not AMX (a VM), MiniLM's forward ran
-    0.61-0.64x and a training step 0.74-0.77x float32's speed under bf16 autocast; with AMX 2.8x."""
+    10 alternations of 3 calls each, ~0.1 s). Why measured: a CPU that reports bf16 units may
+    still run bf16 slower than float32. On a Xeon VM exposing AVX512_BF16 but not AMX, MiniLM's
+    forward ran 0.61-0.64x and a training step 0.74-0.77x float32's speed under bf16 autocast
+    (this check: 0.5-0.8x, also with the cores loaded); with AMX about 3x."""
     import time
 
     import torch
 
-    linear = torch.nn.Linear(384, 1536)
-    x = torch.randn(512, 384)
+    linear = torch.nn.Linear(384, 1536, dtype=torch.float32)
+    x = torch.randn(512, 384, dtype=torch.float32)
     best = {False: float("inf"), True: float("inf")}
     with torch.inference_mode():
-        for i in range(6):
+        for i in range(11):
             for bf16 in (False, True):
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     start = time.perf_counter()
-                    linear(x)
+                    for _ in range(3):
+                        linear(x)
                     if i:  # the first round warms both paths up
                         best[bf16] = min(best[bf16], time.perf_counter() - start)
     return best[False] / best[True]

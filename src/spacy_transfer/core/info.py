@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 from typing import Dict, List, Tuple
 
@@ -90,9 +89,6 @@ def registered_names() -> Dict[str, List[str]]:
     """Names relevant to embeddings and transfer learning, grouped by registry."""
     util.registry.ensure_populated()
     import spacy.pipeline  # noqa: F401  (registers the built-in factories)
-
-    with contextlib.suppress(ImportError):  # spacy-transformers' names: ours, or the real package's
-        import spacy_transformers  # noqa: F401
 
     out: Dict[str, List[str]] = {}
     for reg_name in REGISTRIES:
