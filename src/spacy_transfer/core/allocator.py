@@ -4,10 +4,10 @@ Why: a training step's activations change size with every batch, and glibc's mal
 them from a heap that fragments: at the peak of a step it held 0.4-0.75 GB free beside
 1.1 GB in use, growing from step to step (benchmarks/README.md). tcmalloc keeps freed
 blocks in size classes and reuses them. Measured on bench_peft's BERT-base-sized child
-(1,000-word batches, 2 threads, medians of 3 alternating runs): full fine-tuning 17.95 s ->
-17.02 s per 6 steps and 3,588 -> 3,274 MiB peak RSS; LoRA r=8 14.76 -> 12.81 s and 2,406 ->
-1,920 MiB. jemalloc was leaner still but 1.26x slower on full fine-tuning, so tcmalloc
-comes first. A MiniLM transformer + tagger step: 4% faster, peak RSS 1,660 -> 1,320 MiB.
+(1,000-word batches, 2 threads, medians of 3 alternating runs, results/peft_allocator_ab.json):
+full fine-tuning 18.03 -> 17.10 s per 6 steps and 3,562 -> 3,280 MiB peak RSS; LoRA r=8
+13.16 -> 11.54 s and 2,305 -> 1,872 MiB. jemalloc was about as lean but 1.26x slower on full
+fine-tuning (a probe), so tcmalloc comes first. A MiniLM transformer + tagger step: 4% faster, peak RSS 1,660 -> 1,320 MiB.
 
 An allocator replaces malloc only from a process's start (``LD_PRELOAD``), so the training
 commands (``train``, ``pretrain``, ``distill``) start themselves again, once, with it
