@@ -37,9 +37,11 @@ def test_auto_takes_tcmalloc_then_jemalloc_then_the_system_malloc():
         assert (name, lib) == ("system", None)
 
 
-def test_system_keeps_the_system_malloc_and_preloads_nothing():
+def test_system_keeps_the_system_malloc_and_preloads_nothing(monkeypatch):
     assert allocator.choose("system") == ("system", None)
     assert allocator.preload_environment("system") == {}
+    monkeypatch.setenv(allocator.ENV, "system")  # info says it was asked for, not that one is missing
+    assert allocator.describe() == "training runs on the system's malloc (SPACY_TRANSFER_ALLOCATOR=system)"
 
 
 @needs_tcmalloc

@@ -155,14 +155,17 @@ def start_training_process(argv: List[str]) -> None:
     os.execve(sys.executable, list(sys.orig_argv), {**os.environ, **env, _STARTED: "1"})
 
 
+def _system_malloc() -> str:
+    """The system's malloc, and why: the user's choice, or no other allocator installed."""
+    if os.environ.get(ENV, "auto").strip() == "system":
+        return f"the system's malloc ({ENV}=system)"
+    return f"the system's malloc ({INSTALL_HINT} to train faster in less memory)"
+
+
 def log_line() -> str:
     """What a CPU training run's log says about its allocator."""
     now = loaded()
-    if now != "system":
-        return f"Memory allocator: {now}"
-    if os.environ.get(ENV, "auto").strip() == "system":
-        return f"Memory allocator: the system's malloc ({ENV}=system)"
-    return f"Memory allocator: the system's malloc ({INSTALL_HINT} to train faster in less memory)"
+    return f"Memory allocator: {now if now != 'system' else _system_malloc()}"
 
 
 def as_dict() -> Dict[str, Optional[str]]:
@@ -182,4 +185,4 @@ def describe() -> str:
         return f"training: {d['problem']}"
     if d["library"]:
         return f"training runs on {d['training']} ({d['library']})"
-    return f"training runs on the system's malloc ({INSTALL_HINT} to train faster in less memory)"
+    return f"training runs on {_system_malloc()}"
