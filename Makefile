@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch that lies on our machines; installed before anything can pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo demo-trf test test-fast lint bench accuracy compat-test gpu-check clean
+.PHONY: setup demo demo-trf test test-fast lint bench bench-avx2 accuracy compat-test gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,12 @@ test-fast: setup
 bench: setup
 	bash scripts/install_tcmalloc.sh
 	$(BIN)/python -m benchmarks.run
+
+# The transformer benchmarks with torch, oneDNN and MKL capped to their AVX2 code: an
+# AVX2-only CPU's kernels on this one (results/*_avx2.json).
+bench-avx2: setup
+	bash scripts/install_tcmalloc.sh
+	BENCH_CPU_KERNELS=avx2 $(BIN)/python -m benchmarks.run transformer transformer_train transformer_precision
 
 # The README's accuracy table (STEPS training steps per pipeline).
 accuracy: setup

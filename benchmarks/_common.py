@@ -21,6 +21,38 @@ SHARED = Path(os.environ.get("SPACY_TRANSFER_SHARED", ROOT.parent / "shared"))
 DATA = SHARED / "data"
 WORK = ROOT / "benchmarks" / "results" / "tmp"
 
+# BENCH_CPU_KERNELS=avx2 runs every side (ours, plain HF, the anchors) on the AVX2 code of
+# torch, oneDNN and MKL, on whatever CPU this is: the closest this machine gets to an
+# AVX2-only CPU (same caches, clocks and memory; fbgemm's int8 kernels take no cap and still
+# use what the CPU has). Results then go to NAME_avx2.json beside the uncapped ones.
+KERNEL_CAPS: Dict[str, Dict[str, str]] = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+}
+
+
+def kernel_cap() -> Optional[str]:
+    """The kernel cap BENCH_CPU_KERNELS asks for (None: what the CPU has); a bad value stops."""
+    value = os.environ.get("BENCH_CPU_KERNELS", "").strip().lower()
+    if value in ("", "native"):
+        return None
+    if value not in KERNEL_CAPS:
+        raise SystemExit(
+            f"BENCH_CPU_KERNELS={value!r} is not a kernel cap. Use one of: native, {', '.join(KERNEL_CAPS)}."
+        )
+    return value
+
+
+def apply_kernel_cap() -> Optional[str]:
+    """Set the cap's variables in this process's environment, before torch loads here, so
+    this process and every child it starts run the capped kernels."""
+    cap = kernel_cap()
+    if cap is not None:
+        os.environ.update(KERNEL_CAPS[cap])
+    return cap
+
+
+apply_kernel_cap()
+
 
 def run_measured(
     cmd: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None
@@ -88,7 +120,7 @@ def machine() -> Dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         # Our machines differ (AVX-512/AMX or AVX2 only): every figure says which CPU gave it.
-        "cpu": cpu.features().as_dict(),
+        "cpu": {**cpu.features().as_dict(), "kernel_cap": kernel_cap()},
         "versions": {p: v(p) for p in ("spacy", "thinc", "torch", "transformers", "spacy-transfer")},
     }
 
@@ -98,11 +130,19 @@ def cpu_line() -> str:
     from spacy_transfer.core import cpu
 
     f = cpu.features()
-    return f"CPU: {f.model} [{' '.join(f.flags) or 'no AVX2'}; torch kernels {f.kernels}]"
+    cap = kernel_cap()
+    capped = (
+        f", capped by BENCH_CPU_KERNELS={cap}: {' '.join(f'{k}={v}' for k, v in KERNEL_CAPS[cap].items())}"
+        if cap
+        else ""
+    )
+    return f"CPU: {f.model} [{' '.join(f.flags) or 'no AVX2'}; torch kernels {f.kernels}{capped}]"
 
 
 def save_result(name: str, result: Dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    cap = kernel_cap()
+    name = f"{name}_{cap}" if cap else name
     path = RESULTS / f"{name}.json"
     payload = {"name": name, "machine": machine(), "time": time.strftime("%Y-%m-%d %H:%M:%S"), **result}
     path.write_text(json.dumps(payload, indent=2))

@@ -32,8 +32,15 @@ def summarise() -> str:
             lines.append(f"Machine: {m}")
         else:
             cpu = m.get("cpu") or {}
+            cap = (
+                f"; torch, oneDNN and MKL capped to {cpu['kernel_cap'].upper()} kernels"
+                if cpu.get("kernel_cap")
+                else ""
+            )
             cpu_text = (
-                f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'})" if cpu else ""
+                f"; CPU {cpu.get('model')} ({' '.join(cpu.get('flags', [])) or 'no AVX2'}{cap})"
+                if cpu
+                else ""
             )
             lines.append(
                 f"Machine: {m.get('cpus')} CPUs, {m.get('platform')}{cpu_text}; versions {m.get('versions')}"
