@@ -106,8 +106,19 @@ def child_pipeline(model_path: str, batch_size: int, package: str) -> dict:
         "words": sum(n for _, n in sents),
         "docs": len(texts),
         "spacy_tokens": n_tokens,
-        "breakdown": {"spacy_tokenizer_s": time.perf_counter() - started, **passes.stats()},
+        "breakdown": {
+            "spacy_tokenizer_s": time.perf_counter() - started,
+            **passes.stats(),
+            "pass_overhead": pass_overhead(trf.model),
+        },
     }
+
+
+def pass_overhead(model: Any) -> Optional[str]:
+    """Ours: the fixed cost of a pass its plan used (measured at run time); None for the anchors."""
+    shims = getattr(model.layers[0], "shims", []) if model.layers else []
+    cost = getattr(shims[0], "pass_cost", None) if shims else None
+    return cost.describe() if cost is not None else None
 
 
 class ForwardTimer:
@@ -250,6 +261,7 @@ def breakdown_text(runs: Dict[str, List[dict]]) -> str:
         parts.append(
             f"{side} {total:.2f} s: forward {forward:.2f} s ({100 * forward / total:.0f}%, {b[0]['passes']} passes, "
             f"{100 * b[0]['padding']:.1f}% padding), spaCy tokenizer {tokenizer:.2f} s, rest {total - forward - tokenizer:.2f} s"
+            + (f", a pass's fixed cost {b[0]['pass_overhead']}" if b[0].get("pass_overhead") else "")
         )
     return "; ".join(parts)
 

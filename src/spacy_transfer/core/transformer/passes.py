@@ -1,7 +1,9 @@
 """Forward passes over a batch of wordpiece rows, and back.
 
-``length_buckets`` groups rows, longest first, into padded passes with bounded padding;
-``assemble`` turns the passes' outputs into per-Doc tensors (averaging rows seen by several
+``length_buckets`` groups rows, longest first, into padded passes with bounded padding
+(training: the same plan for the same batch, so a resumed run repeats it);
+``cheapest_buckets`` into the passes that cost least given what a pass costs on this
+machine (CPU inference, with :mod:`.pass_cost`'s measurement); ``assemble`` turns the passes' outputs into per-Doc tensors (averaging rows seen by several
 windows of a long span); ``group_gradients`` maps per-Doc gradients back onto the passes.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy
 from thinc.util import xp2torch
 
 from .alignment import EncodedBatch
@@ -227,3 +230,39 @@ def pass_gradients(
             targets = torch.from_numpy(row.targets).to(out.device)
             grads[g][j, :n] = src[targets] / counts[row.doc][row.span][targets].clamp(min=1).unsqueeze(-1)
     return grads
+
+
+def plan_passes(lengths: Sequence[int], max_items: int, overhead: Optional[float]) -> List[List[int]]:
+    """CPU inference (``overhead`` given: a pass's fixed cost measured on this machine) runs the
+    cheapest passes; training, whose resumed run must repeat its plan, and the GPU run passes
+    of bounded padding."""
+    if overhead is None:
+        return length_buckets(lengths, max_items)
+    return cheapest_buckets(lengths, max_items, overhead)
+
+
+def cheapest_buckets(lengths: Sequence[int], max_items: int, overhead: float) -> List[List[int]]:
+    """Row indices grouped longest first into the passes that cost least when a pass costs
+    ``overhead`` plus its padded wordpieces (both in a wordpiece's time): padding is worth
+    adding while it costs less than a pass of its own. A pass holds at most ``max_items``
+    padded wordpieces (a longer row passes alone). For this cost, passes of neighbours in
+    length order are optimal, so a shortest path over the split points finds the best plan
+    (O(rows x rows per pass), one numpy step per row)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    n = len(order)
+    longest = numpy.asarray([lengths[i] for i in order], dtype="float64")
+    best = numpy.full(n + 1, numpy.inf)
+    best[0] = 0.0
+    start = numpy.zeros(n + 1, dtype="int64")  # where the cheapest plan's last pass begins
+    for i in range(n):  # a pass that starts at row i is padded to row i's length
+        stop = min(n, i + max(1, int(max_items // max(longest[i], 1.0))))
+        cost = best[i] + overhead + numpy.arange(1, stop - i + 1) * longest[i]
+        better = cost < best[i + 1 : stop + 1]
+        best[i + 1 : stop + 1][better] = cost[better]
+        start[i + 1 : stop + 1][better] = i
+    groups: List[List[int]] = []
+    end = n
+    while end > 0:
+        groups.append(order[int(start[end]) : end])
+        end = int(start[end])
+    return groups[::-1]

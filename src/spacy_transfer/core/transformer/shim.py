@@ -13,6 +13,7 @@ each torch parameter by key).
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -30,7 +31,8 @@ from . import adapters, serialization
 from .adapters import AdapterSpec
 from .alignment import EncodedBatch, TokenizerSpec
 from .layers import LayerControl, LayerPlan
-from .passes import assemble, backward_pairs, length_buckets
+from .pass_cost import PassCost
+from .passes import assemble, backward_pairs, plan_passes
 
 # CPU inference passes hold at most this many padded wordpieces, whatever max_batch_items
 # says: bigger ones ran no faster on the CPU (EWT dev at nlp.pipe batch 1000, MiniLM, 2
@@ -135,6 +137,7 @@ class HFShim(Shim):
         self._adapters_in = False  # whether the encoder holds the adapters now
         self._plan: Optional[LayerPlan] = None
         self._lr_scales: Optional[Dict[str, float]] = None  # per weight name (.layers, .adapters)
+        self._pass_cost: Optional[PassCost] = None  # CPU inference's plan (.pass_cost), per predictor
 
     # ------------------------------------------------------------------ state
     @property
@@ -151,6 +154,7 @@ class HFShim(Shim):
 
         self.origin = origin
         self._quantized = None
+        self._pass_cost = None
         device = self.device if self.loaded else None
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
         embedding_grad.install(hf_model)  # CPU training: the tables' gradients in kept buffers
@@ -195,6 +199,7 @@ class HFShim(Shim):
             # int8 modules cannot hold LoRA layers: quantize the merged encoder.
             plain = (adapters.merged_copy if self._adapters_in else copy.deepcopy)(self._model)
             self._quantized = precision.int8_dynamic(plain)
+            self._pass_cost = None  # int8 passes cost otherwise: measure them again
         return self._quantized
 
     @property
@@ -222,7 +227,9 @@ class HFShim(Shim):
         cpu_inference = not is_train and str(self.device) == "cpu"
         if cpu_inference:
             max_batch_items = min(max_batch_items, CPU_INFERENCE_PASS_ITEMS)
-        groups = length_buckets([r.ids.shape[0] for r in rows], max_batch_items)
+        lengths = [r.ids.shape[0] for r in rows]
+        cost = self.pass_cost if cpu_inference else None
+        groups = plan_passes(lengths, max_batch_items, cost.overhead if cost is not None else None)
         where: List[Tuple[int, int]] = [(0, 0)] * len(rows)  # row -> (group, position in group)
         results: List[Dict[str, Any]] = []
         grad_ctx = contextlib.nullcontext() if is_train else torch.inference_mode()
@@ -230,7 +237,10 @@ class HFShim(Shim):
             for g, group in enumerate(groups):
                 for j, i in enumerate(group):
                     where[i] = (g, j)
+                started = time.perf_counter()
                 results.append(self._forward_group(model, [rows[i].ids for i in group]))
+                if cost is not None:
+                    cost.observe(len(group) * max(lengths[i] for i in group), time.perf_counter() - started)
                 if cpu_inference:  # a pass's freed activations go back before the next one
                     release_free_heap(above=RELEASE_ABOVE)  # (core.memory); training keeps them
             doc_outputs, counts = assemble(batch, results, where, self.width)
@@ -247,6 +257,13 @@ class HFShim(Shim):
             torch.autograd.backward(tensors, grads)
 
         return doc_outputs, backward
+
+    @property
+    def pass_cost(self) -> PassCost:
+        """The fixed cost of one CPU inference pass, in wordpieces' time (:mod:`.pass_cost`)."""
+        if self._pass_cost is None:
+            self._pass_cost = PassCost()
+        return self._pass_cost
 
     def _start_adapters(self) -> None:
         adapters.inject(self._model, self.adapter)  # type: ignore[arg-type]
