@@ -26,6 +26,12 @@ def test_the_fit_reads_the_fixed_part_off_the_passes():
     assert fit_overhead(samples) == pytest.approx(50.0)
 
 
+def test_passes_of_nearly_equal_size_do_not_make_the_slope():
+    samples = [(n, 0.005 + 0.0001 * n + (0.003 if n % 2 else 0.0)) for n in range(990, 1025)]
+    samples += timed_passes(0.005, 0.0001, [32, 100, 200, 300])
+    assert fit_overhead(samples) == pytest.approx(50.0, rel=0.2)
+
+
 def test_one_pass_slowed_by_another_process_does_not_move_the_fit():
     samples = timed_passes(0.005, 0.0001, [16, 40, 64, 120, 200, 300, 500, 1000])
     samples[3] = (120, 0.5)
@@ -45,15 +51,27 @@ def test_the_measured_ratio_is_bounded_and_rounded_to_a_power_of_two(ratio, expe
 def test_the_prior_holds_until_enough_passes_are_timed_then_the_measurement_is_fixed(monkeypatch):
     monkeypatch.delenv(pass_cost.ENV, raising=False)
     cost = PassCost()
-    sizes = [100, 100] + [16 * (1 + i % 8) for i in range(pass_cost.SAMPLES - 1)]
-    for n, t in timed_passes(0.01, 0.0001, sizes):  # 100 wordpieces, after the warm-up passes
+    sizes = [100] * pass_cost.WARMUP + [(32, 64, 500, 1000)[i % 4] for i in range(pass_cost.SAMPLES)]
+    timed = timed_passes(0.01, 0.0001, sizes)  # 100 wordpieces, after the warm-up passes
+    for n, t in timed[:-1]:
         cost.observe(n, t)
     assert (cost.overhead, cost.settled) == (pass_cost.PRIOR, False)
     assert "measuring" in cost.describe()
-    cost.observe(1000, 0.01 + 0.1)
+    cost.observe(*timed[-1])
     assert (cost.overhead, cost.measured) == (128.0, True)
     cost.observe(16, 50.0)  # fixed from now on
     assert cost.overhead == 128.0 and cost.describe() == "128 wordpieces (measured)"
+
+
+def test_passes_mostly_at_the_bound_wait_for_small_ones(monkeypatch):
+    monkeypatch.delenv(pass_cost.ENV, raising=False)
+    cost = PassCost()
+    sizes = [1000] * (pass_cost.WARMUP + 40) + [100, 200, 300]
+    for n, t in timed_passes(0.0064, 0.0001, sizes):
+        cost.observe(n, t)
+    assert not cost.settled, "three small passes are too few to carry every slope"
+    cost.observe(150, 0.0064 + 0.015)
+    assert (cost.overhead, cost.measured) == (64.0, True)
 
 
 def test_passes_too_alike_to_fit_keep_the_prior(monkeypatch):

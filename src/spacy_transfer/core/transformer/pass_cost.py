@@ -26,7 +26,8 @@ ENV = "SPACY_TRANSFER_PASS_OVERHEAD"
 PRIOR = 64.0  # before the measurement: the ratio measured on an AVX-512 Xeon (see above)
 WARMUP = 2  # the first passes also pay for first-touch allocations and kernel set-up
 SAMPLES = 16  # timed passes the fit uses
-MIN_SPREAD = 4.0  # the largest timed pass must be this many times the smallest to fit a line
+MIN_SPREAD = 2.0  # passes this many times apart in size give a slope
+MIN_ENDS = 4  # timed passes needed at each end of the sizes
 MAX_SAMPLES = 256  # passes too alike to fit by then: keep the prior
 BOUNDS = (4.0, 4096.0)
 
@@ -51,9 +52,14 @@ def overhead_from_env() -> Optional[float]:
 def fit_overhead(samples: List[Tuple[int, float]]) -> Optional[float]:
     """a/b of the line ``seconds = a + b * items`` through the samples (Theil-Sen: the median
     of the pairwise slopes, so one pass slowed by another process does not move it), or None
-    where the slope is not positive."""
+    where the slope is not positive. Only pairs of passes at least ``MIN_SPREAD`` apart in
+    size give a slope: most passes are near the bound, and a pair of nearly equal sizes
+    gives noise over a small difference."""
     slopes = [
-        (t2 - t1) / (n2 - n1) for i, (n1, t1) in enumerate(samples) for n2, t2 in samples[i + 1 :] if n2 != n1
+        (t2 - t1) / (n2 - n1)
+        for i, (n1, t1) in enumerate(samples)
+        for n2, t2 in samples[i + 1 :]
+        if max(n1, n2) >= MIN_SPREAD * min(n1, n2)
     ]
     if not slopes:
         return None
@@ -93,13 +99,20 @@ class PassCost:
         if self._seen <= WARMUP:
             return
         self._samples.append((items, seconds))
-        sizes = [n for n, _ in self._samples]
-        if len(self._samples) >= SAMPLES and max(sizes) >= MIN_SPREAD * min(sizes):
+        if len(self._samples) >= SAMPLES and self._spread():
             ratio = fit_overhead(self._samples)
             self.overhead, self.measured = (PRIOR, False) if ratio is None else (rounded(ratio), True)
             self._samples = []
         elif len(self._samples) >= MAX_SAMPLES:
             self.measured, self._samples = False, []
+
+    def _spread(self) -> bool:
+        """Passes at both ends of the sizes: MIN_ENDS at most 1/MIN_SPREAD of the largest, and
+        MIN_ENDS above that (most passes are near the bound; a few small ones would each carry
+        every slope)."""
+        largest = max(n for n, _ in self._samples)
+        small = sum(1 for n, _ in self._samples if n * MIN_SPREAD <= largest)
+        return MIN_ENDS <= small <= len(self._samples) - MIN_ENDS
 
     def describe(self) -> str:
         if self.measured:
