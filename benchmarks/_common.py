@@ -22,11 +22,16 @@ DATA = SHARED / "data"
 WORK = ROOT / "benchmarks" / "results" / "tmp"
 
 # BENCH_CPU_KERNELS=avx2 runs every side (ours, plain HF, the anchors) on the AVX2 code of
-# torch, oneDNN and MKL, on whatever CPU this is: the closest this machine gets to an
-# AVX2-only CPU (same caches, clocks and memory; fbgemm's int8 kernels take no cap and still
-# use what the CPU has). Results then go to NAME_avx2.json beside the uncapped ones.
+# torch, oneDNN, MKL (fp32 matrix products) and fbgemm (int8), on whatever CPU this is: the
+# closest this machine gets to an AVX2-only CPU (same caches, clocks and memory). Results
+# then go to NAME_avx2.json beside the uncapped ones.
 KERNEL_CAPS: Dict[str, Dict[str, str]] = {
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+    },
 }
 
 

@@ -24,10 +24,10 @@ from typing import Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import WORK, last_json, loadavg, python_cmd, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import WORK, cpu_line, last_json, loadavg, python_cmd, ratio, report, run_measured  # type: ignore
     from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
 else:
-    from ._common import WORK, last_json, loadavg, python_cmd, ratio, report, run_measured
+    from ._common import WORK, cpu_line, last_json, loadavg, python_cmd, ratio, report, run_measured
     from .bench_transformer import THREADS, child_hf, read_sentences
 
 STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
@@ -121,6 +121,12 @@ def child_variant(pipeline: str, overrides_json: str, test: str) -> dict:
         for _ in nlp.pipe(texts):
             pass
         seconds = time.perf_counter() - start
+    from spacy_transfer.core import precision
+    from spacy_transfer.core.transformer.model import hf_shim
+
+    ran = precision.describe(
+        "cpu", hf_shim(nlp.get_pipe("transformer").model).cfg["mixed_precision"]
+    )  # what the policy chose on this CPU
     gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
     scores = nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in gold])
     return {
@@ -128,6 +134,7 @@ def child_variant(pipeline: str, overrides_json: str, test: str) -> dict:
         "words": sum(n for _, n in sents),
         "tag_acc": scores.get("tag_acc"),
         "ents_f": scores.get("ents_f"),
+        "precision": ran,
     }
 
 
@@ -183,7 +190,8 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     notes = (
         f"One pipeline (MiniLM-L6 transformer + tagger + ner, ours, {steps} steps on EWT/UNER train, fp32) run fp32 / bf16 autocast / int8 dynamic "
         f"quantization, chosen at load time. Speed: the transformer alone over 2,001 EWT dev sentences (nlp.pipe default batch), {THREADS} torch threads; "
-        f"accuracy: EWT/UNER test. Medians of {repeats} alternating passes, each in its own process. CPU: avx512_bf16/avx512_vnni. "
+        f"accuracy: EWT/UNER test. Medians of {repeats} alternating passes, each in its own process. {cpu_line()}. "
+        f"What mixed_precision = true ran here: {runs['bf16'][0].get('precision')}. "
         f"Load average before/after: {load_before} / {loadavg()}."
     )
     return report("transformer_precision", rows, notes, runs)

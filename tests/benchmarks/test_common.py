@@ -35,7 +35,7 @@ def test_a_capped_benchmark_starts_its_children_on_avx2_kernels_and_says_so():
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["child"] == "AVX2"
     assert "torch kernels AVX2, capped by BENCH_CPU_KERNELS=avx2" in out["line"]
-    assert "MKL_ENABLE_INSTRUCTIONS=AVX2" in out["line"]
+    assert "MKL_ENABLE_INSTRUCTIONS=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2" in out["line"]
 
 
 def test_an_unknown_cap_stops_before_anything_runs_and_names_the_choices():
