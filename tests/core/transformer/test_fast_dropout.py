@@ -178,3 +178,10 @@ def test_training_attention_gradients_are_those_of_the_plain_ops():
     assert torch.allclose(out, expected, atol=1e-6)
     for a, b in zip(ours, theirs):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_masks_become_the_same_floats_as_torch_converts_them(dtype):
+    keep = torch.rand(4, 3, 17, 17) > 0.3
+    for mask in (keep, keep.transpose(-1, -2)):  # strided views too
+        assert torch.equal(fast_dropout.as_floats(mask, dtype), mask.to(dtype))
