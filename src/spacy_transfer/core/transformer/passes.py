@@ -3,8 +3,9 @@
 ``length_buckets`` groups rows, longest first, into padded passes with bounded padding
 (training: the same plan for the same batch, so a resumed run repeats it);
 ``cheapest_buckets`` into the passes that cost least given what a pass costs on this
-machine (CPU inference, with :mod:`.pass_cost`'s measurement); ``assemble`` turns the passes' outputs into per-Doc tensors (averaging rows seen by several
-windows of a long span); ``group_gradients`` maps per-Doc gradients back onto the passes.
+machine (CPU inference, with :mod:`.pass_cost`'s measurement); ``assemble`` turns the
+passes' outputs into per-Doc tensors (averaging rows seen by several windows of a long
+span); ``group_gradients`` maps per-Doc gradients back onto the passes.
 """
 
 from __future__ import annotations
