@@ -43,7 +43,7 @@ def test_passes_that_get_no_slower_with_size_give_no_fit():
     assert fit_overhead([(64, 0.01), (64, 0.02)]) is None
 
 
-@pytest.mark.parametrize("ratio,expected", [(50, 64), (33, 32), (0.1, 4), (1e9, 4096), (96, 128)])
+@pytest.mark.parametrize("ratio,expected", [(50, 64), (33, 32), (0.1, 16), (1e9, 4096), (96, 128)])
 def test_the_measured_ratio_is_bounded_and_rounded_to_a_power_of_two(ratio, expected):
     assert rounded(ratio) == expected
 
@@ -113,7 +113,7 @@ def test_a_real_encoder_measures_its_passes_and_plans_by_them(minilm_path, monke
         model.predict(docs[start : start + 4])
     cost = hf_shim(model).pass_cost
     assert cost.settled
-    assert cost.overhead in [2.0**k for k in range(2, 13)]
+    assert cost.overhead in [2.0**k for k in range(4, 13)]
 
 
 def test_planned_passes_give_the_vectors_of_bounded_padding(minilm_path, monkeypatch):
