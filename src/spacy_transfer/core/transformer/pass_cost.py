@@ -85,13 +85,20 @@ class PassCost:
     def __init__(self) -> None:
         fixed = overhead_from_env()
         self.overhead: float = PRIOR if fixed is None else fixed
-        self.measured: Optional[bool] = None if fixed is None else False  # None: still measuring
+        # Where the figure comes from: "measuring" (the prior until the fit), "measured",
+        # "env" (SPACY_TRANSFER_PASS_OVERHEAD) or "prior" (passes too alike or noisy to fit).
+        self.source = "measuring" if fixed is None else "env"
         self._seen = 0
         self._samples: List[Tuple[int, float]] = []
 
     @property
     def settled(self) -> bool:
-        return self.measured is not None
+        return self.source != "measuring"
+
+    @property
+    def measured(self) -> Optional[bool]:
+        """True once measured, None while measuring, False where it was set or the fit failed."""
+        return None if self.source == "measuring" else self.source == "measured"
 
     def observe(self, items: int, seconds: float) -> None:
         """One timed forward pass of ``items`` padded wordpieces."""
@@ -103,10 +110,10 @@ class PassCost:
         self._samples.append((items, seconds))
         if len(self._samples) >= SAMPLES and self._spread():
             ratio = fit_overhead(self._samples)
-            self.overhead, self.measured = (PRIOR, False) if ratio is None else (rounded(ratio), True)
+            self.overhead, self.source = (PRIOR, "prior") if ratio is None else (rounded(ratio), "measured")
             self._samples = []
         elif len(self._samples) >= MAX_SAMPLES:
-            self.measured, self._samples = False, []
+            self.source, self._samples = "prior", []
 
     def _spread(self) -> bool:
         """Passes at both ends of the sizes: MIN_ENDS at most 1/MIN_SPREAD of the largest, and
@@ -117,13 +124,10 @@ class PassCost:
         return MIN_ENDS <= small <= len(self._samples) - MIN_ENDS
 
     def describe(self) -> str:
-        if self.measured:
-            return f"{self.overhead:g} wordpieces (measured)"
-        if self.measured is None:
-            return f"{self.overhead:g} wordpieces (prior, measuring)"
-        source = (
-            f"set by {ENV}"
-            if overhead_from_env() is not None
-            else "prior: passes too alike or too noisy to fit"
-        )
-        return f"{self.overhead:g} wordpieces ({source})"
+        why = {
+            "measured": "measured",
+            "measuring": "prior, measuring",
+            "env": f"set by {ENV}",
+            "prior": "prior: passes too alike or too noisy to fit",
+        }[self.source]
+        return f"{self.overhead:g} wordpieces ({why})"

@@ -239,8 +239,8 @@ class HFShim(Shim):
                     where[i] = (g, j)
                 started = time.perf_counter()
                 results.append(self._forward_group(model, [rows[i].ids for i in group]))
-                if cost is not None:
-                    cost.observe(len(group) * max(lengths[i] for i in group), time.perf_counter() - started)
+                if cost is not None:  # longest first: the first row's length is the pass's
+                    cost.observe(len(group) * lengths[group[0]], time.perf_counter() - started)
                 if cpu_inference:  # a pass's freed activations go back before the next one
                     release_free_heap(above=RELEASE_ABOVE)  # (core.memory); training keeps them
             doc_outputs, counts = assemble(batch, results, where, self.width)
