@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -173,6 +174,62 @@ def loadavg() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+Runs = Dict[str, List[Dict[str, Any]]]
+
+
+def alternate(
+    sides: Sequence[str],
+    rounds: int,
+    run: Callable[[str], Dict[str, Any]],
+    show: Callable[[Dict[str, Any]], str] = str,
+) -> Runs:
+    """Run every side once a round (``run`` starts its own process), the order reversed every
+    other round so a drift in the machine's load falls on all sides alike; print each run."""
+    order = list(sides)
+    runs: Runs = {side: [] for side in order}
+    for r in range(rounds):
+        for side in order if r % 2 == 0 else order[::-1]:
+            runs[side].append(run(side))
+            print(f"  round {r + 1} {side}: {show(runs[side][-1])}", flush=True)
+    return runs
+
+
+def medians(runs: Runs, keys: Iterable[str], digits: Optional[int] = None) -> Dict[str, Dict[str, float]]:
+    """Each side's median of each measure, rounded to ``digits`` if given."""
+    keys = list(keys)
+
+    def med(values: Iterable[float]) -> float:
+        m = statistics.median(values)
+        return m if digits is None else round(m, digits)
+
+    return {side: {k: med(x[k] for x in rs) for k in keys} for side, rs in runs.items()}
+
+
+def save_ab(
+    name: str,
+    protocol: str,
+    sides: Dict[str, str],
+    load_before: str,
+    runs: Runs,
+    meds: Dict[str, Any],
+    rows: List[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """Print an A/B's rows and save its record: protocol (with the CPU), what each side ran,
+    the load average before and after, every run, the medians and the rows."""
+    for r in rows:
+        print(f"{r['metric']}: {r['ours']} vs {r['baseline']} = {r['ratio']}")
+    result = {
+        "protocol": f"{protocol}; {cpu_line()}",
+        "sides": sides,
+        "load_avg_before_after": [load_before, loadavg()],
+        "runs": runs,
+        "medians": meds,
+        "rows": rows,
+    }
+    save_result(name, result)
+    return result
 
 
 def ratio(a: float, b: float) -> float:

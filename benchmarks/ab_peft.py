@@ -16,7 +16,6 @@ it names one: ``--side "lora glibc=.:lora-r-8@system"``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -24,10 +23,10 @@ from typing import Any, Dict, List, Optional, Tuple
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks import bench_peft  # type: ignore
-    from benchmarks._common import WORK, cpu_line, loadavg, row, save_result  # type: ignore
+    from benchmarks._common import WORK, alternate, cpu_line, loadavg, medians, row, save_ab  # type: ignore
 else:
     from . import bench_peft
-    from ._common import WORK, cpu_line, loadavg, row, save_result
+    from ._common import WORK, alternate, cpu_line, loadavg, medians, row, save_ab
 
 
 def parse_side(text: str) -> Tuple[str, Path, str, Optional[str]]:
@@ -64,24 +63,22 @@ def main(argv: List[str]) -> Dict[str, Any]:
     for _, _, slug, _ in sides:
         if not (WORK / f"peft-bert-{args.words}-{slug}.cfg").exists():
             raise SystemExit(f"no {WORK}/peft-bert-{args.words}-{slug}.cfg: run bench_peft once first")
-    runs: Dict[str, List[Dict[str, Any]]] = {label: [] for label, _, _, _ in sides}
+    by_label = {side[0]: side for side in sides}
     load_before = loadavg()
     print(cpu_line(), "load average", load_before, flush=True)
-    for r in range(args.rounds):
-        for label, src, slug, alloc in sides if r % 2 == 0 else sides[::-1]:
-            config = WORK / f"peft-bert-{args.words}-{slug}.cfg"
-            runs[label].append(run_side(src, config, args.steps, args.warmup, alloc))
-            print(f"  round {r + 1} {label}: {runs[label][-1]}", flush=True)
-    medians = {
-        label: {k: round(statistics.median(x[k] for x in v), 2) for k in ("update_s", "peak_rss_mib")}
-        for label, v in runs.items()
-    }
-    for label, m in medians.items():
+
+    def run(label: str) -> Dict[str, Any]:
+        _, src, slug, alloc = by_label[label]
+        return run_side(src, WORK / f"peft-bert-{args.words}-{slug}.cfg", args.steps, args.warmup, alloc)
+
+    runs = alternate(list(by_label), args.rounds, run)
+    meds = medians(runs, ("update_s", "peak_rss_mib"), 2)
+    for label, m in meds.items():
         print(f"{label}: {m['update_s']} s per {args.steps} steps, {m['peak_rss_mib']} MiB (medians)")
     first = sides[0][0]
     rows = []
-    for label in list(medians)[1:]:
-        a, b = medians[label], medians[first]
+    for label in list(meds)[1:]:
+        a, b = meds[label], meds[first]
         rows.append(
             row(
                 f"{label} steps/s vs {first}",
@@ -90,22 +87,15 @@ def main(argv: List[str]) -> Dict[str, Any]:
             )
         )
         rows.append(row(f"{label} peak RSS MiB vs {first}", a["peak_rss_mib"], b["peak_rss_mib"]))
-    result = {
-        "protocol": (
-            f"bench_peft's child on the BERT-base-sized encoder, {args.words}-word batches, {args.steps} timed "
-            f"steps after {args.warmup}, each run its own process, sides alternating, {args.rounds} rounds, medians"
-        ),
-        "sides": {
-            label: f"{src.parent}:{slug}@{alloc or bench_peft.training_allocator().get('LD_PRELOAD', 'system')}"
-            for label, src, slug, alloc in sides
-        },
-        "load_avg_before_after": [load_before, loadavg()],
-        "runs": runs,
-        "medians": medians,
-        "rows": rows,
+    protocol = (
+        f"bench_peft's child on the BERT-base-sized encoder, {args.words}-word batches, {args.steps} timed "
+        f"steps after {args.warmup}, each run its own process, sides alternating, {args.rounds} rounds, medians"
+    )
+    described = {
+        label: f"{src.parent}:{slug}@{alloc or bench_peft.training_allocator().get('LD_PRELOAD', 'system')}"
+        for label, src, slug, alloc in sides
     }
-    save_result(args.name, result)
-    return result
+    return save_ab(args.name, protocol, described, load_before, runs, meds, rows)
 
 
 if __name__ == "__main__":

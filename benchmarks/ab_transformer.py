@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -24,10 +23,19 @@ from typing import Any, Dict, List, Optional, Tuple
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks import bench_transformer  # type: ignore
-    from benchmarks._common import cpu_line, last_json, loadavg, row, run_measured, save_result  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        alternate,
+        cpu_line,
+        last_json,
+        loadavg,
+        medians,
+        row,
+        run_measured,
+        save_ab,
+    )
 else:
     from . import bench_transformer
-    from ._common import cpu_line, last_json, loadavg, row, run_measured, save_result
+    from ._common import alternate, cpu_line, last_json, loadavg, medians, row, run_measured, save_ab
 
 
 def parse_side(text: str) -> Tuple[str, Path, Dict[str, str]]:
@@ -83,37 +91,27 @@ def main(argv: List[str]) -> Dict[str, Any]:
     }
     if args.hf:
         sides["hf"] = (None, {}, 32)
-    runs: Dict[str, List[Dict[str, Any]]] = {k: [] for k in sides}
     load_before = loadavg()
     print(cpu_line(), "load average", load_before, flush=True)
-    for r in range(args.rounds):
-        for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            src, env, batch = sides[name]
-            runs[name].append(run_once(model, batch, src, env))
-            print(f"  round {r + 1} {name}: {runs[name][-1]}", flush=True)
-    medians = {k: round(statistics.median(x["wps"] for x in v), 1) for k, v in runs.items()}
+
+    def run(name: str) -> Dict[str, Any]:
+        src, env, batch = sides[name]
+        return run_once(model, batch, src, env)
+
+    runs = alternate(list(sides), args.rounds, run)
+    meds = {k: v["wps"] for k, v in medians(runs, ["wps"], 1).items()}
     first = list(sides)[0]
-    rows = [row(f"words/s, {k} vs {first}", v, medians[first]) for k, v in medians.items() if k != first]
+    rows = [row(f"words/s, {k} vs {first}", v, meds[first]) for k, v in meds.items() if k != first]
     if args.hf:
-        rows += [row(f"words/s, {k} vs plain HF", v, medians["hf"]) for k, v in medians.items() if k != "hf"]
-    for r_ in rows:
-        print(f"{r_['metric']}: {r_['ours']} vs {r_['baseline']} = {r_['ratio']}")
-    result = {
-        "protocol": (
-            f"bench_transformer's child (EWT dev, MiniLM, {bench_transformer.THREADS} threads), each run its own "
-            f"process, sides alternating, {args.rounds} rounds, medians; {cpu_line()}"
-        ),
-        "sides": {
-            k: f"{src.parent if src else 'plain HF'} {env or ''} batch {b}"
-            for k, (src, env, b) in sides.items()
-        },
-        "load_avg_before_after": [load_before, loadavg()],
-        "runs": runs,
-        "medians": medians,
-        "rows": rows,
+        rows += [row(f"words/s, {k} vs plain HF", v, meds["hf"]) for k, v in meds.items() if k != "hf"]
+    protocol = (
+        f"bench_transformer's child (EWT dev, MiniLM, {bench_transformer.THREADS} threads), each run its own "
+        f"process, sides alternating, {args.rounds} rounds, medians"
+    )
+    described = {
+        k: f"{src.parent if src else 'plain HF'} {env or ''} batch {b}" for k, (src, env, b) in sides.items()
     }
-    save_result(args.name, result)
-    return result
+    return save_ab(args.name, protocol, described, load_before, runs, meds, rows)
 
 
 if __name__ == "__main__":

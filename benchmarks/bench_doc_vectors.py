@@ -22,21 +22,44 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, ROOT, WORK, last_json, loadavg, ratio, report, row, run_measured  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        DATA,
+        ROOT,
+        WORK,
+        alternate,
+        last_json,
+        loadavg,
+        medians,
+        ratio,
+        report,
+        row,
+        run_measured,
+    )
     from benchmarks.bench_transformer import read_sentences  # type: ignore
 else:
-    from ._common import DATA, ROOT, WORK, last_json, loadavg, ratio, report, row, run_measured
+    from ._common import (
+        DATA,
+        ROOT,
+        WORK,
+        alternate,
+        last_json,
+        loadavg,
+        medians,
+        ratio,
+        report,
+        row,
+        run_measured,
+    )
     from .bench_transformer import read_sentences
 
 THREADS = 2
@@ -159,15 +182,16 @@ def main(repeats: Optional[int] = None) -> dict:
     WORK.mkdir(parents=True, exist_ok=True)
     sides = {"st": ["st", model_path, str(WORK / "dv-st.npy")]}
     sides.update({v: ["ours", model_path, v, str(WORK / f"dv-{v}.npy")] for v in VARIANTS})
-    runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
-    for r in range(repeats):
-        for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            runs[name].append(_run(sides[name]))
-            last = runs[name][-1]
-            print(f"  pass {r + 1} {name}: {last['sentences'] / last['seconds']:.0f} sentences/s", flush=True)
-    speed = {k: statistics.median(x["sentences"] / x["seconds"] for x in v) for k, v in runs.items()}
-    rss = {k: statistics.median(x["peak_rss_mib"] for x in v) for k, v in runs.items()}
+
+    def run(name: str) -> dict:
+        res = _run(sides[name])
+        return {**res, "sentences_per_s": res["sentences"] / res["seconds"]}
+
+    runs = alternate(list(sides), repeats, run, lambda x: f"{x['sentences_per_s']:.0f} sentences/s")
+    meds = medians(runs, ("sentences_per_s", "peak_rss_mib"))
+    speed = {k: m["sentences_per_s"] for k, m in meds.items()}
+    rss = {k: m["peak_rss_mib"] for k, m in meds.items()}
     reference, vecs = numpy.load(WORK / "dv-st.npy"), {v: numpy.load(WORK / f"dv-{v}.npy") for v in VARIANTS}
     st_info = runs["st"][0]
     fits = numpy.array(st_info["wordpieces"]) <= st_info["limit"]

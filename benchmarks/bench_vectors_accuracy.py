@@ -21,7 +21,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, python_cmd, ratio, run_measured, save_result  # type: ignore
+    from benchmarks._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result  # type: ignore
 else:
     from ._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result
 

@@ -1,6 +1,8 @@
-"""Benchmarks can run every side on an AVX2-only CPU's kernels (``BENCH_CPU_KERNELS=avx2``):
-each child then runs torch's AVX2 code, the printed CPU line says so, and the results are
-kept apart from the uncapped ones."""
+"""What every benchmark shares. Sides run in alternating order, one process each, and are
+compared by their medians; an A/B keeps every run with the load and the CPU. Benchmarks can
+run every side on an AVX2-only CPU's kernels (``BENCH_CPU_KERNELS=avx2``): each child then
+runs torch's AVX2 code, the printed CPU line says so, and the results are kept apart from the
+uncapped ones."""
 
 from __future__ import annotations
 
@@ -60,3 +62,41 @@ def test_capped_results_are_saved_beside_the_uncapped_ones(tmp_path, monkeypatch
 def test_native_or_nothing_means_no_cap(monkeypatch, value):
     monkeypatch.setenv("BENCH_CPU_KERNELS", value)
     assert _common.kernel_cap() is None
+
+
+def test_sides_run_once_a_round_in_an_order_reversed_every_other_round(capsys):
+    order = []
+
+    def run(side: str) -> dict:
+        order.append(side)
+        return {"n": len(order)}
+
+    runs = _common.alternate(["a", "b", "c"], 3, run, lambda x: f"run {x['n']}")
+    assert order == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
+    assert runs == {
+        "a": [{"n": 1}, {"n": 6}, {"n": 7}],
+        "b": [{"n": 2}, {"n": 5}, {"n": 8}],
+        "c": [{"n": 3}, {"n": 4}, {"n": 9}],
+    }
+    assert "  round 2 c: run 4" in capsys.readouterr().out.splitlines()
+
+
+def test_medians_are_taken_per_side_and_measure_and_rounded_when_asked():
+    runs = {
+        "ours": [{"s": 3.0, "mib": 10}, {"s": 1.0, "mib": 30}, {"s": 2.0, "mib": 20}],
+        "hf": [{"s": 5.0, "mib": 7}],
+    }
+    assert _common.medians(runs, ["s", "mib"]) == {"ours": {"s": 2.0, "mib": 20}, "hf": {"s": 5.0, "mib": 7}}
+    assert _common.medians({"x": [{"s": 1.0}, {"s": 2.0}]}, ["s"], 0) == {"x": {"s": 2.0}}
+
+
+def test_an_ab_record_keeps_every_run_the_load_and_the_cpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    monkeypatch.delenv("BENCH_CPU_KERNELS", raising=False)
+    runs = {"before": [{"wps": 10.0}], "after": [{"wps": 12.0}]}
+    rows = [_common.row("words/s, after vs before", 12.0, 10.0)]
+    _common.save_ab("ab", "two trees", {"before": "/a", "after": "/b"}, "0.10 0.20 0.30", runs, {}, rows)
+    saved = json.loads((tmp_path / "ab.json").read_text())
+    assert saved["protocol"].startswith("two trees; CPU: ")
+    assert saved["load_avg_before_after"][0] == "0.10 0.20 0.30"
+    assert (saved["runs"], saved["rows"][0]["ratio"], saved["sides"]["after"]) == (runs, 1.2, "/b")
