@@ -5,9 +5,14 @@ annotation setters with spaCy's registry (entry points do the same lazily for
 ``spacy.load``).
 """
 
-import _spacy_transfer_st
+from .core.allocator import restart_training_cli
 
-from .registry import registry
+# Before anything heavy loads: `spacy-transfer train` restarts itself on tcmalloc here, once.
+restart_training_cli()
+
+import _spacy_transfer_st  # noqa: E402
+
+from .registry import registry  # noqa: E402
 
 # Where the .pth file did not run (e.g. a source tree on PYTHONPATH), `import
 # spacy_transformers` still finds our surface once spacy_transfer is imported.

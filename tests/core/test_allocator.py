@@ -3,6 +3,7 @@ is chosen, what a bad setting says, and that a real training run restarts itself
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,8 +47,6 @@ def test_system_keeps_the_system_malloc_and_preloads_nothing(monkeypatch):
 
 @needs_tcmalloc
 def test_the_preload_environment_starts_a_process_on_tcmalloc_and_keeps_the_users_preload(monkeypatch):
-    import os
-
     monkeypatch.setenv("LD_PRELOAD", "")
     env = allocator.preload_environment("tcmalloc")
     assert env["LD_PRELOAD"] == TCMALLOC
@@ -103,3 +102,53 @@ def test_train_restarts_itself_on_tcmalloc_and_says_so(tmp_path, training_corpor
 def test_train_stays_on_the_system_malloc_when_asked(tmp_path, training_corpora):
     log = train(tmp_path, training_corpora, {allocator.ENV: "system"})
     assert "Memory allocator: the system's malloc (SPACY_TRANSFER_ALLOCATOR=system)" in log
+
+
+@pytest.mark.parametrize(
+    "orig_argv, argv, expected",
+    [
+        (
+            ["py", "/venv/bin/spacy-transfer", "train", "c.cfg"],
+            ["/venv/bin/spacy-transfer", "train", "c.cfg"],
+            ["train", "c.cfg"],
+        ),
+        (["py", "-m", "spacy_transfer", "train", "c.cfg"], ["-m"], ["train", "c.cfg"]),
+        (["py", "-X", "importtime", "-u", "-mspacy_transfer", "pretrain"], ["-m"], ["pretrain"]),
+        (["py", "-m", "pytest", "tests"], ["/venv/bin/pytest", "tests"], None),
+        (["py", "-c", "import spacy_transfer", "train"], ["-c", "train"], None),
+        (["py", "my_script.py", "train"], ["my_script.py", "train"], None),
+    ],
+)
+def test_the_command_line_is_told_apart_from_a_program_that_imports_the_package(orig_argv, argv, expected):
+    assert allocator.cli_arguments(orig_argv, argv) == expected
+
+
+def _imports_of(stderr: str, module: str) -> int:
+    """How many times ``python -X importtime`` logged ``module`` itself being imported."""
+    return sum(
+        1
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and line.split("|")[-1].strip() == module
+    )
+
+
+@needs_tcmalloc
+@pytest.mark.parametrize("entry", ["module", "script"])
+def test_a_training_command_restarts_before_spacy_and_torch_load(entry):
+    script = Path(sys.executable).parent / "spacy-transfer"
+    if entry == "script" and not script.exists():
+        pytest.skip("the spacy-transfer script is not installed beside this Python")
+    program = ["-m", "spacy_transfer"] if entry == "module" else [str(script)]
+    env = {**os.environ, allocator.ENV: "auto"}
+    env.pop(allocator._STARTED, None)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", *program, "train", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Usage" in out.stdout
+    # Both processes log their imports to the same stderr: the allocator module twice, spaCy and torch once.
+    assert _imports_of(out.stderr, "spacy_transfer.core.allocator") == 2
+    assert (_imports_of(out.stderr, "spacy"), _imports_of(out.stderr, "torch")) == (1, 1)

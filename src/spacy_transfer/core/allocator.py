@@ -12,7 +12,8 @@ fine-tuning (a probe), so tcmalloc comes first. A MiniLM transformer + tagger st
 An allocator replaces malloc only from a process's start (``LD_PRELOAD``), so the training
 commands (``train``, ``pretrain``, ``distill``) start themselves again, once, with it
 preloaded (:func:`start_training_process`), as torch's own ``torch.backends.xeon.run_cpu``
-launcher does. ``SPACY_TRANSFER_ALLOCATOR`` chooses: ``auto`` (the default: tcmalloc, else
+launcher does: first thing when the package is imported (:func:`restart_training_cli`), so
+spaCy, torch and transformers load once, in the restarted process. ``SPACY_TRANSFER_ALLOCATOR`` chooses: ``auto`` (the default: tcmalloc, else
 jemalloc, else the system's malloc), ``tcmalloc``, ``jemalloc``, ``system``, or the path of
 an allocator library. Linux only; elsewhere the system's malloc stays.
 """
@@ -24,7 +25,7 @@ import os
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import UserError
 
@@ -153,6 +154,43 @@ def start_training_process(argv: List[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, list(sys.orig_argv), {**os.environ, **env, _STARTED: "1"})
+
+
+# Python's options that take the next word as their value (``-X importtime``, ``-W error``).
+_PYTHON_OPTIONS_WITH_VALUE = ("-X", "-W")
+
+
+def cli_arguments(orig_argv: Sequence[str], argv: Sequence[str]) -> Optional[List[str]]:
+    """The words after the program when this process is spacy-transfer's command line
+    (``spacy-transfer ARGS`` or ``python [OPTIONS] -m spacy_transfer ARGS``); None when it is
+    anything else (a script, ``-c`` code, another module) that merely imports the package."""
+    if argv and Path(argv[0]).name == "spacy-transfer":
+        return list(argv[1:])
+    words = list(orig_argv[1:])
+    while words:
+        word = words.pop(0)
+        if word == "-m" or (word.startswith("-m") and len(word) > 2):
+            module = word[2:] or (words.pop(0) if words else "")
+            return words if module == "spacy_transfer" else None
+        if word in _PYTHON_OPTIONS_WITH_VALUE:
+            words = words[1:]
+        elif word == "-c" or not word.startswith("-"):
+            return None
+    return None
+
+
+def restart_training_cli() -> None:
+    """Run first thing at the package's import: the command line running a training command
+    starts again on the chosen allocator now, before spaCy, torch and transformers load
+    (about 2 s that the new process would load again). Anything else returns at once; a bad
+    setting is left for the command line to report (:func:`start_training_process`)."""
+    args = cli_arguments(getattr(sys, "orig_argv", []), sys.argv)
+    if args is None:
+        return
+    try:
+        start_training_process(args)
+    except UserError:
+        return
 
 
 def _system_malloc() -> str:
