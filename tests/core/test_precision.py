@@ -96,3 +96,14 @@ def test_forcing_bf16_runs_it_on_any_cpu():
     out = run_python(CHECK_CAPPED, {**AVX2_ONLY, precision.FORCE_BF16_ENV: "1"})
     assert "dtypes torch.bfloat16 torch.bfloat16 torch.bfloat16" in out
     assert "warnings 0" in out
+    assert "describe training: autocast bfloat16 (cpu), float32 weights and gradients" in out
+    assert "; prediction: a bfloat16 copy" in out
+
+
+def test_cpu_prediction_runs_an_int8_copy_when_asked_else_a_bf16_one_where_bf16_runs(monkeypatch):
+    assert precision.cpu_predictor("int8", True) == "int8"
+    assert precision.cpu_predictor(None, False) is None
+    monkeypatch.setenv(precision.FORCE_BF16_ENV, "1")
+    assert precision.cpu_predictor(None, True) == "bf16"
+    copy = precision.predictor_copy(torch.nn.Sequential(torch.nn.Linear(4, 4)), "bf16")
+    assert [type(m).__name__ for m in copy.modules()] == ["Float32Outputs", "Sequential", "GridLinear"]

@@ -10,8 +10,10 @@ float32, unless ``SPACY_TRANSFER_FORCE_BF16=1`` forces it
 and a user who tries that config on a laptop must not pay 11x for it). The weights and
 their gradients stay float32 throughout; without the setting everything is float32.
 
-``quantize = "int8"`` (CPU prediction) runs an int8 dynamically quantized copy of the
-encoder: :func:`int8_dynamic`.
+CPU prediction runs a copy of the encoder in its own precision (:func:`cpu_predictor`):
+``quantize = "int8"`` an int8 dynamically quantized copy (:func:`int8_dynamic`), and
+``mixed_precision`` where bf16 pays a bf16 copy (:mod:`.bf16`: weights cast once, not at each
+call as autocast does, and row counts kept on a grid so oneDNN builds few kernels).
 """
 
 from __future__ import annotations
@@ -90,6 +92,22 @@ def int8_dynamic(model: Any) -> Any:
         return quantize_dynamic(model, spec, dtype=torch.qint8)
 
 
+def cpu_predictor(quantize: Optional[str], mixed_precision: bool) -> Optional[str]:
+    """Which copy of an encoder CPU prediction runs: "int8", "bf16", or None (the encoder)."""
+    if quantize == "int8":
+        return "int8"
+    return "bf16" if autocast_dtype("cpu", mixed_precision) is not None else None
+
+
+def predictor_copy(model: Any, kind: str) -> Any:
+    """``model`` (a copy the caller gives up) as CPU prediction runs it in ``kind``."""
+    if kind == "int8":
+        return int8_dynamic(model)
+    from .bf16 import bf16_copy
+
+    return bf16_copy(model)
+
+
 def autocast_dtype(device_type: str, mixed_precision: bool) -> Optional[Any]:
     """The autocast dtype for a device (``"cuda"``/``"cpu"``), or None for float32."""
     if not mixed_precision:
@@ -139,4 +157,7 @@ def describe(device_type: str, mixed_precision: bool) -> str:
             return f"float32 ({why}; {FORCE_BF16_ENV}=1 forces bf16)"
         return "float32"
     scaling = "with a gradient scaler" if needs_grad_scaler(dtype) else "no gradient scaling needed"
-    return f"autocast {str(dtype).replace('torch.', '')} ({device_type}), float32 weights and gradients, {scaling}"
+    name = str(dtype).replace("torch.", "")
+    if device_type == "cpu":  # prediction runs a bf16 copy of the encoder (.bf16)
+        return f"training: autocast {name} (cpu), float32 weights and gradients, {scaling}; prediction: a {name} copy"
+    return f"autocast {name} ({device_type}), float32 weights and gradients, {scaling}"

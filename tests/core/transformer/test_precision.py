@@ -1,6 +1,7 @@
-"""Beyond fp32 on the CPU, both opt-in: bf16 autocast (``mixed_precision = true``) and int8
-dynamic quantization for prediction (``quantize = "int8"``). Outputs stay close to fp32,
-gradients stay float32, and the fp32 weights are what a pipeline saves."""
+"""Beyond fp32 on the CPU, both opt-in: bf16 (``mixed_precision = true``: autocast in training,
+a bf16 copy of the encoder for prediction) and int8 dynamic quantization for prediction
+(``quantize = "int8"``). Outputs stay close to fp32, gradients stay float32, and the fp32
+weights are what a pipeline saves."""
 
 from __future__ import annotations
 
@@ -41,13 +42,20 @@ def bf16_on_any_cpu(monkeypatch):
 
 
 def test_bf16_on_the_cpu_is_close_to_fp32_and_returns_float32(minilm_path):
+    from spacy_transfer.core.transformer.model import find_transformer_model, hf_shim
+
     fp32 = rows(pipeline(minilm_path), CORPUS[:6])
-    bf16 = rows(pipeline(minilm_path, model={"mixed_precision": True}), CORPUS[:6])
+    nlp = pipeline(minilm_path, model={"mixed_precision": True})
+    bf16 = rows(nlp, CORPUS[:6])
     for a, b in zip(fp32, bf16):
         assert b.dtype == numpy.float32
         cos = (a * b).sum(-1) / (numpy.linalg.norm(a, axis=-1) * numpy.linalg.norm(b, axis=-1))
         assert cos.min() > 0.99
         assert numpy.abs(a - b).max() > 0, "bf16 really ran"
+    trf = nlp.get_pipe("transformer")
+    predictor = hf_shim(find_transformer_model(trf))._predict_copy
+    assert all(p.dtype == torch.bfloat16 for p in predictor.parameters()), "prediction ran a bf16 copy"
+    assert all(p.dtype == torch.float32 for p in get_hf_model(trf).parameters()), "the encoder stays float32"
 
 
 def test_bf16_training_keeps_float32_weights_and_gradients(tiny_model):
@@ -76,7 +84,7 @@ def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
     )
     from spacy_transfer.core.transformer.model import find_transformer_model, hf_shim
 
-    quantized = hf_shim(find_transformer_model(nlp.get_pipe("transformer")))._quantized
+    quantized = hf_shim(find_transformer_model(nlp.get_pipe("transformer")))._predict_copy
     modules = dict(quantized.named_modules())
     int8_linear = torch.ao.nn.quantized.dynamic.Linear
     assert isinstance(modules["encoder.layer.0.intermediate.dense"], int8_linear)

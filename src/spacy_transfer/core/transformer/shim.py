@@ -3,7 +3,7 @@
 Why our own shim rather than thinc's ``PyTorchShim``: the torch module must be absent until
 ``initialize``/``from_disk`` (configs resolve without weights), saved as safetensors rather
 than ``torch.save`` pickles, run under ``torch.inference_mode`` for prediction and bf16
-autocast where the device has it, backward once for many length-sorted passes, and
+(autocast, or on the CPU a bf16 copy) where the device has it, backward once for many length-sorted passes, and
 parameters without gradients skipped by the optimizer (so a listener with
 ``grad_factor = 0`` or a frozen transformer leaves the weights bit-identical). The
 optimizer wiring and gradient scaling follow ``PyTorchShim`` (thinc's optimizer updates
@@ -130,7 +130,7 @@ class HFShim(Shim):
         self.origin: Optional[str] = None
         self._grad_scaler: Any = None
         self.quantize: Optional[str] = None  # "int8": CPU prediction through a dynamically quantized copy
-        self._quantized: Any = None
+        self._predict_copy: Any = None  # CPU prediction's int8 or bf16 copy of the encoder
         self.freeze_layers = 0  # the embeddings and this many bottom layers keep their weights (.layers)
         self.control = LayerControl()  # layer_lr_decay, unfreeze_every (.layers)
         self.adapter: Optional[AdapterSpec] = None  # LoRA (.adapters)
@@ -153,7 +153,7 @@ class HFShim(Shim):
         from .fast_dropout import install  # imports torch, which this module leaves until needed
 
         self.origin = origin
-        self._quantized = None
+        self._predict_copy = None
         self._pass_cost = None
         device = self.device if self.loaded else None
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
@@ -190,17 +190,18 @@ class HFShim(Shim):
         return precision.autocast(self.device.type, self.cfg["mixed_precision"])
 
     def _predictor(self) -> Any:
-        """The module prediction runs: the encoder, or its int8 copy (``quantize = "int8"``, CPU)."""
-        if self.quantize != "int8" or self.device.type != "cpu":
+        """The encoder, or on the CPU its int8 or bf16 copy, as core.precision decides."""
+        cpu = self.device.type == "cpu"
+        kind = precision.cpu_predictor(self.quantize, self.cfg["mixed_precision"]) if cpu else None
+        if kind is None:
             return self._model
-        if self._quantized is None:
+        if self._predict_copy is None:  # int8 modules cannot hold LoRA layers: the merged encoder
             import copy
 
-            # int8 modules cannot hold LoRA layers: quantize the merged encoder.
             plain = (adapters.merged_copy if self._adapters_in else copy.deepcopy)(self._model)
-            self._quantized = precision.int8_dynamic(plain)
-            self._pass_cost = None  # int8 passes cost otherwise: measure them again
-        return self._quantized
+            self._predict_copy = precision.predictor_copy(plain, kind)
+            self._pass_cost = None  # the copy's passes cost otherwise: measure them again
+        return self._predict_copy
 
     @property
     def grad_scaler(self) -> Any:
@@ -233,7 +234,8 @@ class HFShim(Shim):
         where: List[Tuple[int, int]] = [(0, 0)] * len(rows)  # row -> (group, position in group)
         results: List[Dict[str, Any]] = []
         grad_ctx = contextlib.nullcontext() if is_train else torch.inference_mode()
-        with grad_ctx, self._autocast():
+        # A predictor copy runs in its own precision (bf16 or int8): no autocast around it.
+        with grad_ctx, self._autocast() if model is self._model else contextlib.nullcontext():
             for g, group in enumerate(groups):
                 for j, i in enumerate(group):
                     where[i] = (g, j)
@@ -269,7 +271,7 @@ class HFShim(Shim):
         adapters.inject(self._model, self.adapter)  # type: ignore[arg-type]
         self._adapters_in = True
         self._settle_layers(self._model)
-        self._quantized = None
+        self._predict_copy = None
 
     def _settle_layers(self, model: Any) -> None:
         """Freeze the bottom layers, then fix once what the optimizer step reads each time:
@@ -323,7 +325,7 @@ class HFShim(Shim):
         from ..state.fused_adam import apply_optimizer  # imports torch, which this module leaves until needed
 
         if any(p.grad is not None for p in self._model.parameters()):
-            self._quantized = None  # the weights change: quantize again when predicting
+            self._predict_copy = None  # the weights change: copy again when predicting
         plan = self.layer_plan()
         if plan is not None:
             plan.gate(self._model, self.encoder_updates(optimizer, plan))
@@ -334,12 +336,12 @@ class HFShim(Shim):
         if not self.loaded:
             yield
             return
-        self._quantized = None
+        self._predict_copy = None
         try:
             with use_torch_params(self._model, self.id, params):
                 yield
         finally:
-            self._quantized = None
+            self._predict_copy = None
 
     def copy(self) -> "HFShim":
         import copy
@@ -394,7 +396,4 @@ class HFShim(Shim):
 
 
 def _first_int(*values: Any) -> int:
-    for v in values:
-        if isinstance(v, int):
-            return v
-    return 0
+    return next((v for v in values if isinstance(v, int)), 0)
