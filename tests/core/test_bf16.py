@@ -78,3 +78,40 @@ def test_every_linear_map_of_the_copy_is_on_the_grid_in_bf16():
     linears = [m for m in copy.modules() if isinstance(m, torch.nn.Linear)]
     assert linears and all(type(m) is bf16.GridLinear for m in linears)
     assert all(p.dtype == torch.bfloat16 for p in copy.parameters())
+
+
+def test_in_float32_a_grid_linear_map_is_a_plain_one(monkeypatch):
+    torch.manual_seed(0)
+    grid = bf16.grid_rows(torch.nn.Sequential(torch.nn.Linear(48, 80)))[0]
+    rows = []
+    product = torch.nn.functional.linear
+    monkeypatch.setattr(
+        torch.nn.functional,
+        "linear",
+        lambda x, w, b=None: rows.append(x.numel() // x.shape[-1]) or product(x, w, b),
+    )
+    grid(torch.randn(3, 70, 48))
+    assert rows == [210]
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 training on the CPU runs on the grid
+        out = grid(torch.randn(3, 70, 48))
+    assert rows == [210, 256] and out.shape == (3, 70, 80) and out.dtype == torch.bfloat16
+
+
+def test_gradients_through_the_grid_are_the_plain_maps_under_autocast():
+    torch.manual_seed(0)
+    plain = torch.nn.Linear(48, 80)
+    grid = bf16.grid_rows(torch.nn.Sequential(torch.nn.Linear(48, 80)))[0]
+    grid.load_state_dict(plain.state_dict())
+    x = torch.randn(5, 13, 48)
+    for layer in (plain, grid):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            layer(x).float().pow(2).sum().backward()
+    assert grid.weight.grad.dtype == torch.float32
+    torch.testing.assert_close(grid.weight.grad, plain.weight.grad)
+    torch.testing.assert_close(grid.bias.grad, plain.bias.grad)
+
+
+def test_the_grid_comes_off_again():
+    model = bf16.grid_rows(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()))
+    assert type(model[0]) is bf16.GridLinear
+    assert type(bf16.grid_rows(model, on=False)[0]) is torch.nn.Linear

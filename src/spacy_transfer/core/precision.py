@@ -101,11 +101,19 @@ def cpu_predictor(quantize: Optional[str], mixed_precision: bool) -> Optional[st
 
 def predictor_copy(model: Any, kind: str) -> Any:
     """``model`` (a copy the caller gives up) as CPU prediction runs it in ``kind``."""
-    if kind == "int8":
-        return int8_dynamic(model)
-    from .bf16 import bf16_copy
+    from .bf16 import bf16_copy, grid_rows
 
-    return bf16_copy(model)
+    # int8 quantization swaps plain linear maps only: take the bf16 row grid off first.
+    return int8_dynamic(grid_rows(model, on=False)) if kind == "int8" else bf16_copy(model)
+
+
+def grid_rows(model: Any, mixed_precision: bool) -> None:
+    """With ``mixed_precision``, put an encoder's linear maps on the bf16 row grid
+    (:mod:`.bf16`): it acts only where they run in bf16 on the CPU; float32 stays as it was."""
+    if mixed_precision:
+        from .bf16 import grid_rows as put_on_grid
+
+        put_on_grid(model)
 
 
 def autocast_dtype(device_type: str, mixed_precision: bool) -> Optional[Any]:

@@ -68,6 +68,9 @@ def test_bf16_training_keeps_float32_weights_and_gradients(tiny_model):
     grads = [p.grad for p in hf.parameters() if p.grad is not None]
     assert grads and all(g.dtype == torch.float32 for g in grads)
     assert all(p.dtype == torch.float32 for p in hf.parameters())
+    from spacy_transfer.core.bf16 import GridLinear
+
+    assert type(hf.encoder.layer[0].intermediate.dense) is GridLinear, "bf16 training runs on the row grid"
 
 
 def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
@@ -103,6 +106,16 @@ def test_int8_prediction_is_close_and_saves_fp32_weights(minilm_path, tmp_path):
     plain.to_disk(fp32_saved)
     on = spacy.load(fp32_saved, config={"components": {"transformer": {"quantize": "int8"}}})
     numpy.testing.assert_allclose(rows(on, CORPUS[:6])[0], int8[0], atol=1e-5)
+
+
+def test_int8_prediction_quantizes_an_encoder_set_to_mixed_precision_too(tiny_model):
+    from spacy_transfer.core.transformer.model import find_transformer_model, hf_shim
+
+    nlp = pipeline(tiny_model("bert"), quantize="int8", model={"mixed_precision": True})
+    rows(nlp, CORPUS[:2])
+    quantized = hf_shim(find_transformer_model(nlp.get_pipe("transformer")))._predict_copy
+    modules = dict(quantized.named_modules())
+    assert isinstance(modules["encoder.layer.0.intermediate.dense"], torch.ao.nn.quantized.dynamic.Linear)
 
 
 def test_quantize_takes_only_int8(tiny_model):

@@ -153,9 +153,9 @@ class HFShim(Shim):
         from .fast_dropout import install  # imports torch, which this module leaves until needed
 
         self.origin = origin
-        self._predict_copy = None
-        self._pass_cost = None
+        self._predict_copy = self._pass_cost = None
         device = self.device if self.loaded else None
+        precision.grid_rows(hf_model, self.cfg["mixed_precision"])  # CPU bf16 training (core.bf16)
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
         embedding_grad.install(hf_model)  # CPU training: the tables' gradients in kept buffers
         self._adapters_in = adapters.has_adapters(hf_model)  # loaded unmerged
