@@ -73,6 +73,13 @@ def test_a_bf16_copy_keeps_float32_outputs_close_to_the_float32_encoder():
     )
 
 
+def test_a_copy_of_an_encoder_that_returns_tuples_returns_float32_tuples():
+    copy = bf16.bf16_copy(_tiny_bert())
+    with torch.inference_mode():
+        out = copy(input_ids=torch.randint(1, 100, (2, 5)), return_dict=False)
+    assert isinstance(out, tuple) and all(t.dtype == torch.float32 for t in out if t is not None)
+
+
 def test_every_linear_map_of_the_copy_is_on_the_grid_in_bf16():
     copy = bf16.bf16_copy(_tiny_bert())
     linears = [m for m in copy.modules() if isinstance(m, torch.nn.Linear)]

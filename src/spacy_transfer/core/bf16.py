@@ -49,6 +49,8 @@ class Float32Outputs(torch.nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         out = self.model(*args, **kwargs)
+        if not hasattr(out, "keys"):  # return_dict=False: a tuple
+            return _float32(out)
         for key in list(out.keys()):
             out[key] = _float32(out[key])
         return out
