@@ -1,4 +1,4 @@
-"""Beyond fp32 on the CPU: bf16 autocast and int8 dynamic quantization, speed and accuracy.
+"""Beyond fp32 on the CPU: bf16 (mixed_precision) and int8 dynamic quantization, speed and accuracy.
 
 One pipeline is trained once (ours, fp32): ``init config --pipeline tagger,ner --optimize
 accuracy --transformer MiniLM`` (strided spans 128/96), ``STEPS`` steps on UD English-EWT
@@ -207,7 +207,7 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
                 }
             )
     notes = (
-        f"One pipeline (MiniLM-L6 transformer + tagger + ner, ours, {steps} steps on EWT/UNER train, fp32) run fp32 / bf16 autocast / int8 dynamic "
+        f"One pipeline (MiniLM-L6 transformer + tagger + ner, ours, {steps} steps on EWT/UNER train, fp32) run fp32 / bf16 (mixed_precision) / int8 dynamic "
         f"quantization, chosen at load time. Speed: the transformer alone over 2,001 EWT dev sentences (nlp.pipe default batch), {THREADS} torch threads; "
         f"accuracy: EWT/UNER test. Medians of {repeats} alternating passes, each in its own process. {cpu_line()}. "
         f"What mixed_precision = true ran here: {runs['bf16'][0].get('precision')}. "
