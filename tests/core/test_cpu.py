@@ -60,7 +60,10 @@ def test_info_rows_say_what_each_setting_does_here():
     rows = dict(cpu.rows())
     assert rows["CPU"] == cpu.features().model
     bf16 = rows["mixed_precision = true (CPU)"]
-    assert ("bf16 autocast" in bf16) == cpu.bf16_pays()
+    assert ("autocast in training, a bf16 copy in prediction" in bf16) == cpu.bf16_pays()
     assert ("runs float32" in bf16) == (not cpu.bf16_pays())
     if cpu.features().native_bf16 and not cpu.bf16_pays():  # bf16 units, slow bf16 (a VM without AMX)
         assert f"bf16 measured {cpu.bf16_speedup():.2f}x float32" in bf16
+    int8 = rows['quantize = "int8" (CPU)']
+    assert ("without VNNI" in int8) == (not cpu.features().fast_int8)
+    assert ("slower than bf16 here" in int8) == (cpu.features().fast_int8 and cpu.bf16_pays())

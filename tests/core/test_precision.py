@@ -107,3 +107,31 @@ def test_cpu_prediction_runs_an_int8_copy_when_asked_else_a_bf16_one_where_bf16_
     assert precision.cpu_predictor(None, True) == "bf16"
     copy = precision.predictor_copy(torch.nn.Sequential(torch.nn.Linear(4, 4)), "bf16")
     assert [type(m).__name__ for m in copy.modules()] == ["Float32Outputs", "Sequential", "GridLinear"]
+
+
+CHECK_INT8 = """
+import warnings
+from spacy_transfer.core import cpu, precision
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    precision.int8_note()
+    precision.int8_note()
+print("warnings", len(seen))
+for w in seen:
+    print("warning", w.message)
+print("fast_int8", cpu.features().fast_int8, "bf16_pays", cpu.bf16_pays())
+"""
+
+
+def test_int8_says_once_where_it_gains_little_and_nothing_where_it_pays_best():
+    from .test_cpu import AVX2_ONLY, run_python
+
+    capped = run_python(CHECK_INT8, AVX2_ONLY)
+    assert "warnings 1" in capped and "no AVX-512 VNNI" in capped
+    native = run_python(CHECK_INT8, {})
+    if "fast_int8 True bf16_pays True" in native:  # AMX: bf16 is the faster choice, and it says so
+        assert "warnings 1" in native and "slower than bf16" in native and "mixed_precision = true" in native
+    elif "fast_int8 True bf16_pays False" in native:  # VNNI without bf16 that pays: int8 is the fast path
+        assert "warnings 0" in native
+    else:
+        assert "warnings 1" in native and "no AVX-512 VNNI" in native
