@@ -2,11 +2,11 @@
 
 Why our own shim rather than thinc's ``PyTorchShim``: the torch module must be absent until
 ``initialize``/``from_disk`` (configs resolve without weights), saved as safetensors rather
-than ``torch.save`` pickles, run under ``torch.inference_mode`` for prediction and bf16
-(autocast, or on the CPU a bf16 copy) where the device has it, backward once for many length-sorted passes, and
-parameters without gradients skipped by the optimizer (so a listener with
-``grad_factor = 0`` or a frozen transformer leaves the weights bit-identical). The
-optimizer wiring and gradient scaling follow ``PyTorchShim`` (thinc's optimizer updates
+than ``torch.save`` pickles, run under ``torch.inference_mode`` for prediction and in bf16
+where the device has it (autocast; CPU prediction a bf16 copy), backward once for many
+length-sorted passes, and parameters without gradients skipped by the optimizer (so a
+listener with ``grad_factor = 0`` or a frozen transformer leaves the weights bit-identical).
+The optimizer wiring and gradient scaling follow ``PyTorchShim`` (thinc's optimizer updates
 each torch parameter by key).
 """
 
