@@ -20,13 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks import bench_peft  # type: ignore
-    from benchmarks._common import WORK, alternate, cpu_line, loadavg, medians, row, save_ab  # type: ignore
-else:
-    from . import bench_peft
-    from ._common import WORK, alternate, cpu_line, loadavg, medians, row, save_ab
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import bench_peft
+from benchmarks._common import WORK, alternate, cpu_line, loadavg, medians, row, save_ab
 
 
 def parse_side(text: str) -> Tuple[str, Path, str, Optional[str]]:

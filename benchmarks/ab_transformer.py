@@ -20,22 +20,19 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks import bench_transformer  # type: ignore
-    from benchmarks._common import (  # type: ignore
-        alternate,
-        cpu_line,
-        last_json,
-        loadavg,
-        medians,
-        row,
-        run_measured,
-        save_ab,
-    )
-else:
-    from . import bench_transformer
-    from ._common import alternate, cpu_line, last_json, loadavg, medians, row, run_measured, save_ab
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import bench_transformer
+from benchmarks._common import (
+    alternate,
+    cpu_line,
+    last_json,
+    loadavg,
+    medians,
+    row,
+    run_measured,
+    save_ab,
+)
 
 
 def parse_side(text: str) -> Tuple[str, Path, Dict[str, str]]:

@@ -28,13 +28,10 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
-if __package__ in (None, ""):  # run as a script: the speed children
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import WORK, last_json, loadavg, python_cmd, row, run_measured, save_result  # type: ignore
-    from benchmarks.accuracy import WORK_DIR, cli, dir_size_mb, prepare_raw, prepare_ud  # type: ignore
-else:
-    from ._common import WORK, last_json, loadavg, python_cmd, row, run_measured, save_result
-    from .accuracy import WORK_DIR, cli, dir_size_mb, prepare_raw, prepare_ud
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import WORK, last_json, loadavg, python_cmd, row, run_measured, save_result
+from benchmarks.accuracy import WORK_DIR, cli, dir_size_mb, prepare_raw, prepare_ud
 
 DIR = WORK / "distill"
 PIPES = "tagger,parser,ner"

@@ -30,37 +30,22 @@ from typing import List, Optional
 
 import numpy
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import (  # type: ignore
-        DATA,
-        ROOT,
-        WORK,
-        alternate,
-        last_json,
-        loadavg,
-        medians,
-        ratio,
-        report,
-        row,
-        run_measured,
-    )
-    from benchmarks.bench_transformer import read_sentences  # type: ignore
-else:
-    from ._common import (
-        DATA,
-        ROOT,
-        WORK,
-        alternate,
-        last_json,
-        loadavg,
-        medians,
-        ratio,
-        report,
-        row,
-        run_measured,
-    )
-    from .bench_transformer import read_sentences
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import (
+    DATA,
+    ROOT,
+    WORK,
+    alternate,
+    last_json,
+    loadavg,
+    medians,
+    ratio,
+    report,
+    row,
+    run_measured,
+)
+from benchmarks.bench_transformer import read_sentences
 
 THREADS = 2
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))

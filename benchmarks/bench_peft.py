@@ -29,33 +29,20 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import (  # type: ignore
-        DATA,
-        RESULTS,
-        WORK,
-        alternate,
-        cpu_line,
-        last_json,
-        loadavg,
-        medians,
-        report,
-        run_measured,
-    )
-else:
-    from ._common import (
-        DATA,
-        RESULTS,
-        WORK,
-        alternate,
-        cpu_line,
-        last_json,
-        loadavg,
-        medians,
-        report,
-        run_measured,
-    )
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import (
+    DATA,
+    RESULTS,
+    WORK,
+    alternate,
+    cpu_line,
+    last_json,
+    loadavg,
+    medians,
+    report,
+    run_measured,
+)
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_PEFT_STEPS", "500"))

@@ -27,33 +27,20 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import (  # type: ignore
-        DATA,
-        WORK,
-        alternate,
-        last_json,
-        loadavg,
-        medians,
-        python_cmd,
-        report,
-        row,
-        run_measured,
-    )
-else:
-    from ._common import (
-        DATA,
-        WORK,
-        alternate,
-        last_json,
-        loadavg,
-        medians,
-        python_cmd,
-        report,
-        row,
-        run_measured,
-    )
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import (
+    DATA,
+    WORK,
+    alternate,
+    last_json,
+    loadavg,
+    medians,
+    python_cmd,
+    report,
+    row,
+    run_measured,
+)
 
 DOCS = int(os.environ.get("BENCH_MLM_DOCS", 400))
 REPEATS = int(os.environ.get("BENCH_MLM_REPEATS", 3))

@@ -23,17 +23,12 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import WORK, loadavg, report  # type: ignore
-    from benchmarks.bench_transformer_precision import prepare  # type: ignore
-    from benchmarks.bench_transformer_train import CONFIG, run_child  # type: ignore
-else:
-    from ._anchor import anchor_python
-    from ._common import WORK, loadavg, report
-    from .bench_transformer_precision import prepare
-    from .bench_transformer_train import CONFIG, run_child
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._anchor import anchor_python
+from benchmarks._common import WORK, loadavg, report
+from benchmarks.bench_transformer_precision import prepare
+from benchmarks.bench_transformer_train import CONFIG, run_child
 
 STEPS = int(os.environ.get("BENCH_PARITY_STEPS", "200"))
 SEEDS = [int(s) for s in os.environ.get("BENCH_PARITY_SEEDS", "0,1,2").split(",")]

@@ -21,35 +21,21 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import (  # type: ignore
-        WORK,
-        alternate,
-        cpu_line,
-        last_json,
-        loadavg,
-        medians,
-        python_cmd,
-        ratio,
-        report,
-        run_measured,
-    )
-    from benchmarks.bench_transformer import THREADS, child_hf, read_sentences  # type: ignore
-else:
-    from ._common import (
-        WORK,
-        alternate,
-        cpu_line,
-        last_json,
-        loadavg,
-        medians,
-        python_cmd,
-        ratio,
-        report,
-        run_measured,
-    )
-    from .bench_transformer import THREADS, child_hf, read_sentences
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import (
+    WORK,
+    alternate,
+    cpu_line,
+    last_json,
+    loadavg,
+    medians,
+    python_cmd,
+    ratio,
+    report,
+    run_measured,
+)
+from benchmarks.bench_transformer import THREADS, child_hf, read_sentences
 
 STEPS = int(os.environ.get("BENCH_PRECISION_STEPS", "200"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))

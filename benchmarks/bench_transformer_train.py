@@ -25,24 +25,21 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._anchor import anchor_python  # type: ignore
-    from benchmarks._common import (  # type: ignore
-        DATA,
-        WORK,
-        alternate,
-        last_json,
-        loadavg,
-        medians,
-        ratio,
-        report,
-        row,
-        run_measured,
-    )
-else:
-    from ._anchor import anchor_python
-    from ._common import DATA, WORK, alternate, last_json, loadavg, medians, ratio, report, row, run_measured
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._anchor import anchor_python
+from benchmarks._common import (
+    DATA,
+    WORK,
+    alternate,
+    last_json,
+    loadavg,
+    medians,
+    ratio,
+    report,
+    row,
+    run_measured,
+)
 
 THREADS = 2
 STEPS = int(os.environ.get("BENCH_TRAIN_STEPS", "120"))

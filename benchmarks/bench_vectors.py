@@ -19,11 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import List
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, python_cmd, row, run_measured, save_result  # type: ignore
-else:
-    from ._common import DATA, WORK, python_cmd, row, run_measured, save_result
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import DATA, WORK, python_cmd, row, run_measured, save_result
 
 ROWS, DIMS = 200_000, 300
 SYLLABLES = [

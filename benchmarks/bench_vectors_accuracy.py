@@ -19,11 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result  # type: ignore
-else:
-    from ._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result
+# Benchmark children run as scripts (python benchmarks/NAME.py --child ...): the package from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import DATA, WORK, python_cmd, ratio, row, run_measured, save_result
 
 TRAIN_SENTS = 2000
 EPOCHS = 12
