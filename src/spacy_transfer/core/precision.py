@@ -117,15 +117,6 @@ def predictor_copy(model: Any, kind: str) -> Any:
     return int8_dynamic(grid_rows(model, on=False)) if kind == "int8" else bf16_copy(model)
 
 
-def grid_rows(model: Any, mixed_precision: bool) -> None:
-    """With ``mixed_precision``, put an encoder's linear maps on the bf16 row grid
-    (:mod:`.bf16`): it acts only where they run in bf16 on the CPU; float32 stays as it was."""
-    if mixed_precision:
-        from .bf16 import grid_rows as put_on_grid
-
-        put_on_grid(model)
-
-
 def autocast_dtype(device_type: str, mixed_precision: bool) -> Optional[Any]:
     """The autocast dtype for a device (``"cuda"``/``"cpu"``), or None for float32."""
     if not mixed_precision:

@@ -149,13 +149,14 @@ class HFShim(Shim):
         return self._model is not None
 
     def set_transformer(self, hf_model: Any, tokenizer: Any, origin: str = "saved") -> None:
+        from ..bf16 import grid_rows  # these import torch, which this module leaves until needed
         from . import embedding_grad
-        from .fast_dropout import install  # imports torch, which this module leaves until needed
+        from .fast_dropout import install
 
         self.origin = origin
         self._predict_copy = self._pass_cost = None
         device = self.device if self.loaded else None
-        precision.grid_rows(hf_model, self.cfg["mixed_precision"])  # CPU bf16 training (core.bf16)
+        grid_rows(hf_model, on=self.cfg["mixed_precision"])  # for CPU bf16 training (core.bf16)
         install(hf_model)  # CPU training masks drawn fast; prediction unchanged
         embedding_grad.install(hf_model)  # CPU training: the tables' gradients in kept buffers
         self._adapters_in = adapters.has_adapters(hf_model)  # loaded unmerged
